@@ -1,0 +1,3 @@
+from graphguard.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Community detection on the account graph and the evidence that scores each community."""

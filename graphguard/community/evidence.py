@@ -1,0 +1,354 @@
+"""Per-community evidence of coordination, and each member's part in it.
+
+Every measure is a share that a person can read and check: what share of the members' events
+came from devices other members also used, what share of their engagement landed in a burst with
+other members on the same target, and so on. Nothing here is learnt; `scoring` combines them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from graphguard.graph.projections import RELATIONS
+
+_US = 1_000_000
+_HOUR_US = 3600 * _US
+
+
+def _window_counts(group: np.ndarray, t_s: np.ndarray, window_s: float) -> np.ndarray:
+    """For rows sorted by (group, t_s): how many other rows of the same group lie within
+    +-window_s seconds. Vectorised with one composite key and two binary searches."""
+    if group.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    t0 = t_s.min()
+    span = float(t_s.max() - t0) + 2 * window_s + 1
+    composite = group.astype(np.float64) * span + (t_s - t0)
+    # Float64 keeps integers exact to 2^53: enough for ~10^6 groups over ~10^3 days of seconds.
+    lo = np.searchsorted(composite, composite - window_s, side="left")
+    hi = np.searchsorted(composite, composite + window_s, side="right")
+    return (hi - lo - 1).astype(np.int64)
+
+
+def _densest_window(group: np.ndarray, t_s: np.ndarray, window_s: float) -> np.ndarray:
+    """For rows sorted by (group, t_s): rows within [t, t + window_s] of the same group."""
+    if group.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    t0 = t_s.min()
+    span = float(t_s.max() - t0) + 2 * window_s + 1
+    composite = group.astype(np.float64) * span + (t_s - t0)
+    hi = np.searchsorted(composite, composite + window_s, side="right")
+    return (hi - np.arange(group.size)).astype(np.int64)
+
+
+def community_evidence(
+    indexed: pl.DataFrame,
+    membership: np.ndarray,
+    edges: pl.DataFrame,
+    *,
+    engagement_types: tuple[str, ...],
+    signup_types: tuple[str, ...],
+    sync_window_s: float,
+    sync_min_share: float,
+    creation_burst_window_s: float,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Evidence per community and participation per member.
+
+    Args:
+        indexed: events from `index_events` (account, t, event_type, device, ip, target).
+        membership: community of each account index, -1 for none.
+        edges: the combined account graph (`AccountGraph.edges`).
+        sync_window_s: two members' engagement on one target within this counts as together.
+        sync_min_share: an engagement is synchronized when at least this share of the other
+            members who ever engaged that target (and at least two) did so within the window;
+            relative, so that fans trickling in over hours do not read as a burst.
+        creation_burst_window_s: window for the densest burst of member signups.
+
+    Returns:
+        ``(clusters, members)``. ``clusters`` has one row per community with evidence columns;
+        ``members`` one row per member account with ``p_shared_device``, ``p_shared_ip``,
+        ``p_sync``, ``p_exclusive`` (the shares of that account's own activity).
+    """
+    member_map = pl.DataFrame(
+        {"account": np.arange(membership.shape[0], dtype=np.uint32), "cluster": membership}
+    ).filter(pl.col("cluster") >= 0)
+    ev = indexed.join(member_map, on="account", how="inner")
+    if ev.height == 0:
+        return _empty_clusters(), _empty_members()
+
+    # --- shared infrastructure -------------------------------------------------------------
+    dev = (
+        ev.filter(pl.col("device").is_not_null())
+        .group_by("cluster", "device")
+        .agg(
+            pl.col("account").n_unique().alias("_dev_members"),
+            pl.len().alias("_dev_events"),
+            pl.col("t").min().alias("_d0"),
+            pl.col("t").max().alias("_d1"),
+        )
+    )
+    # Devices seen only within one hour, by one account: a fresh fingerprint per session.
+    global_dev = (
+        indexed.filter(pl.col("device").is_not_null())
+        .group_by("device")
+        .agg(
+            pl.col("account").n_unique().alias("_dev_accounts"),
+            (pl.col("t").max() - pl.col("t").min()).alias("_dev_span"),
+        )
+    )
+    ev = ev.join(
+        dev.select("cluster", "device", "_dev_members"), on=["cluster", "device"], how="left"
+    ).join(global_dev, on="device", how="left")
+    ev = ev.with_columns((pl.col("t") // _HOUR_US).alias("_hour"))
+    ip_hour = (
+        ev.filter(pl.col("ip").is_not_null())
+        .group_by("cluster", "ip", "_hour")
+        .agg(pl.col("account").n_unique().alias("_ip_members"))
+    )
+    ev = ev.join(ip_hour, on=["cluster", "ip", "_hour"], how="left").with_columns(
+        (pl.col("_dev_members").fill_null(0) >= 2).alias("_on_shared_device"),
+        (pl.col("_ip_members").fill_null(0) >= 2).alias("_on_shared_ip"),
+        ((pl.col("_dev_accounts") == 1) & (pl.col("_dev_span") <= _HOUR_US))
+        .fill_null(False)
+        .alias("_single_use_device"),
+    )
+
+    # --- engagement: synchrony and exclusivity ---------------------------------------------
+    engage_all = (
+        indexed.filter(
+            pl.col("event_type").is_in(list(engagement_types)) & pl.col("target").is_not_null()
+        )
+        .group_by("target", "account")
+        .agg(pl.col("t").min())
+    )
+    target_reach = engage_all.group_by("target").agg(pl.len().alias("_target_accounts"))
+    engage = engage_all.join(member_map, on="account", how="inner").join(target_reach, on="target")
+    on_target = engage.group_by("cluster", "target").agg(pl.len().alias("_members_on_target"))
+    engage = (
+        engage.join(on_target, on=["cluster", "target"])
+        .with_columns(pl.struct("cluster", "target").rank("dense").alias("_grp"))
+        .sort("_grp", "t")
+    )
+    together = _window_counts(
+        engage.get_column("_grp").to_numpy(),
+        (engage.get_column("t").to_numpy() // _US).astype(np.float64),
+        sync_window_s,
+    )
+    needed = np.maximum(
+        2, np.ceil(sync_min_share * (engage.get_column("_members_on_target").to_numpy() - 1))
+    )
+    engage = engage.with_columns(
+        pl.Series("_synced", together >= needed),
+        (
+            (pl.col("_members_on_target") >= 3)
+            & (pl.col("_members_on_target") / pl.col("_target_accounts") >= 0.5)
+        ).alias("_exclusive"),
+    )
+
+    # --- per member ------------------------------------------------------------------------
+    member_infra = ev.group_by("account").agg(
+        pl.len().alias("n_events"),
+        pl.col("_on_shared_device").mean().alias("p_shared_device"),
+        pl.col("_on_shared_ip").mean().alias("p_shared_ip"),
+        pl.col("_single_use_device").mean().alias("p_single_use_device"),
+    )
+    member_engage = engage.group_by("account").agg(
+        pl.len().alias("n_engaged_targets"),
+        pl.col("_synced").mean().alias("p_sync"),
+        pl.col("_exclusive").mean().alias("p_exclusive"),
+    )
+    members = (
+        member_map.join(member_infra, on="account", how="left")
+        .join(member_engage, on="account", how="left")
+        .with_columns(
+            pl.col("n_engaged_targets").fill_null(0),
+            pl.col("p_sync").fill_null(0.0),
+            pl.col("p_exclusive").fill_null(0.0),
+        )
+        .sort("account")
+    )
+
+    # --- per community ---------------------------------------------------------------------
+    infra = (
+        ev.group_by("cluster")
+        .agg(
+            pl.col("account").n_unique().alias("size"),
+            pl.len().alias("n_events"),
+            pl.col("device").n_unique().alias("n_devices"),  # counts null as a value; fixed below
+            pl.col("device").null_count().alias("_null_devices"),
+            pl.col("ip").drop_nulls().n_unique().alias("n_ips"),
+            pl.col("target").drop_nulls().n_unique().alias("n_targets"),
+            pl.col("_on_shared_device").mean().alias("shared_device_event_share"),
+            pl.col("_on_shared_ip").mean().alias("shared_ip_event_share"),
+            pl.col("_single_use_device").mean().alias("single_use_device_event_share"),
+            pl.col("t").min().alias("first_us"),
+            pl.col("t").max().alias("last_us"),
+        )
+        .with_columns(
+            (pl.col("n_devices") - (pl.col("_null_devices") > 0).cast(pl.UInt32)).alias("n_devices")
+        )
+        .drop("_null_devices")
+    )
+    behaviour = engage.group_by("cluster").agg(
+        pl.len().alias("n_engagements"),
+        pl.col("_synced").mean().alias("sync_engagement_share"),
+        pl.col("_exclusive").mean().alias("target_exclusivity"),
+        pl.col("target").filter(pl.col("_synced")).n_unique().alias("n_synced_targets"),
+    )
+    clusters = (
+        infra.join(behaviour, on="cluster", how="left")
+        .join(_creation_bursts(ev, signup_types, creation_burst_window_s), on="cluster", how="left")
+        .join(_internal_structure(edges, member_map), on="cluster", how="left")
+        .with_columns(
+            pl.col("n_engagements").fill_null(0),
+            pl.col("sync_engagement_share").fill_null(0.0),
+            pl.col("target_exclusivity").fill_null(0.0),
+            pl.col("n_synced_targets").fill_null(0),
+            pl.col("n_signups").fill_null(0),
+            pl.col("signup_burst_size").fill_null(0),
+            (pl.col("size") / pl.max_horizontal(pl.col("n_devices"), pl.lit(1))).alias(
+                "accounts_per_device"
+            ),
+        )
+        .with_columns(
+            (pl.col("signup_burst_size") / pl.col("size")).alias("creation_burst_share"),
+        )
+        .sort("cluster")
+    )
+    return clusters, members
+
+
+def _creation_bursts(
+    ev: pl.DataFrame, signup_types: tuple[str, ...], window_s: float
+) -> pl.DataFrame:
+    """Largest number of members who signed up within ``window_s`` of each other.
+
+    Only explicit signup events count: accounts that merely appear when the log starts are not a
+    creation burst, they are the log's horizon.
+    """
+    signups = (
+        ev.filter(pl.col("event_type").is_in(list(signup_types)))
+        .group_by("cluster", "account")
+        .agg(pl.col("t").min())
+        .sort("cluster", "t")
+    )
+    if signups.height == 0:
+        return pl.DataFrame(
+            schema={"cluster": pl.Int64, "n_signups": pl.UInt32, "signup_burst_size": pl.Int64}
+        )
+    counts = _densest_window(
+        signups.get_column("cluster").to_numpy(),
+        (signups.get_column("t").to_numpy() // _US).astype(np.float64),
+        window_s,
+    )
+    return (
+        signups.with_columns(pl.Series("_burst", counts))
+        .group_by("cluster")
+        .agg(pl.len().alias("n_signups"), pl.col("_burst").max().alias("signup_burst_size"))
+    )
+
+
+def _internal_structure(edges: pl.DataFrame, member_map: pl.DataFrame) -> pl.DataFrame:
+    """Internal edge count, density and the relation that carries most internal weight."""
+    left = member_map.rename({"account": "src", "cluster": "_c_src"})
+    right = member_map.rename({"account": "dst", "cluster": "_c_dst"})
+    tagged = edges.join(left, on="src", how="left").join(right, on="dst", how="left")
+    internal = tagged.filter(pl.col("_c_src") == pl.col("_c_dst"))
+    sizes = member_map.group_by("cluster").agg(pl.len().alias("_size"))
+    relation_sums = [pl.col(f"{r}_weight").log1p().sum().alias(f"_{r}_w") for r in RELATIONS]
+    stats = internal.group_by(pl.col("_c_src").alias("cluster")).agg(
+        pl.len().alias("internal_edges"), pl.col("weight").sum().alias("_w_in"), *relation_sums
+    )
+    boundary = (
+        pl.concat(
+            [
+                tagged.filter(pl.col("_c_src") != pl.col("_c_dst").fill_null(-1)).select(
+                    pl.col("_c_src").alias("cluster"), "weight"
+                ),
+                tagged.filter(pl.col("_c_dst") != pl.col("_c_src").fill_null(-1)).select(
+                    pl.col("_c_dst").alias("cluster"), "weight"
+                ),
+            ]
+        )
+        .filter(pl.col("cluster").is_not_null())
+        .group_by("cluster")
+        .agg(pl.col("weight").sum().alias("_w_out"))
+    )
+    names = list(RELATIONS)
+    out = (
+        sizes.join(stats, on="cluster", how="left")
+        .join(boundary, on="cluster", how="left")
+        .with_columns(
+            pl.col("internal_edges").fill_null(0),
+            pl.col("_w_in").fill_null(0.0),
+            pl.col("_w_out").fill_null(0.0),
+        )
+        .with_columns(
+            (2 * pl.col("internal_edges") / (pl.col("_size") * (pl.col("_size") - 1))).alias(
+                "internal_density"
+            ),
+            (pl.col("_w_in") / (pl.col("_w_in") + pl.col("_w_out")))
+            .fill_nan(0.0)
+            .alias("internal_weight_share"),
+            pl.concat_list([pl.col(f"_{r}_w").fill_null(0.0) for r in names])
+            .list.arg_max()
+            .replace_strict(list(range(len(names))), names, return_dtype=pl.String)
+            .alias("dominant_relation"),
+        )
+    )
+    return out.select(
+        "cluster",
+        "internal_edges",
+        "internal_density",
+        "internal_weight_share",
+        "dominant_relation",
+    )
+
+
+def _empty_clusters() -> pl.DataFrame:
+    return pl.DataFrame(schema={"cluster": pl.Int64, "size": pl.UInt32})
+
+
+def _empty_members() -> pl.DataFrame:
+    return pl.DataFrame(schema={"account": pl.UInt32, "cluster": pl.Int64})
+
+
+def describe(row: dict, *, sync_window_s: float, burst_window_s: float) -> str:
+    """One plain-words line of the strongest evidence of a community."""
+    size = row["size"]
+    parts = []
+    n_dev = row.get("n_devices") or 0
+    shared_dev = row.get("shared_device_event_share") or 0.0
+    if n_dev and shared_dev >= 0.1:
+        parts.append(
+            f"{size} accounts used {n_dev} devices ({shared_dev:.0%} of their events on devices "
+            "other members also used)"
+        )
+    shared_ip = row.get("shared_ip_event_share") or 0.0
+    if shared_ip >= 0.1:
+        parts.append(f"{shared_ip:.0%} of events from an IP another member used in the same hour")
+    sync = row.get("sync_engagement_share") or 0.0
+    if sync >= 0.05:
+        minutes = max(1, math.ceil(sync_window_s / 60))
+        parts.append(
+            f"{sync:.0%} of their engagement landed within {minutes} min of other members on "
+            f"the same target ({row.get('n_synced_targets') or 0} targets)"
+        )
+    excl = row.get("target_exclusivity") or 0.0
+    if excl >= 0.1:
+        parts.append(f"{excl:.0%} of engagement on targets mostly engaged by this group")
+    burst = row.get("signup_burst_size") or 0
+    if burst >= 3 and (row.get("creation_burst_share") or 0) >= 0.2:
+        hours = max(1, round(burst_window_s / 3600))
+        parts.append(f"{burst} of them signed up within {hours} h")
+    single = row.get("single_use_device_event_share") or 0.0
+    if single >= 0.2:
+        parts.append(f"{single:.0%} of events on single-session device fingerprints")
+    if not parts:
+        parts.append(
+            f"{size} accounts linked mainly by {row.get('dominant_relation')}; "
+            "no strong coordination evidence"
+        )
+    return "; ".join(parts)

@@ -1,0 +1,153 @@
+"""From evidence to suspicion (per community) and risk (per account), without labels.
+
+Two kinds of coordination make a community suspicious:
+
+* behavioural: members' engagement lands in bursts with other members on the same targets
+  (lockstep likes, pods, paid boosts, proxy-rotating rings);
+* infrastructural: members' events come from devices other members also use, and that sharing
+  goes with something families and kiosks do not show: engagement concentrated on targets the
+  group has to itself, a burst of signups, or synchrony.
+
+Each is mapped to [0, 1] with a logistic curve whose midpoint is a share a person can argue
+about (a quarter of engagement in bursts is already far beyond what organic users show), and the
+two combine as a noisy-OR. An account's risk is its community's suspicion scaled by how much of
+its own activity takes part in that coordination, so a real user pulled into a ring's community
+by one shared residential IP is not flagged with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from graphguard import schema
+from graphguard.community.evidence import describe
+from graphguard.config import ScoringConfig
+
+#: (midpoint, steepness) of the logistic curve for each evidence family.
+BEHAVIOUR_CURVE = (0.25, 14.0)
+INFRA_CURVE = (0.3, 14.0)
+BOT_CURVE = (0.3, 10.0)
+
+
+def _logistic(x: pl.Expr, curve: tuple[float, float]) -> pl.Expr:
+    mid, steep = curve
+    return 1.0 / (1.0 + (-(x - mid) * steep).exp())
+
+
+def score_clusters(
+    clusters: pl.DataFrame, *, sync_window_s: float, cfg: ScoringConfig
+) -> pl.DataFrame:
+    """Add ``behaviour_score``, ``infrastructure_score``, ``suspicion``, ``bot_likeness`` and a
+    plain-words ``evidence`` line to the community evidence table."""
+    if clusters.height == 0:
+        return clusters.with_columns(
+            pl.lit(0.0).alias("suspicion"),
+            pl.lit(0.0).alias("bot_likeness"),
+            pl.lit("").alias("evidence"),
+        )
+    infra_signal = pl.col("shared_device_event_share") * pl.max_horizontal(
+        "target_exclusivity", "creation_burst_share", "sync_engagement_share"
+    )
+    scored = clusters.with_columns(
+        _logistic(pl.col("sync_engagement_share"), BEHAVIOUR_CURVE).alias("behaviour_score"),
+        _logistic(infra_signal, INFRA_CURVE).alias("infrastructure_score"),
+        # Bot rings either share hardware or burn a fresh fingerprint per session;
+        # fake-engagement pods and boosts run from their members' own devices.
+        _logistic(
+            pl.max_horizontal("shared_device_event_share", "single_use_device_event_share"),
+            BOT_CURVE,
+        ).alias("bot_likeness"),
+    ).with_columns(
+        (1.0 - (1.0 - pl.col("behaviour_score")) * (1.0 - pl.col("infrastructure_score"))).alias(
+            "suspicion"
+        )
+    )
+    evidence = [
+        describe(row, sync_window_s=sync_window_s, burst_window_s=cfg.creation_burst_window_s)
+        for row in scored.iter_rows(named=True)  # one row per community, not per event
+    ]
+    return scored.with_columns(pl.Series("evidence", evidence, dtype=pl.String))
+
+
+def score_accounts(
+    n_accounts: int,
+    account_ids: pl.Series,
+    membership: np.ndarray,
+    members: pl.DataFrame,
+    clusters: pl.DataFrame,
+    cfg: ScoringConfig,
+) -> pl.DataFrame:
+    """Contract columns for every account: cluster_id, class scores, risk, predicted_label.
+
+    Accounts in no community carry no coordination evidence: risk 0, benign.
+    """
+    base = pl.DataFrame(
+        {
+            "account": np.arange(n_accounts, dtype=np.uint32),
+            schema.ACCOUNT: account_ids,
+            "cluster": membership,
+        }
+    )
+    participation = pl.max_horizontal("p_shared_device", "p_sync", "p_exclusive")
+    table = (
+        base.join(members.drop("cluster"), on="account", how="left")
+        .join(clusters.select("cluster", "suspicion", "bot_likeness"), on="cluster", how="left")
+        .with_columns(
+            pl.col("suspicion").fill_null(0.0),
+            pl.col("bot_likeness").fill_null(0.0),
+            participation.fill_null(0.0).alias("participation"),
+        )
+        .with_columns(
+            (pl.col("participation") / cfg.participation_saturation).clip(0.0, 1.0).alias("_part")
+        )
+        .with_columns((pl.col("suspicion") * pl.col("_part")).clip(0.0, 1.0).alias("risk"))
+        .with_columns(
+            (1.0 - pl.col("risk")).alias("score_benign"),
+            (pl.col("risk") * pl.col("bot_likeness")).alias("score_bot_ring"),
+            (pl.col("risk") * (1.0 - pl.col("bot_likeness"))).alias("score_fake_engagement"),
+        )
+    )
+    label = (
+        pl.concat_list(list(schema.SCORE_COLUMNS))
+        .list.arg_max()
+        .replace_strict(
+            list(range(len(schema.LABELS))), list(schema.LABELS), return_dtype=pl.String
+        )
+    )
+    return table.with_columns(
+        pl.when(pl.col("cluster") >= 0)
+        .then(pl.col("cluster"))
+        .otherwise(None)
+        .cast(pl.Int64)
+        .alias("cluster_id"),
+        label.alias("predicted_label"),
+        (pl.col("risk") >= cfg.risk_threshold).alias("flagged"),
+    )
+
+
+def label_clusters(clusters: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+    """A community's predicted label: the class with the highest mean score among members."""
+    means = (
+        accounts.filter(pl.col("cluster_id").is_not_null())
+        .group_by("cluster_id")
+        .agg(
+            *[pl.col(c).mean() for c in schema.SCORE_COLUMNS],
+            pl.col("flagged").sum().alias("n_flagged"),
+            pl.col("risk").mean().alias("mean_risk"),
+        )
+    )
+    label = (
+        pl.concat_list(list(schema.SCORE_COLUMNS))
+        .list.arg_max()
+        .replace_strict(
+            list(range(len(schema.LABELS))), list(schema.LABELS), return_dtype=pl.String
+        )
+        .alias("predicted_label")
+    )
+    return clusters.join(
+        means.with_columns(label).select("cluster_id", "predicted_label", "n_flagged", "mean_risk"),
+        left_on="cluster",
+        right_on="cluster_id",
+        how="left",
+    )

@@ -1,0 +1,174 @@
+"""Typed settings for each pipeline stage.
+
+These dataclasses are what library code receives. `conf/` (Hydra) holds the same fields with the
+same defaults; `from_mapping` turns a resolved config section into a dataclass and rejects unknown
+keys so that a typo in an override fails loudly instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def from_mapping(cls: type[T], mapping: Mapping[str, Any] | None, *, section: str = "") -> T:
+    """Build dataclass ``cls`` from ``mapping``, recursing into nested dataclass fields."""
+    mapping = dict(mapping or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        where = f"{section}." if section else ""
+        raise ValueError(f"unknown setting {where}{unknown[0]}; known: {', '.join(sorted(fields))}")
+    kwargs: dict[str, Any] = {}
+    for name, value in mapping.items():
+        ftype = fields[name].type
+        nested = _DATACLASS_FIELDS.get((cls.__name__, name))
+        if nested is not None and isinstance(value, Mapping):
+            kwargs[name] = from_mapping(nested, value, section=f"{section}.{name}".strip("."))
+        elif isinstance(value, list) and "tuple" in str(ftype):
+            kwargs[name] = tuple(value)
+        elif isinstance(value, Mapping):
+            kwargs[name] = {
+                k: (list(v) if isinstance(v, list | tuple) else v) for k, v in value.items()
+            }
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """Plain, JSON-serialisable dict of a config dataclass."""
+    out = dataclasses.asdict(obj)
+    return _jsonable(out)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How to read an event log and map its columns onto the canonical ones."""
+
+    #: parquet, csv or ndjson; None takes it from the file extension.
+    format: str | None = None
+    #: canonical name -> source column, or a list of source columns joined with ':' (for
+    #: composite keys such as device = device + os).
+    columns: Mapping[str, Any] = field(default_factory=dict)
+    #: canonical name -> fixed value, for logs without that column (e.g. event_type: click).
+    constants: Mapping[str, str] = field(default_factory=dict)
+    #: unit of integer event_time values: s or ms.
+    epoch_unit: str = "s"
+    #: drop exact duplicate events (same time, account, type, device, ip, target).
+    drop_duplicates: bool = True
+    #: write unusable rows to rejected_rows.parquet in the run directory.
+    keep_rejected: bool = False
+    #: above this share of unusable rows the input is taken as malformed and the run stops.
+    max_rejected_share: float = 0.1
+
+
+@dataclass(frozen=True)
+class RelationConfig:
+    """One account-account projection through a shared entity.
+
+    Pairs are made inside each entity (device, IP, target) between an occurrence and the next
+    ``window_rows`` occurrences in time order, so one entity with k occurrences yields at most
+    k * window_rows pairs: a hub never goes quadratic.
+    """
+
+    enabled: bool = True
+    #: how far apart in time two occurrences may be to count as shared; None = any time.
+    max_gap_s: float | None = None
+    #: neighbours in time order each occurrence is paired with (the hub bound).
+    window_rows: int = 10
+    #: a pair is kept when it is supported by at least this many distinct entities/hours.
+    min_support: int = 1
+    #: entities used by more distinct accounts than this are not identifying (a phone model,
+    #: not a phone) and are skipped by this relation; None = no limit.
+    max_accounts: int | None = None
+    #: weight of this relation in the combined graph used for community detection.
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """Which events count as engagement and how the four projections are built."""
+
+    engagement_types: tuple[str, ...] = ("like", "comment", "share", "follow")
+    device: RelationConfig = RelationConfig(
+        window_rows=20, min_support=1, weight=1.0, max_accounts=200
+    )
+    ip: RelationConfig = RelationConfig(max_gap_s=3600.0, window_rows=10, min_support=3, weight=0.5)
+    sync: RelationConfig = RelationConfig(
+        max_gap_s=600.0, window_rows=10, min_support=2, weight=1.0
+    )
+    dense: RelationConfig = RelationConfig(
+        window_rows=40, min_support=3, weight=1.0, max_accounts=200
+    )
+    #: an edge must carry at least this much combined weight to enter community detection.
+    min_edge_weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class CommunityConfig:
+    """Leiden on the combined account graph."""
+
+    method: str = "leiden"
+    #: modularity or cpm (igraph's default is CPM with resolution 1, rarely what one means).
+    objective: str = "modularity"
+    resolution: float = 1.0
+    beta: float = 0.01
+    #: Leiden passes; negative = until the partition is stable (often 4x slower for <0.5%
+    #: modularity on large graphs).
+    n_iterations: int = 2
+    seed: int = 0
+    #: communities smaller than this are not reported and their accounts get cluster_id null.
+    min_cluster_size: int = 3
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Unsupervised evidence -> suspicion -> account risk."""
+
+    #: accounts with risk at or above this are flagged.
+    risk_threshold: float = 0.5
+    #: window (seconds) of the densest creation burst inside a cluster.
+    creation_burst_window_s: float = 6 * 3600.0
+    #: event types that mark an account's creation.
+    signup_types: tuple[str, ...] = ("signup",)
+    #: an engagement is synchronized when at least this share of the other members who engaged
+    #: the same target did so within graph.sync.max_gap_s of it (and at least two did).
+    sync_min_share: float = 0.25
+    #: share of its own activity an account must put into the cluster's coordinated behaviour
+    #: to carry the cluster's full suspicion (camouflaged accounts spend the rest elsewhere).
+    participation_saturation: float = 0.4
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Everything a detection run needs; what run.json records."""
+
+    data: DataConfig = DataConfig()
+    graph: GraphConfig = GraphConfig()
+    community: CommunityConfig = CommunityConfig()
+    scoring: ScoringConfig = ScoringConfig()
+
+
+_DATACLASS_FIELDS: dict[tuple[str, str], type] = {
+    ("GraphConfig", "device"): RelationConfig,
+    ("GraphConfig", "ip"): RelationConfig,
+    ("GraphConfig", "sync"): RelationConfig,
+    ("GraphConfig", "dense"): RelationConfig,
+    ("DetectConfig", "data"): DataConfig,
+    ("DetectConfig", "graph"): GraphConfig,
+    ("DetectConfig", "community"): CommunityConfig,
+    ("DetectConfig", "scoring"): ScoringConfig,
+}

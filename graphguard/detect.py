@@ -1,0 +1,316 @@
+"""The detection pipeline: events -> graphs -> communities -> evidence -> scores -> run directory.
+
+`detect` works on a validated frame and returns values; `run_detection` adds reading and writing.
+Neither knows about Hydra or the terminal: progress goes to an optional callback.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import psutil
+
+from graphguard import __version__, schema
+from graphguard.community.evidence import community_evidence
+from graphguard.community.leiden import leiden
+from graphguard.community.scoring import label_clusters, score_accounts, score_clusters
+from graphguard.config import DetectConfig, to_dict
+from graphguard.graph.build import build_account_graph, entity_edges, index_events
+from graphguard.io import (
+    IngestReport,
+    atomic_directory,
+    load_events,
+    load_labels,
+    write_json_atomic,
+    write_parquet_atomic,
+    write_text_atomic,
+)
+
+Progress = Callable[[str], None]
+
+ACCOUNT_COLUMNS = (
+    schema.ACCOUNT,
+    "cluster_id",
+    *schema.SCORE_COLUMNS,
+    "risk",
+    "predicted_label",
+    "flagged",
+    "participation",
+    "p_shared_device",
+    "p_shared_ip",
+    "p_sync",
+    "p_exclusive",
+    "p_single_use_device",
+    "n_events",
+)
+
+
+@dataclass
+class StageTimer:
+    """Wall time, resident memory and the process's peak memory after each stage."""
+
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str, progress: Progress | None = None) -> Iterator[None]:
+        if progress:
+            progress(name)
+        start = time.perf_counter()
+        yield
+        rss = psutil.Process().memory_info().rss
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.stages[name] = {
+            "seconds": round(time.perf_counter() - start, 4),
+            "rss_mib": round(rss / 2**20, 1),
+            "peak_rss_mib": round(peak_kib / 1024, 1),
+        }
+
+    def seconds(self) -> dict[str, float]:
+        return {k: v["seconds"] for k, v in self.stages.items()}
+
+
+@dataclass
+class DetectionResult:
+    """Everything a run produces; `write_run` lays it out on disk."""
+
+    accounts: pl.DataFrame
+    clusters: pl.DataFrame
+    account_edges: pl.DataFrame
+    entity_edges: pl.DataFrame
+    community: dict[str, Any]
+    config: DetectConfig
+    timer: StageTimer
+    ingest: IngestReport | None = None
+    rejected: pl.DataFrame | None = None
+    label_stats: dict[str, int] | None = None
+
+
+def detect(
+    events: pl.DataFrame,
+    config: DetectConfig | None = None,
+    *,
+    labels: pl.DataFrame | None = None,
+    progress: Progress | None = None,
+    timer: StageTimer | None = None,
+) -> DetectionResult:
+    """Find and score coordinated communities in validated events (`schema.EVENT_SCHEMA`)."""
+    config = config or DetectConfig()
+    timer = timer or StageTimer()
+    with timer.stage("index", progress):
+        indexed, account_ids = index_events(events)
+        n_accounts = len(account_ids)
+    with timer.stage("projections", progress):
+        graph = build_account_graph(indexed, n_accounts, config.graph)
+    with timer.stage("communities", progress):
+        partition = leiden(n_accounts, graph.edges, config.community)
+    with timer.stage("evidence", progress):
+        clusters, members = community_evidence(
+            indexed,
+            partition.membership,
+            graph.edges,
+            engagement_types=config.graph.engagement_types,
+            signup_types=config.scoring.signup_types,
+            sync_window_s=config.graph.sync.max_gap_s or 600.0,
+            sync_min_share=config.scoring.sync_min_share,
+            creation_burst_window_s=config.scoring.creation_burst_window_s,
+        )
+    with timer.stage("scoring", progress):
+        clusters = score_clusters(
+            clusters, sync_window_s=config.graph.sync.max_gap_s or 600.0, cfg=config.scoring
+        )
+        accounts = score_accounts(
+            n_accounts, account_ids, partition.membership, members, clusters, config.scoring
+        )
+        clusters = label_clusters(clusters, accounts)
+        if labels is not None:
+            accounts = accounts.join(
+                labels.rename({schema.LABEL: "known_label"}), on=schema.ACCOUNT, how="left"
+            )
+        clusters = _finish_clusters(clusters)
+        account_cols = [c for c in (*ACCOUNT_COLUMNS, "known_label") if c in accounts.columns]
+        accounts = (
+            accounts.select(account_cols)
+            .with_columns(
+                pl.col(c).fill_null(0.0)
+                for c in (
+                    "participation",
+                    "p_shared_device",
+                    "p_shared_ip",
+                    "p_sync",
+                    "p_exclusive",
+                    "p_single_use_device",
+                )
+            )
+            .with_columns(pl.col("n_events").fill_null(0))
+        )
+    with timer.stage("subgraphs", progress):
+        # What investigators need later (exports, explanations) without re-reading the log:
+        # the account graph and the account-entity edges around clustered accounts.
+        lookup = pl.DataFrame(
+            {"account": pl.arange(0, n_accounts, dtype=pl.UInt32, eager=True), "id": account_ids}
+        )
+        clustered = lookup.filter(pl.Series(partition.membership >= 0)).select("account")
+        in_cluster = partition.membership >= 0
+        touches_cluster = (
+            in_cluster[graph.edges.get_column("src").to_numpy()]
+            | in_cluster[graph.edges.get_column("dst").to_numpy()]
+        )
+        account_edges = (
+            graph.edges.filter(pl.Series(touches_cluster, dtype=pl.Boolean))
+            .join(lookup.rename({"account": "src", "id": "src_id"}), on="src")
+            .join(lookup.rename({"account": "dst", "id": "dst_id"}), on="dst")
+            .drop("src", "dst")
+            .select("src_id", "dst_id", pl.exclude("src_id", "dst_id"))
+        )
+        member_entities = (
+            entity_edges(indexed.join(clustered, on="account", how="semi"))
+            .join(lookup, on="account")
+            .select(pl.col("id").alias(schema.ACCOUNT), pl.exclude("id", "account"))
+        )
+    community = dict(partition.parameters)
+    community["modularity"] = partition.quality
+    community["n_communities"] = int(clusters.height)
+    return DetectionResult(
+        accounts=accounts,
+        clusters=clusters,
+        account_edges=account_edges,
+        entity_edges=member_entities,
+        community=community,
+        config=config,
+        timer=timer,
+    )
+
+
+def _finish_clusters(clusters: pl.DataFrame) -> pl.DataFrame:
+    """Contract names and order: cluster_id, size, suspicion, predicted_label, then evidence."""
+    if clusters.height == 0:
+        return pl.DataFrame(
+            schema={
+                "cluster_id": pl.Int64,
+                "size": pl.Int64,
+                "suspicion": pl.Float64,
+                "predicted_label": pl.String,
+            }
+        )
+    first = [
+        "cluster_id",
+        "size",
+        "suspicion",
+        "predicted_label",
+        "n_flagged",
+        "mean_risk",
+        "evidence",
+    ]
+    out = (
+        clusters.rename({"cluster": "cluster_id"})
+        .with_columns(
+            pl.col("cluster_id").cast(pl.Int64),
+            pl.col("size").cast(pl.Int64),
+            pl.from_epoch("first_us", time_unit="us")
+            .dt.replace_time_zone("UTC")
+            .alias("first_seen"),
+            pl.from_epoch("last_us", time_unit="us").dt.replace_time_zone("UTC").alias("last_seen"),
+        )
+        .drop("first_us", "last_us")
+    )
+    rest = [c for c in out.columns if c not in first]
+    return out.select(first + rest).sort(["suspicion", "cluster_id"], descending=[True, False])
+
+
+def run_detection(
+    events_path: str | Path,
+    out_dir: str | Path,
+    config: DetectConfig | None = None,
+    *,
+    labels_path: str | Path | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> DetectionResult:
+    """Read ``events_path``, detect, and write the run directory ``out_dir`` atomically."""
+    config = config or DetectConfig()
+    timer = StageTimer()
+    with timer.stage("read", progress):
+        events, rejected, ingest = load_events(events_path, config.data)
+    labels = label_stats = None
+    if labels_path is not None:
+        with timer.stage("labels", progress):
+            labels, label_stats = load_labels(
+                labels_path, known_accounts=events.get_column(schema.ACCOUNT).unique()
+            )
+    result = detect(events, config, labels=labels, progress=progress, timer=timer)
+    result.ingest = ingest
+    result.rejected = rejected
+    result.label_stats = label_stats
+    with timer.stage("write", progress):
+        write_run(
+            result, out_dir, overwrite=overwrite, events_path=events_path, labels_path=labels_path
+        )
+    return result
+
+
+def run_metadata(
+    result: DetectionResult, *, events_path: Any = None, labels_path: Any = None
+) -> dict[str, Any]:
+    """The run.json document."""
+    flagged = int(result.accounts.get_column("flagged").sum())
+    return {
+        "graphguard_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "input": {
+            "events": None if events_path is None else str(events_path),
+            "labels": None if labels_path is None else str(labels_path),
+        },
+        "ingest": None if result.ingest is None else result.ingest.to_dict(),
+        "labels": result.label_stats,
+        "config": to_dict(result.config),
+        "community": result.community,
+        "timings_s": result.timer.seconds(),
+        "stages": result.timer.stages,
+        "summary": {
+            "accounts": result.accounts.height,
+            "clusters_reported": result.clusters.height,
+            "accounts_flagged": flagged,
+            "clusters_flagged": int(
+                (
+                    result.clusters.get_column("suspicion") >= result.config.scoring.risk_threshold
+                ).sum()
+            )
+            if result.clusters.height
+            else 0,
+            "risk_threshold": result.config.scoring.risk_threshold,
+        },
+    }
+
+
+def write_run(
+    result: DetectionResult,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    events_path: Any = None,
+    labels_path: Any = None,
+) -> Path:
+    """Write accounts/clusters/edges Parquet, run.json and report.md; all or nothing."""
+    from graphguard.report.render import render_markdown
+    from graphguard.report.run import Run
+
+    meta = run_metadata(result, events_path=events_path, labels_path=labels_path)
+    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+        write_parquet_atomic(result.accounts, tmp / "accounts.parquet")
+        write_parquet_atomic(result.clusters, tmp / "clusters.parquet")
+        write_parquet_atomic(result.account_edges, tmp / "account_edges.parquet")
+        write_parquet_atomic(result.entity_edges, tmp / "entity_edges.parquet")
+        if result.config.data.keep_rejected and result.rejected is not None:
+            write_parquet_atomic(result.rejected, tmp / "rejected_rows.parquet")
+        write_json_atomic(meta, tmp / "run.json")
+        run = Run(path=Path(out_dir), accounts=result.accounts, clusters=result.clusters, meta=meta)
+        write_text_atomic(render_markdown(run), tmp / "report.md")
+    return Path(out_dir)

@@ -1,0 +1,41 @@
+"""Errors that carry what a person needs to fix their input.
+
+The CLI turns `InputError` into one `Error: ...` line and exit code 1; library callers get the
+structured fields.
+"""
+
+from __future__ import annotations
+
+
+class GraphguardError(Exception):
+    """Base class for errors graphguard raises on purpose."""
+
+
+class InputError(GraphguardError):
+    """Malformed input: names the file, the column and an example of the offending value."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        column: str | None = None,
+        example: object = None,
+    ) -> None:
+        self.path = path
+        self.column = column
+        self.example = example
+        parts = []
+        if path is not None:
+            parts.append(str(path))
+        if column is not None:
+            parts.append(f"column '{column}'")
+        prefix = ": ".join(parts)
+        text = f"{prefix}: {message}" if prefix else message
+        if example is not None:
+            text += f" (example: {example!r})"
+        super().__init__(text)
+
+
+class OutputExistsError(GraphguardError):
+    """The output directory exists and overwriting was not asked for."""
