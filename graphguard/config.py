@@ -94,6 +94,10 @@ class RelationConfig:
     #: entities used by more distinct accounts than this are not identifying (a phone model,
     #: not a phone) and are skipped by this relation; None = no limit.
     max_accounts: int | None = None
+    #: a pair is kept only when its support is at least this share of the smaller of the two
+    #: accounts' own entity counts (distinct devices, IP-hours, targets): strangers behind one
+    #: NAT IP share a few of their many hours there, a ring shares most of them.
+    min_overlap: float = 0.0
     #: weight of this relation in the combined graph used for community detection.
     weight: float = 1.0
 
@@ -106,12 +110,14 @@ class GraphConfig:
     device: RelationConfig = RelationConfig(
         window_rows=20, min_support=1, weight=1.0, max_accounts=200
     )
-    ip: RelationConfig = RelationConfig(max_gap_s=3600.0, window_rows=10, min_support=3, weight=0.5)
+    ip: RelationConfig = RelationConfig(
+        max_gap_s=3600.0, window_rows=10, min_support=3, weight=0.5, min_overlap=0.5
+    )
     sync: RelationConfig = RelationConfig(
         max_gap_s=600.0, window_rows=10, min_support=2, weight=1.0
     )
     dense: RelationConfig = RelationConfig(
-        window_rows=40, min_support=3, weight=1.0, max_accounts=200
+        window_rows=40, min_support=3, weight=1.0, max_accounts=50
     )
     #: an edge must carry at least this much combined weight to enter community detection.
     min_edge_weight: float = 0.0

@@ -26,7 +26,7 @@ from graphguard.config import ScoringConfig
 
 #: (midpoint, steepness) of the logistic curve for each evidence family.
 BEHAVIOUR_CURVE = (0.25, 14.0)
-INFRA_CURVE = (0.3, 14.0)
+INFRA_CURVE = (0.15, 14.0)
 BOT_CURVE = (0.3, 10.0)
 
 
@@ -46,9 +46,9 @@ def score_clusters(
             pl.lit(0.0).alias("bot_likeness"),
             pl.lit("").alias("evidence"),
         )
-    infra_signal = pl.col("shared_device_event_share") * pl.max_horizontal(
-        "target_exclusivity", "creation_burst_share", "sync_engagement_share"
-    )
+    infra_signal = pl.max_horizontal(
+        "shared_device_event_share", "shared_ip_event_share"
+    ) * pl.max_horizontal("target_exclusivity", "creation_burst_share", "sync_engagement_share")
     scored = clusters.with_columns(
         _logistic(pl.col("sync_engagement_share"), BEHAVIOUR_CURVE).alias("behaviour_score"),
         _logistic(infra_signal, INFRA_CURVE).alias("infrastructure_score"),
@@ -89,19 +89,40 @@ def score_accounts(
             "cluster": membership,
         }
     )
-    participation = pl.max_horizontal("p_shared_device", "p_sync", "p_exclusive")
+    # An account carries its community's suspicion only as far as it takes part in the kind of
+    # coordination that made the community suspicious: synchronized engagement for behavioural
+    # evidence, shared hardware for infrastructural evidence (combined as a noisy-OR, like the
+    # community's own suspicion). A family sharing a tablet inside a
+    # pod's community is not made a pod member by the tablet. Exclusivity is left out on
+    # purpose: it is a property of the group, and a real user who liked two of a pod's posts
+    # has engaged "the pod's targets" too.
+    saturation = cfg.participation_saturation
+
+    def part(column: str) -> pl.Expr:
+        return (pl.col(column).fill_null(0.0) / saturation).clip(0.0, 1.0)
+
     table = (
         base.join(members.drop("cluster"), on="account", how="left")
-        .join(clusters.select("cluster", "suspicion", "bot_likeness"), on="cluster", how="left")
+        .join(
+            clusters.select("cluster", "behaviour_score", "infrastructure_score", "bot_likeness"),
+            on="cluster",
+            how="left",
+        )
         .with_columns(
-            pl.col("suspicion").fill_null(0.0),
+            pl.col("behaviour_score").fill_null(0.0),
+            pl.col("infrastructure_score").fill_null(0.0),
             pl.col("bot_likeness").fill_null(0.0),
-            participation.fill_null(0.0).alias("participation"),
+            pl.max_horizontal("p_shared_device", "p_sync").fill_null(0.0).alias("participation"),
         )
         .with_columns(
-            (pl.col("participation") / cfg.participation_saturation).clip(0.0, 1.0).alias("_part")
+            (
+                1.0
+                - (1.0 - pl.col("behaviour_score") * part("p_sync"))
+                * (1.0 - pl.col("infrastructure_score") * part("p_shared_device"))
+            )
+            .clip(0.0, 1.0)
+            .alias("risk")
         )
-        .with_columns((pl.col("suspicion") * pl.col("_part")).clip(0.0, 1.0).alias("risk"))
         .with_columns(
             (1.0 - pl.col("risk")).alias("score_benign"),
             (pl.col("risk") * pl.col("bot_likeness")).alias("score_bot_ring"),

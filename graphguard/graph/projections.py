@@ -91,17 +91,31 @@ def _drop_crowded(occ: pl.DataFrame, key: str, max_accounts: int | None) -> pl.D
 
 
 def _finish(
-    pairs: pl.DataFrame, support_key: str, weight: pl.Expr, cfg: RelationConfig, relation: str
+    pairs: pl.DataFrame,
+    occurrences: pl.DataFrame,
+    weight: pl.Expr,
+    cfg: RelationConfig,
+    relation: str,
 ) -> pl.DataFrame:
-    """Aggregate pair rows to one row per account pair and keep those with enough support."""
+    """Aggregate pair rows to one row per account pair and keep those with enough support.
+
+    ``pairs`` must hold one row per (pair, shared entity); ``occurrences`` one row per
+    (account, entity), which gives each account's own entity count for ``min_overlap``.
+    """
+    support = f"{relation}_support"
     agg = (
         pairs.group_by("src", "dst")
-        .agg(
-            pl.col(support_key).n_unique().alias(f"{relation}_support"),
-            weight.alias(f"{relation}_weight"),
-        )
-        .filter(pl.col(f"{relation}_support") >= cfg.min_support)
+        .agg(pl.len().cast(pl.UInt32).alias(support), weight.alias(f"{relation}_weight"))
+        .filter(pl.col(support) >= cfg.min_support)
     )
+    if cfg.min_overlap > 0:
+        own = occurrences.group_by("account").agg(pl.len().alias("_own"))
+        agg = (
+            agg.join(own.rename({"account": "src", "_own": "_own_src"}), on="src")
+            .join(own.rename({"account": "dst", "_own": "_own_dst"}), on="dst")
+            .filter(pl.col(support) >= cfg.min_overlap * pl.min_horizontal("_own_src", "_own_dst"))
+            .drop("_own_src", "_own_dst")
+        )
     return agg.sort("src", "dst")
 
 
@@ -128,7 +142,7 @@ def device_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
         occ, key="device", window_rows=cfg.window_rows, max_gap_us=None, carry=("share",)
     )
     weight = pl.min_horizontal("share", "share_next").sum()
-    return _finish(pairs.unique(["src", "dst", "device"]), "device", weight, cfg, "device")
+    return _finish(pairs, occ, weight, cfg, "device")
 
 
 def ip_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
@@ -151,13 +165,10 @@ def ip_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
     pairs = windowed_pairs(
         occ, key="ip", window_rows=cfg.window_rows, max_gap_us=gap, carry=("hour", "crowd")
     )
-    pairs = pairs.unique(["src", "dst", "ip", "hour"]).with_columns(
-        pl.concat_str([pl.col("ip"), pl.col("hour").cast(pl.String)], separator="@").alias(
-            "ip_hour"
-        )
-    )
+    # one row per pair and shared IP-hour (an occurrence may pair with the next hour's)
+    pairs = pairs.unique(["src", "dst", "ip", "hour"])
     weight = (1.0 / (1.0 + pl.col("crowd")).log(2)).sum()
-    return _finish(pairs, "ip_hour", weight, cfg, "ip")
+    return _finish(pairs, occ, weight, cfg, "ip")
 
 
 def _engagement(events: pl.DataFrame, engagement_types: tuple[str, ...]) -> pl.DataFrame:
@@ -189,7 +200,7 @@ def sync_pairs(
     )
     pairs = pairs.unique(["src", "dst", "target"])
     weight = (1.0 / (2.0 + pl.col("popularity")).log(2)).sum()
-    return _finish(pairs, "target", weight, cfg, "sync")
+    return _finish(pairs, occ, weight, cfg, "sync")
 
 
 def dense_pairs(
@@ -209,7 +220,7 @@ def dense_pairs(
     )
     pairs = pairs.unique(["src", "dst", "target"])
     weight = (1.0 / (2.0 + pl.col("popularity")).log(2)).sum()
-    return _finish(pairs, "target", weight, cfg, "dense")
+    return _finish(pairs, occ, weight, cfg, "dense")
 
 
 def all_relations(events: pl.DataFrame, cfg: GraphConfig) -> dict[str, pl.DataFrame]:

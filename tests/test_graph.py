@@ -1,0 +1,112 @@
+"""Projections: bounded on hubs, time-aware, and deaf to chance co-occurrence."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from graphguard.config import GraphConfig, RelationConfig
+from graphguard.graph import build_account_graph, entity_edges, index_events, windowed_pairs
+from graphguard.graph.projections import device_pairs, ip_pairs, sync_pairs
+from tests.worlds import T0, bot_ring, frame, ordinary_users, viral_burst
+
+
+def _occurrences(keys: list[str], accounts: list[int], times: list[int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "key": keys,
+            "account": pl.Series(accounts, dtype=pl.UInt32),
+            "t": pl.Series(times, dtype=pl.Int64),
+        }
+    )
+
+
+def test_windowed_pairs_is_bounded_on_a_hub():
+    k, window = 5_000, 7
+    occ = _occurrences(["hub"] * k, list(range(k)), list(range(k)))
+    pairs = windowed_pairs(occ, key="key", window_rows=window)
+    # A full projection would be k*(k-1)/2 = 12.5M pairs; the window keeps it linear.
+    assert pairs.height == sum(k - lag for lag in range(1, window + 1))
+    assert pairs.height <= k * window
+    assert (pairs["src"] < pairs["dst"]).all()
+
+
+def test_windowed_pairs_respects_gap_and_entity():
+    occ = _occurrences(["a", "a", "a", "b"], [1, 2, 3, 4], [0, 10, 1_000, 5])
+    pairs = windowed_pairs(occ, key="key", window_rows=5, max_gap_us=100)
+    assert sorted(zip(pairs["src"], pairs["dst"], strict=True)) == [(1, 2)]
+
+
+def test_windowed_pairs_on_small_groups_is_complete():
+    occ = _occurrences(["a"] * 4, [1, 2, 3, 4], [0, 1, 2, 3])
+    pairs = windowed_pairs(occ, key="key", window_rows=10)
+    assert pairs.height == 6
+
+
+def test_device_sharing_weighs_by_share_of_activity():
+    rng = np.random.default_rng(1)
+    rows = bot_ring(rng, size=6, devices=1)
+    # a kiosk: 6 visitors used it once each and do everything else on their own phones
+    rows += ordinary_users(rng, 6, prefix="visitor")
+    rows += [(T0, f"visitor{a}", "view", "kiosk", "192.0.2.1", None) for a in range(6)]
+    events = frame(rows)
+    indexed, ids = index_events(events)
+    pairs = device_pairs(indexed, RelationConfig(window_rows=20))
+    lookup = dict(enumerate(ids.to_list()))
+    named = pairs.with_columns(
+        pl.col("src").replace_strict(lookup, return_dtype=pl.String).alias("a"),
+    )
+    ring_w = named.filter(pl.col("a").str.starts_with("ring"))["device_weight"]
+    kiosk_w = named.filter(pl.col("a").str.starts_with("visitor"))["device_weight"]
+    assert ring_w.min() == pytest.approx(1.0)
+    assert kiosk_w.max() < 0.2
+
+
+def test_nat_ip_does_not_link_strangers_but_a_ring_ip_does():
+    rng = np.random.default_rng(2)
+    rows = ordinary_users(rng, 400, prefix="mobile", nat_ip="100.64.0.1")
+    rows += bot_ring(rng, size=8)
+    indexed, ids = index_events(frame(rows))
+    cfg = RelationConfig(max_gap_s=3600, window_rows=10, min_support=3, min_overlap=0.5)
+    pairs = ip_pairs(indexed, cfg)
+    names = ids.to_list()
+    linked = {names[i] for i in pairs["src"].to_list() + pairs["dst"].to_list()}
+    assert {f"ring{a}" for a in range(8)} <= linked
+    strangers = [n for n in linked if n.startswith("mobile")]
+    # 400 accounts share one NAT IP all month; chance repeat co-occurrence must stay rare
+    assert len(strangers) <= 0.05 * 400
+
+
+def test_viral_item_does_not_create_sync_ties():
+    rng = np.random.default_rng(3)
+    rows = ordinary_users(rng, 600) + viral_burst(rng, 600) + bot_ring(rng, size=10)
+    indexed, ids = index_events(frame(rows))
+    cfg = RelationConfig(max_gap_s=600, window_rows=10, min_support=2)
+    pairs = sync_pairs(indexed, cfg, ("like",))
+    names = ids.to_list()
+    ring_pairs = pairs.filter(
+        pl.col("src").map_elements(lambda i: names[i].startswith("ring"), return_dtype=pl.Boolean)
+    )
+    assert ring_pairs.height >= 10 * 9 // 2 * 0.8  # the ring is (nearly) fully linked
+    users = pairs.height - ring_pairs.height
+    assert users <= 0.05 * 600  # 600 strangers liking one item in an hour are not a ring
+
+
+def test_combined_graph_and_entity_edges():
+    rng = np.random.default_rng(4)
+    events = frame(ordinary_users(rng, 50) + bot_ring(rng, size=6))
+    indexed, ids = index_events(events)
+    graph = build_account_graph(indexed, len(ids), GraphConfig())
+    assert graph.edges.height > 0
+    assert (graph.edges["weight"] > 0).all()
+    assert graph.edges.select(pl.col("src") < pl.col("dst")).to_series().all()
+    edges = entity_edges(indexed)
+    assert set(edges["kind"].unique()) == {"device", "ip", "target"}
+    assert (
+        edges["n_events"].sum()
+        == 3 * events.height
+        - events["device_id"].null_count()
+        - events["ip"].null_count()
+        - events["target_id"].null_count()
+    )
