@@ -79,7 +79,8 @@ def _fail(exc: BaseException, code: int, hint: str | None = None) -> None:
     line = f"Error: {message}"
     if hint:
         line += f" ({hint})"
-    err.print(line, markup=False)
+    # soft_wrap: never wrap at the console width, so the line stays whole on a pipe or in a log.
+    err.print(line, markup=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

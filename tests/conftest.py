@@ -1,0 +1,52 @@
+"""Shared fixtures: a tiny hand-built event log with one planted bot ring."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from graphguard import schema
+
+RING_SIZE = 10
+ORDINARY_ACCOUNTS = 100
+T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
+
+
+def make_ring_log(seed: int = 7) -> pl.DataFrame:
+    """Ten accounts on two shared devices liking the same ten targets within minutes on five
+    days, plus a hundred ordinary accounts on their own devices liking random items."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for day in range(5):
+        wave = T0 + timedelta(days=2 * day + 1, hours=int(rng.integers(0, 20)))
+        for a in range(RING_SIZE):
+            for k in range(10):
+                t = wave + timedelta(seconds=int(rng.integers(0, 300)))
+                rows.append(
+                    (t, f"ring{a}", "like", f"farm-dev{a % 2}", "203.0.113.7", f"ring-target{k}")
+                )
+    for a in range(ORDINARY_ACCOUNTS):
+        for _ in range(int(rng.integers(10, 25))):
+            t = T0 + timedelta(seconds=int(rng.integers(0, 14 * 86400)))
+            item = f"item{int(rng.integers(0, 300))}"
+            rows.append((t, f"user{a}", "like", f"user-dev{a}", f"198.51.100.{a}", item))
+    return pl.DataFrame(rows, schema=list(schema.EVENT_COLUMNS), orient="row").with_columns(
+        pl.col(schema.TIME).cast(pl.Datetime("us", "UTC"))
+    )
+
+
+@pytest.fixture(scope="session")
+def ring_events() -> pl.DataFrame:
+    return make_ring_log()
+
+
+@pytest.fixture(scope="session")
+def ring_log(ring_events: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ring log written as one Parquet file (read-only: tests must not modify it)."""
+    path = tmp_path_factory.mktemp("ring_log") / "events.parquet"
+    ring_events.write_parquet(path)
+    return path
