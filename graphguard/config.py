@@ -138,6 +138,12 @@ class CommunityConfig:
     seed: int = 0
     #: communities smaller than this are not reported and their accounts get cluster_id null.
     min_cluster_size: int = 3
+    #: communities larger than this are partitioned again on their own subgraph (modularity's
+    #: resolution limit merges a 6-account ring into a 800-account neighbourhood on big graphs);
+    #: 0 turns refinement off.
+    max_cluster_size: int = 300
+    #: how many times an oversized community may be split again.
+    refine_depth: int = 2
 
 
 @dataclass(frozen=True)

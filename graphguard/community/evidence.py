@@ -16,6 +16,9 @@ from graphguard.graph.projections import RELATIONS
 
 _US = 1_000_000
 _HOUR_US = 3600 * _US
+#: an account is in lockstep with its community when at least this many distinct targets saw
+#: its engagement inside a burst of other members' (one or two happen to real users by chance).
+LOCKSTEP_MIN_TARGETS = 3
 
 
 def _window_counts(group: np.ndarray, t_s: np.ndarray, window_s: float) -> np.ndarray:
@@ -156,6 +159,7 @@ def community_evidence(
     )
     member_engage = engage.group_by("account").agg(
         pl.len().alias("n_engaged_targets"),
+        pl.col("_synced").sum().alias("n_synced_targets"),
         pl.col("_synced").mean().alias("p_sync"),
         pl.col("_exclusive").mean().alias("p_exclusive"),
     )
@@ -164,6 +168,7 @@ def community_evidence(
         .join(member_engage, on="account", how="left")
         .with_columns(
             pl.col("n_engaged_targets").fill_null(0),
+            pl.col("n_synced_targets").fill_null(0),
             pl.col("p_sync").fill_null(0.0),
             pl.col("p_exclusive").fill_null(0.0),
         )
@@ -191,6 +196,9 @@ def community_evidence(
         )
         .drop("_null_devices")
     )
+    lockstep = members.group_by("cluster").agg(
+        (pl.col("n_synced_targets") >= LOCKSTEP_MIN_TARGETS).mean().alias("lockstep_member_share")
+    )
     behaviour = engage.group_by("cluster").agg(
         pl.len().alias("n_engagements"),
         pl.col("_synced").mean().alias("sync_engagement_share"),
@@ -199,6 +207,7 @@ def community_evidence(
     )
     clusters = (
         infra.join(behaviour, on="cluster", how="left")
+        .join(lockstep, on="cluster", how="left")
         .join(_creation_bursts(ev, signup_types, creation_burst_window_s), on="cluster", how="left")
         .join(_internal_structure(edges, member_map), on="cluster", how="left")
         .with_columns(
@@ -206,6 +215,7 @@ def community_evidence(
             pl.col("sync_engagement_share").fill_null(0.0),
             pl.col("target_exclusivity").fill_null(0.0),
             pl.col("n_synced_targets").fill_null(0),
+            pl.col("lockstep_member_share").fill_null(0.0),
             pl.col("n_signups").fill_null(0),
             pl.col("signup_burst_size").fill_null(0),
             (pl.col("size") / pl.max_horizontal(pl.col("n_devices"), pl.lit(1))).alias(

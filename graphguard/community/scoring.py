@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from graphguard import schema
-from graphguard.community.evidence import describe
+from graphguard.community.evidence import LOCKSTEP_MIN_TARGETS, describe
 from graphguard.config import ScoringConfig
 
 #: (midpoint, steepness) of the logistic curve for each evidence family.
@@ -50,7 +50,12 @@ def score_clusters(
         "shared_device_event_share", "shared_ip_event_share"
     ) * pl.max_horizontal("target_exclusivity", "creation_burst_share", "sync_engagement_share")
     scored = clusters.with_columns(
-        _logistic(pl.col("sync_engagement_share"), BEHAVIOUR_CURVE).alias("behaviour_score"),
+        # Either most of the members' engagement lands in bursts with other members, or most
+        # members repeatedly take part in such bursts (camouflage can dilute the first, not the
+        # second).
+        _logistic(
+            pl.max_horizontal("sync_engagement_share", "lockstep_member_share"), BEHAVIOUR_CURVE
+        ).alias("behaviour_score"),
         _logistic(infra_signal, INFRA_CURVE).alias("infrastructure_score"),
         # Bot rings either share hardware or burn a fresh fingerprint per session;
         # fake-engagement pods and boosts run from their members' own devices.
@@ -101,6 +106,14 @@ def score_accounts(
     def part(column: str) -> pl.Expr:
         return (pl.col(column).fill_null(0.0) / saturation).clip(0.0, 1.0)
 
+    # synchronized engagement counts by share of the account's engagement or by repetition:
+    # LOCKSTEP_MIN_TARGETS synchronized targets already make half a participant, and two more
+    # make a full one, however much camouflage surrounds them.
+    # (cast first: the count is unsigned and would wrap below zero)
+    synced = pl.col("n_synced_targets").fill_null(0).cast(pl.Int64)
+    repeated = ((synced - (LOCKSTEP_MIN_TARGETS - 2)) / 4).clip(0.0, 1.0)
+    sync_part = pl.max_horizontal(part("p_sync"), repeated)
+
     table = (
         base.join(members.drop("cluster"), on="account", how="left")
         .join(
@@ -117,7 +130,7 @@ def score_accounts(
         .with_columns(
             (
                 1.0
-                - (1.0 - pl.col("behaviour_score") * part("p_sync"))
+                - (1.0 - pl.col("behaviour_score") * sync_part)
                 * (1.0 - pl.col("infrastructure_score") * part("p_shared_device"))
             )
             .clip(0.0, 1.0)

@@ -11,6 +11,7 @@ pairs with repeated support.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from graphguard.config import GraphConfig, RelationConfig
@@ -40,45 +41,55 @@ def windowed_pairs(
             ``c_next`` from the later one.
 
     Returns:
-        One row per pair of different accounts, with ``src < dst``, ``key``, ``dt_us`` and the
+        One row per pair of different accounts, with ``src < dst``, ``entity`` (an integer id
+        of the shared ``key`` value, cheaper to carry than the string), ``dt_us`` and the
         carried columns. At most ``len(occurrences) * window_rows`` rows.
     """
     occ = occurrences.sort([key, "t", "account"])
-    n = occ.height
-    keys = occ.get_column(key)
-    acc = occ.get_column("account")
-    t = occ.get_column("t")
-    parts: list[pl.DataFrame] = []
-    for lag in range(1, min(window_rows, n - 1) + 1):
-        same = keys.head(n - lag) == keys.tail(n - lag)
-        if not same.any():
-            break  # every entity has at most `lag` occurrences: no further pairs exist
-        a = acc.head(n - lag)
-        b = acc.tail(n - lag)
-        dt = t.tail(n - lag) - t.head(n - lag)
-        mask = same & (a != b)
-        if max_gap_us is not None:
-            mask = mask & (dt <= max_gap_us)
-        columns = {"src": a, "dst": b, "dt_us": dt, key: keys.head(n - lag)}
-        for c in carry:
-            column = occ.get_column(c)
-            columns[c] = column.head(n - lag)
-            columns[f"{c}_next"] = column.tail(n - lag)
-        parts.append(pl.DataFrame(columns).filter(mask))
-    if not parts:
-        empty: dict[str, pl.DataType] = {
-            "src": acc.dtype,
-            "dst": acc.dtype,
-            "dt_us": pl.Int64,
-            key: keys.dtype,
-        }
-        for c in carry:
-            empty[c] = occ.schema[c]
-            empty[f"{c}_next"] = occ.schema[c]
-        return pl.DataFrame(schema=empty)
-    return pl.concat(parts).with_columns(
-        pl.min_horizontal("src", "dst").alias("src"), pl.max_horizontal("src", "dst").alias("dst")
+    # Rows left in the same entity after each row: row i can pair at lag L only if
+    # remaining[i] >= L, so the candidate set shrinks with every lag and the total work is the
+    # number of pairs produced, not len(occ) * window_rows.
+    position = occ.select(
+        pl.int_range(pl.len()).over(key).alias("p"), pl.len().over(key).alias("n")
     )
+    remaining = (position["n"] - position["p"] - 1).to_numpy()
+    acc = occ.get_column("account").to_numpy()
+    t = occ.get_column("t").to_numpy()
+    candidates = np.nonzero(remaining >= 1)[0]
+    earlier: list[np.ndarray] = []
+    later: list[np.ndarray] = []
+    for lag in range(1, window_rows + 1):
+        candidates = candidates[remaining[candidates] >= lag]
+        if candidates.size == 0:
+            break
+        partner = candidates + lag
+        keep = acc[candidates] != acc[partner]
+        if max_gap_us is not None:
+            close = (t[partner] - t[candidates]) <= max_gap_us
+            keep &= close
+            # times are sorted inside an entity: once too far at this lag, too far at every
+            # larger lag, so those rows stop being candidates
+            candidates = candidates[close]
+            partner = candidates + lag
+            keep = keep[close]
+        earlier.append(candidates[keep])
+        later.append(partner[keep])
+    first = np.concatenate(earlier) if earlier else np.zeros(0, dtype=np.int64)
+    second = np.concatenate(later) if later else np.zeros(0, dtype=np.int64)
+    a = acc[first]
+    b = acc[second]
+    entity = np.cumsum(position["p"].to_numpy() == 0) - 1
+    columns: dict[str, object] = {
+        "src": np.minimum(a, b),
+        "dst": np.maximum(a, b),
+        "dt_us": t[second] - t[first],
+        "entity": entity[first],
+    }
+    for c in carry:
+        column = occ.get_column(c)
+        columns[c] = column.gather(first)
+        columns[f"{c}_next"] = column.gather(second)
+    return pl.DataFrame(columns)
 
 
 def _drop_crowded(occ: pl.DataFrame, key: str, max_accounts: int | None) -> pl.DataFrame:
@@ -166,7 +177,7 @@ def ip_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
         occ, key="ip", window_rows=cfg.window_rows, max_gap_us=gap, carry=("hour", "crowd")
     )
     # one row per pair and shared IP-hour (an occurrence may pair with the next hour's)
-    pairs = pairs.unique(["src", "dst", "ip", "hour"])
+    pairs = pairs.unique(["src", "dst", "entity", "hour"])
     weight = (1.0 / (1.0 + pl.col("crowd")).log(2)).sum()
     return _finish(pairs, occ, weight, cfg, "ip")
 
@@ -198,7 +209,6 @@ def sync_pairs(
     pairs = windowed_pairs(
         occ, key="target", window_rows=cfg.window_rows, max_gap_us=gap, carry=("popularity",)
     )
-    pairs = pairs.unique(["src", "dst", "target"])
     weight = (1.0 / (2.0 + pl.col("popularity")).log(2)).sum()
     return _finish(pairs, occ, weight, cfg, "sync")
 
@@ -218,7 +228,6 @@ def dense_pairs(
     pairs = windowed_pairs(
         occ, key="target", window_rows=cfg.window_rows, max_gap_us=None, carry=("popularity",)
     )
-    pairs = pairs.unique(["src", "dst", "target"])
     weight = (1.0 / (2.0 + pl.col("popularity")).log(2)).sum()
     return _finish(pairs, occ, weight, cfg, "dense")
 
