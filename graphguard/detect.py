@@ -85,6 +85,7 @@ class DetectionResult:
     clusters: pl.DataFrame
     account_edges: pl.DataFrame
     entity_edges: pl.DataFrame
+    cluster_activity: pl.DataFrame
     community: dict[str, Any]
     config: DetectConfig
     timer: StageTimer
@@ -170,11 +171,24 @@ def detect(
             .drop("src", "dst")
             .select("src_id", "dst_id", pl.exclude("src_id", "dst_id"))
         )
+        member_events = indexed.join(clustered, on="account", how="semi")
         member_entities = (
-            entity_edges(indexed.join(clustered, on="account", how="semi"))
+            entity_edges(member_events)
             .join(lookup, on="account")
-            .select(pl.col("id").alias(schema.ACCOUNT), pl.exclude("id", "account"))
+            .select(
+                pl.col("id").alias(schema.ACCOUNT),
+                "kind",
+                "entity",
+                "n_events",
+                *[
+                    pl.from_epoch(f"{edge}_us", time_unit="us")
+                    .dt.replace_time_zone("UTC")
+                    .alias(f"{edge}_seen")
+                    for edge in ("first", "last")
+                ],
+            )
         )
+        cluster_activity = _cluster_activity(member_events, partition.membership)
     community = dict(partition.parameters)
     community["modularity"] = partition.quality
     community["n_communities"] = int(clusters.height)
@@ -183,9 +197,31 @@ def detect(
         clusters=clusters,
         account_edges=account_edges,
         entity_edges=member_entities,
+        cluster_activity=cluster_activity,
         community=community,
         config=config,
         timer=timer,
+    )
+
+
+def _cluster_activity(member_events: pl.DataFrame, membership) -> pl.DataFrame:
+    """Events per community, hour and event type: the timeline of a case file."""
+    clusters = pl.DataFrame(
+        {
+            "account": pl.arange(0, len(membership), dtype=pl.UInt32, eager=True),
+            "cluster_id": membership,
+        }
+    )
+    return (
+        member_events.join(clusters, on="account")
+        .with_columns(
+            pl.from_epoch(pl.col("t") // 3_600_000_000 * 3600, time_unit="s")
+            .dt.replace_time_zone("UTC")
+            .alias("hour")
+        )
+        .group_by("cluster_id", "hour", "event_type")
+        .agg(pl.len().alias("n_events"), pl.col("account").n_unique().alias("n_accounts"))
+        .sort("cluster_id", "hour", "event_type")
     )
 
 
@@ -308,6 +344,7 @@ def write_run(
         write_parquet_atomic(result.clusters, tmp / "clusters.parquet")
         write_parquet_atomic(result.account_edges, tmp / "account_edges.parquet")
         write_parquet_atomic(result.entity_edges, tmp / "entity_edges.parquet")
+        write_parquet_atomic(result.cluster_activity, tmp / "cluster_activity.parquet")
         if result.config.data.keep_rejected and result.rejected is not None:
             write_parquet_atomic(result.rejected, tmp / "rejected_rows.parquet")
         write_json_atomic(meta, tmp / "run.json")
