@@ -36,6 +36,15 @@ from graphguard.io import (
 
 Progress = Callable[[str], None]
 
+#: an account's own part in its community's coordination (0 for accounts in no community)
+PARTICIPATION_COLUMNS = (
+    "participation",
+    "p_shared_device",
+    "p_shared_ip",
+    "p_sync",
+    "p_exclusive",
+    "p_single_use_device",
+)
 ACCOUNT_COLUMNS = (
     schema.ACCOUNT,
     "cluster_id",
@@ -43,12 +52,7 @@ ACCOUNT_COLUMNS = (
     "risk",
     "predicted_label",
     "flagged",
-    "participation",
-    "p_shared_device",
-    "p_shared_ip",
-    "p_sync",
-    "p_exclusive",
-    "p_single_use_device",
+    *PARTICIPATION_COLUMNS,
     "n_events",
 )
 
@@ -139,17 +143,7 @@ def detect(
         account_cols = [c for c in (*ACCOUNT_COLUMNS, "known_label") if c in accounts.columns]
         accounts = (
             accounts.select(account_cols)
-            .with_columns(
-                pl.col(c).fill_null(0.0)
-                for c in (
-                    "participation",
-                    "p_shared_device",
-                    "p_shared_ip",
-                    "p_sync",
-                    "p_exclusive",
-                    "p_single_use_device",
-                )
-            )
+            .with_columns(pl.col(c).fill_null(0.0) for c in PARTICIPATION_COLUMNS)
             .with_columns(pl.col("n_events").fill_null(0))
         )
     with timer.stage("subgraphs", progress):

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -402,33 +402,32 @@ def load_labels(
 # --- atomic writers -------------------------------------------------------------------------
 
 
-def write_parquet_atomic(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to a temporary name beside ``path``, then rename it into place."""
+def _write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Run ``write(tmp)`` on a temporary name beside ``path``, then rename it into place.
+
+    Same directory, so the rename is atomic: readers see the old file or the whole new one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        frame.write_parquet(tmp)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_parquet_atomic(frame: pl.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as Parquet to ``path`` atomically."""
+    return _write_atomic(path, frame.write_parquet)
 
 
 def write_text_atomic(text: str, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    return _write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def write_json_atomic(data: Any, path: str | Path) -> Path:

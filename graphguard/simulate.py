@@ -94,8 +94,6 @@ concentration do.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -105,6 +103,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from graphguard.io import write_parquet_atomic
 from graphguard.schema import (
     ACCOUNT,
     BENIGN,
@@ -349,17 +348,7 @@ def write_world(world: World, out_dir: str | Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for name, frame in (("events", world.events), ("labels", world.labels), ("truth", world.truth)):
-        final = out / f"{name}.parquet"
-        # A unique hidden name in the same directory (same filesystem, so os.replace is atomic);
-        # written by polars itself so the file gets the usual umask permissions.
-        tmp = out / f".{name}.parquet.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-        try:
-            frame.write_parquet(tmp)
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        paths[name] = final
+        paths[name] = write_parquet_atomic(frame, out / f"{name}.parquet")
     return paths
 
 
