@@ -88,3 +88,25 @@ def test_unlinked_accounts_get_no_cluster():
     result = detect(events, DetectConfig())
     assert result.accounts.height == 30
     assert not result.accounts["flagged"].any()
+
+
+def test_results_do_not_depend_on_thread_count(tmp_path, mixed_world):
+    """Parallel aggregation must not leak into the clusters: one thread gives the same run."""
+    import os
+    import subprocess
+    import sys
+
+    events = tmp_path / "events.parquet"
+    mixed_world.write_parquet(events)
+    runs = {}
+    for threads in ("1", "2"):
+        out = tmp_path / f"run{threads}"
+        env = {**os.environ, "POLARS_MAX_THREADS": threads}
+        subprocess.run(
+            [sys.executable, "-m", "graphguard", "detect", str(events), "--out", str(out), "-q"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        runs[threads] = pl.read_parquet(out / "accounts.parquet")
+    assert runs["1"].equals(runs["2"])

@@ -118,6 +118,9 @@ def _finish(
         pairs.group_by("src", "dst")
         .agg(pl.len().cast(pl.UInt32).alias(support), weight.alias(f"{relation}_weight"))
         .filter(pl.col(support) >= cfg.min_support)
+        # parallel sums may add in another order on another machine; rounding keeps the last
+        # bits of float noise out of Leiden's input, so results do not depend on core count
+        .with_columns(pl.col(f"{relation}_weight").round(9))
     )
     if cfg.min_overlap > 0:
         own = occurrences.group_by("account").agg(pl.len().alias("_own"))
