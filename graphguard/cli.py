@@ -283,18 +283,49 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `detect`.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Markdown report.")] = False,
+    html: Annotated[
+        bool,
+        typer.Option(
+            "--html",
+            help="Write a self-contained HTML report plus case files of the top clusters next "
+            "to it (replacing earlier ones); print their paths.",
+        ),
+    ] = False,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML report file (default RUN_DIR/report.html)."),
+    ] = None,
+    cases: Annotated[
+        int, typer.Option(help="With --html: case files for this many top clusters.")
+    ] = 10,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="With --html: truth or labels file for precision-recall curves."),
+    ] = None,
     top: Annotated[int, typer.Option(help="Clusters to show.")] = 20,
 ) -> None:
-    """Show a run's ranked clusters (terminal table, --json or --markdown).
+    """Show a run's ranked clusters (terminal table, --json, --markdown or --html).
 
     Example: graphguard report runs/demo --top 10
+    Example: graphguard report runs/demo --html --truth data/demo/truth.parquet
     """
     with _errors():
         from graphguard.report.render import render_json, render_markdown, render_terminal
         from graphguard.report.run import load_run
 
-        if as_json and markdown:
-            raise UsageError("choose one of --json and --markdown")
+        if sum((as_json, markdown, html)) > 1:
+            raise UsageError("choose one of --json, --markdown and --html")
+        if not html and (out_file is not None or truth is not None):
+            raise UsageError("--out and --truth go with --html")
+        if cases < 0:
+            raise UsageError(f"--cases must be 0 or more, got {cases}")
+        if html:
+            from graphguard.report.html import write_html_report
+
+            err.print(f"[dim]graphguard:[/] writing the HTML report and top {cases} case files…")
+            paths = write_html_report(run_dir, out_file, cases=cases, top=top, truth_path=truth)
+            sys.stdout.write("".join(f"{path}\n" for path in paths))
+            return
         run = load_run(run_dir)
         if as_json:
             sys.stdout.write(json.dumps(render_json(run, top=top), indent=2, default=str) + "\n")
@@ -302,6 +333,130 @@ def report(
             sys.stdout.write(render_markdown(run, top=top))
         else:
             render_terminal(run, out, top=top)
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `detect`.")],
+    cluster: Annotated[
+        list[int] | None,
+        typer.Option("--cluster", "-c", help="Cluster id to export (repeatable)."),
+    ] = None,
+    top: Annotated[int | None, typer.Option(help="Export the N most suspicious clusters.")] = None,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="graphml, gexf, cytoscape, parquet or html (repeatable; default graphml).",
+        ),
+    ] = None,
+    out_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory for cluster-<id>.<ext> files (default RUN_DIR/exports); or a file "
+            "name with the format's extension for one cluster in one format.",
+        ),
+    ] = None,
+    pseudonymize: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymize",
+            help="Replace IPs and device ids by keyed hashes (HMAC-SHA256), e.g. ip_3f9a...",
+        ),
+    ] = False,
+    pseudonymize_accounts: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymize-accounts",
+            help="Also replace account ids and targets (implies --pseudonymize).",
+        ),
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="Pseudonym key; better set GRAPHGUARD_PSEUDONYM_KEY, which stays out of shell "
+            "history. Never written to the output."
+        ),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+) -> None:
+    """Export clusters' subgraphs (accounts, devices, IPs, targets) for Gephi, Cytoscape, ...
+
+    Example: graphguard export runs/demo --top 5 --format graphml --format html
+    """
+    with _errors():
+        import time
+
+        from graphguard.export import FORMATS, Pseudonymizer, export_clusters
+        from graphguard.export.pseudonym import MIN_KEY_LENGTH, resolve_key
+
+        chosen = formats or ["graphml"]
+        unknown = [f for f in chosen if f not in FORMATS]
+        if unknown:
+            raise UsageError(f"unknown --format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
+        if not cluster and top is None:
+            raise UsageError("choose clusters with --cluster ID or --top N")
+        if top is not None and top < 1:
+            raise UsageError(f"--top must be at least 1, got {top}")
+        pseudonymizer = None
+        if pseudonymize or pseudonymize_accounts:
+            try:
+                secret = resolve_key(key)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from exc
+            if len(secret) < MIN_KEY_LENGTH and not quiet:
+                err.print(
+                    f"[yellow]graphguard: the pseudonym key is shorter than {MIN_KEY_LENGTH} "
+                    "characters; a short key can be guessed[/]",
+                    soft_wrap=True,
+                )
+            pseudonymizer = Pseudonymizer(secret, accounts=pseudonymize_accounts)
+        elif key is not None:
+            raise UsageError("--key goes with --pseudonymize")
+        start = time.perf_counter()
+        paths = export_clusters(
+            run_dir,
+            out_path if out_path is not None else run_dir / "exports",
+            cluster_ids=cluster or [],
+            top=top,
+            formats=chosen,
+            pseudonymizer=pseudonymizer,
+            overwrite=overwrite,
+            progress=_progress(quiet),
+        )
+        sys.stdout.write("".join(f"{path}\n" for path in paths))
+        if not quiet:
+            seconds = time.perf_counter() - start
+            noun = "file" if len(paths) == 1 else "files"
+            err.print(f"[dim]graphguard:[/] wrote {len(paths)} {noun} in {seconds:.1f} s")
+
+
+@app.command()
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `detect`.")],
+    account: Annotated[str, typer.Argument(help="The account id to explain.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+    ties: Annotated[int, typer.Option(help="Strongest ties to list.")] = 8,
+    shared: Annotated[int, typer.Option(help="Shared devices, IPs and targets to list.")] = 10,
+) -> None:
+    """Why this account: its cluster, its part in the coordination, its ties, what drove its risk.
+
+    Example: graphguard explain runs/demo u000500e323
+    """
+    with _errors():
+        from graphguard.explain import explain_account, format_explanation
+
+        if ties < 0 or shared < 0:
+            raise UsageError("--ties and --shared must be 0 or more")
+        explanation = explain_account(run_dir, account, ties=ties, shared=shared)
+        if as_json:
+            sys.stdout.write(json.dumps(explanation, indent=2, default=str) + "\n")
+        else:
+            sys.stdout.write(format_explanation(explanation))
 
 
 @app.command()

@@ -1,0 +1,160 @@
+"""A GraphSAGE over the account graph that keeps its relations apart.
+
+Sharing a device, an IP hour, a synchronized burst or a set of rarely-engaged targets are
+different kinds of evidence: a family shares a device but not bursts, a pod shares bursts but not
+devices. Each layer therefore aggregates every relation with its own `SAGEConv` and adds one
+transform of the node's own representation, so the model can learn which relation matters for
+which class instead of seeing one blended neighbourhood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import SAGEConv
+
+from graphguard.graph.projections import RELATIONS
+
+
+class RelationalSAGELayer(nn.Module):
+    r"""One relation-aware GraphSAGE layer.
+
+    .. math::
+        \mathbf{h}'_i = \mathrm{Dropout}\Big(\mathrm{ReLU}\Big(\mathrm{LayerNorm}\Big(
+        \mathbf{W}_0 \mathbf{h}_i + \sum_{r} \mathbf{W}_r \cdot
+        \mathrm{mean}_{j \in \mathcal{N}_r(i)} \mathbf{h}_j\Big)\Big)\Big)
+
+    Args:
+        in_channels (int): size of each input node representation.
+        out_channels (int): size of each output node representation.
+        relations (sequence of str): relation names, the keys of ``edge_index_dict``.
+        dropout (float): dropout after the activation. (default: :obj:`0.2`)
+        aggr (str): neighbourhood aggregation of every `SAGEConv`. (default: :obj:`"mean"`)
+
+    Shapes:
+        - **input:** node features :math:`(|\mathcal{V}|, F_{in})` or, bipartite,
+          :math:`((|\mathcal{V}_s|, F_{in}), (|\mathcal{V}_t|, F_{in}))`; edge indices
+          :math:`(2, |\mathcal{E}_r|)` per relation, row 0 source, row 1 target.
+        - **output:** :math:`(|\mathcal{V}|, F_{out})` or :math:`(|\mathcal{V}_t|, F_{out})`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        relations: Sequence[str],
+        *,
+        dropout: float = 0.2,
+        aggr: str = "mean",
+    ):
+        super().__init__()
+        self.relations = tuple(relations)
+        # root_weight=False: the node's own transform lives once in `root`, not once per relation
+        self.convs = nn.ModuleDict(
+            {
+                r: SAGEConv(in_channels, out_channels, aggr=aggr, root_weight=False)
+                for r in relations
+            }
+        )
+        self.root = nn.Linear(in_channels, out_channels)
+        self.norm = nn.LayerNorm(out_channels)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor | tuple[Tensor, Tensor], edge_index_dict: Mapping[str, Tensor]):
+        x_src, x_dst = x if isinstance(x, tuple) else (x, x)
+        out = self.root(x_dst)
+        for relation, conv in self.convs.items():
+            edge_index = edge_index_dict.get(relation)
+            if edge_index is None or edge_index.numel() == 0:
+                continue  # no neighbours in this relation: mean over nothing contributes 0
+            out = out + conv((x_src, x_dst), edge_index)
+        return self.dropout(torch.relu(self.norm(out)))
+
+
+class RelationalGraphSAGE(nn.Module):
+    r"""Relation-aware GraphSAGE classifier of accounts.
+
+    ``num_layers`` `RelationalSAGELayer` blocks of width ``hidden_channels``, then a linear head
+    to ``out_channels`` class logits (in `graphguard.schema.LABELS` order for the detector).
+
+    Args:
+        in_channels (int): number of input features per account.
+        hidden_channels (int): width of every layer. (default: :obj:`64`)
+        out_channels (int): number of classes. (default: :obj:`3`)
+        num_layers (int): message-passing layers, i.e. hops seen. (default: :obj:`2`)
+        relations (sequence of str): relation names. (default: `RELATIONS`)
+        dropout (float): dropout after every layer. (default: :obj:`0.2`)
+        aggr (str): neighbourhood aggregation. (default: :obj:`"mean"`)
+
+    Shapes:
+        - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, and per relation edge
+          indices :math:`(2, |\mathcal{E}_r|)` (both directions for an undirected graph).
+        - **output:** class logits :math:`(|\mathcal{V}|, C)`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int = 64,
+        out_channels: int = 3,
+        num_layers: int = 2,
+        relations: Sequence[str] = RELATIONS,
+        *,
+        dropout: float = 0.2,
+        aggr: str = "mean",
+    ):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        self.relations = tuple(relations)
+        sizes = [in_channels] + [hidden_channels] * num_layers
+        self.layers = nn.ModuleList(
+            RelationalSAGELayer(a, b, self.relations, dropout=dropout, aggr=aggr)
+            for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+        )
+        self.head = nn.Linear(hidden_channels, out_channels)
+
+    def forward(self, x: Tensor, edge_index_dict: Mapping[str, Tensor]) -> Tensor:
+        """Logits for every node of a full graph or a sampled subgraph ``[n, C]``.
+
+        For a `SampledSubgraph` keep the first ``n_seeds`` rows: only they have their full
+        sampled neighbourhood.
+        """
+        for layer in self.layers:
+            x = layer(x, edge_index_dict)
+        return self.head(x)
+
+    @torch.no_grad()
+    def inference(
+        self, x: Tensor, edge_index_dict: Mapping[str, Tensor], batch_size: int = 4096
+    ) -> Tensor:
+        """Full-graph logits computed layer by layer over all neighbours ``[n, C]``.
+
+        Layer 1 is computed for every node (``batch_size`` target nodes at a time, each batch
+        seeing only the edges into it), then layer 2 from those results, and so on; peak memory
+        is one layer's representations plus one batch's edges, whatever the fan-out of
+        training. Call in eval mode.
+        """
+        n = x.size(0)
+        # sort each relation's edges by target once, so every batch is a contiguous slice
+        by_target = {}
+        for relation, edge_index in edge_index_dict.items():
+            order = torch.argsort(edge_index[1])
+            sorted_index = edge_index[:, order]
+            by_target[relation] = (sorted_index, sorted_index[1].contiguous())
+        for layer in self.layers:
+            out = []
+            for start in range(0, n, batch_size):  # batches of nodes, not single nodes
+                stop = min(start + batch_size, n)
+                batch_edges = {}
+                for relation, (edge_index, targets) in by_target.items():
+                    lo, hi = torch.searchsorted(
+                        targets, torch.tensor([start, stop], device=targets.device)
+                    ).tolist()
+                    piece = edge_index[:, lo:hi]
+                    batch_edges[relation] = torch.stack([piece[0], piece[1] - start])
+                out.append(layer((x, x[start:stop]), batch_edges))
+            x = torch.cat(out)
+        return self.head(x)

@@ -1,0 +1,328 @@
+"""HTML case files and run reports: escaping, content, links, and a real browser.
+
+The browser test opens the pages in headless Chromium (Debian's `chromium`), checks that the
+script ran without a console message, that a hostile account id selected through the URL shows
+up as text in the details panel, and that the screenshot shows the graph. It is skipped where
+Chromium is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from graphguard.cli import app
+from graphguard.export import load_cases, top_cluster_ids
+from graphguard.report.html import (
+    evidence_sentences,
+    render_case_html,
+    render_run_html,
+    script_json,
+    write_html_report,
+)
+from graphguard.report.run import load_run
+from graphguard.simulate import SimulationConfig, simulate
+from tests.test_export import (
+    HOSTILE_DEVICE,
+    HOSTILE_IP,
+    HOSTILE_TARGET,
+    HTML_ID,
+    QUOTE_ID,
+    RING_SIZE,
+    SCRIPT_ID,
+    build_run,
+    hostile_cluster,
+    hostile_log,
+)
+
+runner = CliRunner(env={"GRAPHGUARD_DEBUG": None})
+DATA_BLOCK = re.compile(r'<script type="application/json" id="gg-data">(.*?)</script>', re.S)
+CODE_BLOCK = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_run(hostile_log(), tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.fixture(scope="module")
+def simulated_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    world = simulate(SimulationConfig(n_accounts=2000, seed=11))
+    directory = tmp_path_factory.mktemp("simulated")
+    world.truth.write_parquet(directory / "truth.parquet")
+    return build_run(world.events, directory, world.labels), directory / "truth.parquet"
+
+
+@pytest.fixture(scope="module")
+def hostile_page(hostile_run: Path) -> str:
+    return render_case_html(load_cases(hostile_run, [hostile_cluster(hostile_run)])[0])
+
+
+def page_data(page: str) -> dict:
+    [block] = DATA_BLOCK.findall(page)
+    return json.loads(block)
+
+
+# ------------------------------------------------------------------------------ escaping
+
+
+def test_script_json_cannot_end_its_element() -> None:
+    data = {"id": SCRIPT_ID, "other": "a & b <!-- \u2028\u2029 -->", SCRIPT_ID: [HTML_ID]}
+    text = script_json(data)
+    for forbidden in ("<", ">", "&", "\u2028", "\u2029"):
+        assert forbidden not in text
+    assert json.loads(text) == data
+
+
+def test_hostile_ids_render_as_text(hostile_page: str) -> None:
+    for hostile in (HTML_ID, SCRIPT_ID, QUOTE_ID, HOSTILE_DEVICE, HOSTILE_IP, HOSTILE_TARGET):
+        assert hostile not in hostile_page, hostile
+    # Account ids are in the member table, escaped.
+    for account in (HTML_ID, SCRIPT_ID, QUOTE_ID):
+        assert f'<td class="id" data-v="{html.escape(account)}">{html.escape(account)}</td>' in (
+            hostile_page
+        )
+    # Exactly the page's two script elements: no id opened a third or closed one early.
+    assert hostile_page.count("<script") == 2
+    assert hostile_page.count("</script>") == 2
+    assert "onerror=" not in hostile_page.replace("onerror=alert", "")
+    assert "<img" not in hostile_page and "<iframe" not in hostile_page
+
+
+def test_hostile_ids_survive_as_data(hostile_page: str) -> None:
+    data = page_data(hostile_page)
+    labels = {(n["type"], n["label"]) for n in data["nodes"]}
+    assert {("account", HTML_ID), ("account", SCRIPT_ID), ("account", QUOTE_ID)} <= labels
+    assert {("device", HOSTILE_DEVICE), ("ip", HOSTILE_IP), ("target", HOSTILE_TARGET)} <= labels
+    # The control character is made visible (U+FFFD) in the page; exports keep it exactly.
+    assert ("account", "evil\ufffd[31mred") in labels
+    explained = {e["account_id"] for e in data["explain"]}
+    assert HTML_ID in explained and len(explained) == RING_SIZE
+
+
+def test_the_content_security_policy_admits_only_the_page_script(hostile_page: str) -> None:
+    [code] = CODE_BLOCK.findall(hostile_page)
+    digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', hostile_page)
+    assert policy is not None
+    assert f"script-src 'sha256-{digest}'" in policy.group(1)
+    assert "default-src 'none'" in policy.group(1)
+    assert "http" not in policy.group(1) and "unsafe-eval" not in policy.group(1)
+
+
+# ------------------------------------------------------------------------------ case file content
+
+
+def test_case_file_shows_graph_evidence_timeline_members_parameters(
+    simulated_world: tuple[Path, Path],
+) -> None:
+    run_dir, _ = simulated_world
+    run = load_run(run_dir)
+    cluster = top_cluster_ids(run, 1)[0]
+    case = load_cases(run, [cluster])[0]
+    page = render_case_html(case)
+    data = page_data(page)
+    accounts = [n for n in data["nodes"] if n["type"] == "account"]
+    assert len(accounts) == min(case.members.height, 400)
+    assert page.count('class="n account"') == len(accounts)
+    assert page.count('class="e ') > 0
+    # Every member is a table row and has an explanation.
+    assert page.count('<tr class="pick"') == case.members.height == len(data["explain"])
+    for text, _ in evidence_sentences(case.cluster, run.meta):
+        assert html.escape(text) in page
+    assert "Activity over time" in page and page.count("<rect x=") > 3
+    seed = run.meta["community"]["seed"]
+    assert f"<tr><td>seed</td><td>{seed}</td></tr>" in page
+    assert "Detector's summary" in page
+    assert render_case_html(case) == page  # deterministic, layout included
+
+
+def test_evidence_sentences_name_the_numbers() -> None:
+    cluster = {
+        "size": 31,
+        "n_events": 900,
+        "n_devices": 4,
+        "n_ips": 2,
+        "n_targets": 40,
+        "shared_device_event_share": 0.97,
+        "accounts_per_device": 7.75,
+        "sync_engagement_share": 0.92,
+        "n_engagements": 600,
+        "n_synced_targets": 25,
+        "signup_burst_size": 31,
+        "n_signups": 31,
+        "creation_burst_share": 1.0,
+    }
+    meta = {"config": {"graph": {"sync": {"max_gap_s": 600}, "engagement_types": ["like"]}}}
+    sentences = dict(evidence_sentences(cluster, meta))
+    assert (
+        sentences[
+            "31 accounts made 900 events from 4 devices and 2 IPs on 40 targets, between - and -."
+        ]
+        == ""
+    )
+    device = (
+        "97% of their events came from devices other members also used (7.8 accounts per device)."
+    )
+    assert sentences[device] == "strong"
+    sync = next(s for s in sentences if s.startswith("92% of their 600 engagements (like)"))
+    assert "within 10 minutes" in sync and sentences[sync] == "strong"
+    assert (
+        "31 of the 31 accounts signed up within 6 hours of each other (31 signups in the window)."
+        in sentences
+    )
+
+
+# ------------------------------------------------------------------------------ run report
+
+
+def test_run_report_links_case_files_and_draws_curves(
+    simulated_world: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run_dir, truth = simulated_world
+    paths = write_html_report(run_dir, tmp_path / "report.html", cases=3, truth_path=truth)
+    report = paths[0].read_text(encoding="utf-8")
+    top = top_cluster_ids(load_run(run_dir), 3)
+    assert [p.name for p in paths] == ["report.html", *(f"cluster-{c}.html" for c in top)]
+    links = re.findall(r'<a href="(cluster-\d+\.html)">', report)
+    assert links == [f"cluster-{c}.html" for c in top]
+    assert all((tmp_path / link).is_file() for link in links)
+    assert 'href="report.html"' in (tmp_path / links[0]).read_text(encoding="utf-8")
+    assert "Cluster sizes" in report and "Cluster suspicion" in report
+    assert "labels given to detect: AP" in report and "truth file: AP" in report
+    assert report.count("<polyline") == 2
+    assert len(re.findall(r"average precision [01]\.\d{3}", report)) == 2
+
+
+def test_run_report_without_labels_says_so(hostile_run: Path) -> None:
+    page = render_run_html(load_run(hostile_run))
+    assert "No labels" in page and "<polyline" not in page
+    assert "Cluster sizes" in page
+
+
+def test_cli_report_html(hostile_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site" / "index.html"
+    result = runner.invoke(app, ["report", str(hostile_run), "--html", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    written = [Path(line) for line in result.stdout.splitlines()]
+    assert written[0] == out and all(p.is_file() for p in written)
+    assert len(written) == 1 + min(10, load_run(hostile_run).clusters.height)
+    clash = runner.invoke(app, ["report", str(hostile_run), "--html", "--json"])
+    assert clash.exit_code == 2 and "choose one of" in clash.stderr
+    stray = runner.invoke(app, ["report", str(hostile_run), "--truth", str(out)])
+    assert stray.exit_code == 2
+
+
+def test_export_format_html_writes_the_case_file(hostile_run: Path, tmp_path: Path) -> None:
+    cluster = hostile_cluster(hostile_run)
+    result = runner.invoke(
+        app,
+        ["export", str(hostile_run), "--cluster", str(cluster), "-f", "html", "-o", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / f"cluster-{cluster}.html").read_text(encoding="utf-8")
+    assert HTML_ID not in page and html.escape(HTML_ID) in page
+
+
+# ------------------------------------------------------------------------------ a real browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+]
+
+
+def chromium(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run(
+            [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+def console_messages(stderr: str) -> list[str]:
+    """Console output: errors, CSP violations, uncaught exceptions (the pages log nothing else)."""
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+def script_ran(dom: str) -> bool:
+    """The page's script finished (it marks <html data-ready>) and caught no error."""
+    root = re.search(r"<html[^>]*>", dom)
+    return (
+        root is not None and 'data-ready="1"' in root.group() and "data-errors" not in root.group()
+    )
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)"
+)
+def test_pages_in_headless_chromium(
+    hostile_run: Path, simulated_world: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import matplotlib.image
+
+    hostile_case = tmp_path / "hostile.html"
+    hostile_case.write_text(
+        render_case_html(load_cases(hostile_run, [hostile_cluster(hostile_run)])[0]),
+        encoding="utf-8",
+    )
+    run_dir, truth = simulated_world
+    report, *cases = write_html_report(run_dir, tmp_path / "report.html", cases=1, truth_path=truth)
+
+    # The script runs without a console message and fills the details panel from the URL,
+    # showing the hostile id as text: no element is made from it.
+    url = hostile_case.as_uri() + "#account=" + urllib.parse.quote(HTML_ID, safe="")
+    dom = chromium(url, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert script_ran(dom.stdout)
+    assert console_messages(dom.stderr) == []
+    panel = re.search(
+        r'<aside class="details open" id="gg-details">(.*?)</aside>', dom.stdout, re.S
+    )
+    assert panel is not None, "selecting the account from the URL opens its details"
+    assert f'<h3 class="mono">{html.escape(HTML_ID, quote=False)}</h3>' in panel.group(1)
+    assert "What drove its risk" in panel.group(1)
+    assert "<img" not in dom.stdout and "<iframe" not in dom.stdout
+
+    for page in (report, cases[0]):
+        dom = chromium(page.as_uri(), "--dump-dom")
+        assert script_ran(dom.stdout)
+        assert console_messages(dom.stderr) == []
+
+    # Screenshots: the case file shows the graph (high-risk red accounts) beside the evidence.
+    for page, name in ((cases[0], "case.png"), (report, "report.png")):
+        shot = tmp_path / name
+        result = chromium(page.as_uri(), f"--screenshot={shot}", "--window-size=1400,1000")
+        assert result.returncode == 0 and shot.is_file(), result.stderr[-2000:]
+        pixels = matplotlib.image.imread(shot)[..., :3]
+        assert pixels.shape[:2] == (1000, 1400)
+        colours = np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+        assert len(colours) > 200, "a rendered page, not a blank one"
+        if name == "case.png":
+            red = (np.abs(pixels - np.array([0xC6, 0x28, 0x28]) / 255).max(axis=-1) < 0.03).sum()
+            assert red > 500, "high-risk accounts drawn in the graph"
