@@ -291,6 +291,20 @@ def _describe_tie(tie: dict[str, Any]) -> str:
     return f"{words}{count}"
 
 
+def _account_summary(account_id: str, account: dict[str, Any]) -> dict[str, Any]:
+    """The account's own row in an explanation: scores and labels, before cluster context."""
+    return {
+        "account_id": account_id,
+        "found": True,
+        "risk": _number(account.get("risk")),
+        "flagged": account.get("flagged"),
+        "predicted_label": account.get("predicted_label"),
+        "known_label": account.get("known_label"),
+        "scores": {c: _number(account.get(c)) for c in _SCORE_COLUMNS if c in account},
+        "n_events": account.get("n_events"),
+    }
+
+
 def explain_members(case: Case, *, ties: int = 5, shared: int = 8) -> dict[str, dict[str, Any]]:
     """An explanation for every member of ``case``, keyed by account id."""
     tie_rows = strongest_ties(case.account_edges, ties)
@@ -314,14 +328,7 @@ def explain_members(case: Case, *, ties: int = 5, shared: int = 8) -> dict[str, 
             entity.pop(ACCOUNT, None)
         used = counts_by.get(account_id, {})
         out[account_id] = {
-            "account_id": account_id,
-            "found": True,
-            "risk": _number(account.get("risk")),
-            "flagged": account.get("flagged"),
-            "predicted_label": account.get("predicted_label"),
-            "known_label": account.get("known_label"),
-            "scores": {c: _number(account.get(c)) for c in _SCORE_COLUMNS if c in account},
-            "n_events": account.get("n_events"),
+            **_account_summary(account_id, account),
             "n_devices": used.get("n_device", 0),
             "n_ips": used.get("n_ip", 0),
             "n_targets": used.get("n_target", 0),
@@ -375,14 +382,7 @@ def explain_account(
         for tie in tie_rows:
             tie["text"] = _describe_tie(tie)
     return {
-        "account_id": account_id,
-        "found": True,
-        "risk": _number(account.get("risk")),
-        "flagged": account.get("flagged"),
-        "predicted_label": account.get("predicted_label"),
-        "known_label": account.get("known_label"),
-        "scores": {c: _number(account.get(c)) for c in _SCORE_COLUMNS if c in account},
-        "n_events": account.get("n_events"),
+        **_account_summary(account_id, account),
         "cluster": None,
         "participation": participation(account),
         "ties": tie_rows,

@@ -41,7 +41,7 @@ import polars as pl
 from graphguard.explain import RELATION_WORDS, entity_counts, explain_members
 from graphguard.export.case import Case, entity_nodes, load_cases, top_cluster_ids
 from graphguard.io import write_text_atomic
-from graphguard.report.render import _PLAIN_TEXT_TABLE, run_summary
+from graphguard.report.render import _PLAIN_TEXT_TABLE, _format_value, run_summary
 from graphguard.report.run import (
     CLUSTER_ID,
     DOMINANT_RELATION,
@@ -87,14 +87,8 @@ def inert(value: str) -> str:
 def _text(value: Any) -> str:
     if value is None:
         return _MISSING
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return _MISSING
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, bool | int | float):
+        return _format_value(value)
     if isinstance(value, datetime):
         return _when(value)
     return inert(str(value))
