@@ -1,4 +1,4 @@
-"""graphguard's command line: simulate, detect, report, evaluate, config.
+"""graphguard's command line: simulate, detect, train, report, export, explain, evaluate, config.
 
 Results go to stdout, progress and narration to stderr. Exit codes: 0 ok, 1 bad input or a
 runtime failure (one `Error: ...` line, no traceback unless GRAPHGUARD_DEBUG=1), 2 usage error.
@@ -230,11 +230,22 @@ def detect(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
     top: Annotated[int, typer.Option(help="Clusters shown in the printed report.")] = 15,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="A model from `graphguard train`: class scores come from it, combined with the "
+            "cluster evidence as scoring.fusion says (noisy_or or model)."
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="With --model: auto (CUDA if present), cpu or cuda.")
+    ] = "auto",
     set_: SetOption = None,
 ) -> None:
     """Detect coordinated clusters and write accounts/clusters Parquet, run.json and report.md.
 
     Example: graphguard detect data/demo/events.parquet --out runs/demo
+    Example: graphguard detect data/new/events.parquet --model models/demo.pt --out runs/new
     """
     with _errors():
         from graphguard.conf_loader import compose_config, detect_config
@@ -254,11 +265,25 @@ def detect(
             )
         )
         config = detect_config(cfg)
+        detector = None
+        if model is not None:
+            from graphguard.train import config_drift, load_model
+
+            detector = load_model(model, device=device)
+            drift = config_drift(detector, config)
+            if drift and not quiet:
+                err.print(
+                    f"[yellow]graphguard: the model was trained with other settings "
+                    f"({'; '.join(drift[:3])}{'; ...' if len(drift) > 3 else ''}); "
+                    "its features may mean something else here[/]",
+                    soft_wrap=True,
+                )
         result = run_detection(
             events,
             out_dir,
             config,
             labels_path=labels,
+            model=detector,
             overwrite=overwrite,
             progress=_progress(quiet),
         )
@@ -269,6 +294,71 @@ def detect(
         _print_report(out_dir, top)
         total = sum(result.timer.seconds().values())
         err.print(f"[dim]graphguard:[/] wrote {out_dir} in {total:.1f} s")
+
+
+@app.command()
+def train(
+    events: Annotated[
+        Path, typer.Argument(help="Event log: Parquet file/dir/glob, CSV or NDJSON.")
+    ],
+    labels: Annotated[Path, typer.Option(help="Labels file (account_id, label).")],
+    model_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (.pt).")],
+    epochs: Annotated[int | None, typer.Option(help="Most epochs (train.epochs).")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto (CUDA if present), cpu or cuda (train.device).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Training seed (train.seed).")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Data config name in conf/data (column mapping), e.g. talkingdata."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing model file.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    set_: SetOption = None,
+) -> None:
+    """Train the GraphSAGE account classifier on labelled events and write a model file.
+
+    The model scores other logs' accounts (it is inductive): pass it to `detect --model`.
+    Settings: conf/model (network), conf/train (training), conf/features (feature set).
+
+    Example: graphguard train data/demo/events.parquet --labels data/demo/labels.parquet
+    --out models/demo.pt
+    """
+    with _errors():
+        from graphguard.conf_loader import compose_config, detect_config, feature_names
+        from graphguard.conf_loader import model_params as model_settings
+        from graphguard.train import run_training
+
+        cfg = compose_config(
+            _overrides(
+                {"data": data, "train.epochs": epochs, "train.device": device, "train.seed": seed},
+                set_,
+            )
+        )
+        config = detect_config(cfg)
+        params = model_settings(cfg)
+        names = feature_names(cfg)
+        result = run_training(
+            events,
+            labels,
+            model_path,
+            config,
+            params,
+            feature_names=names,
+            overwrite=overwrite,
+            progress=_progress(quiet),
+        )
+        trained = result.detector.metadata_["trained"]
+        counts = ", ".join(f"{n:,} {label}" for label, n in trained["labelled"].items())
+        auprc = trained["best_val_auprc"]
+        out.print(
+            f"trained on {counts} of {trained['n_accounts']:,} accounts "
+            f"({len(names)} features, {trained['device']}); best epoch {trained['best_epoch']} "
+            f"of {trained['epochs_run']}, validation AUPRC "
+            f"{'n/a' if auprc is None else f'{auprc:.4f}'}, {trained['train_seconds']:.1f} s "
+            f"-> {model_path}",
+            markup=False,
+        )
 
 
 def _print_report(run_dir: Path, top: int) -> None:

@@ -58,3 +58,19 @@ def detect_config(cfg: DictConfig) -> DetectConfig:
         ),
         scoring=from_mapping(ScoringConfig, as_container(cfg, "scoring"), section="scoring"),
     )
+
+
+def model_params(cfg: DictConfig) -> dict[str, Any]:
+    """`GraphSAGEDetector` arguments: the ``model`` section (network) plus ``train``."""
+    model, train = as_container(cfg, "model"), as_container(cfg, "train")
+    both = sorted(set(model) & set(train))
+    if both:
+        raise ValueError(f"model.{both[0]} and train.{both[0]} both set; keep one")
+    return {**model, **train}
+
+
+def feature_names(cfg: DictConfig) -> tuple[str, ...]:
+    """The feature columns the model reads: all but ``features.exclude``."""
+    from graphguard.train import select_features
+
+    return select_features(as_container(cfg, "features").get("exclude") or ())

@@ -146,6 +146,10 @@ class CommunityConfig:
     refine_depth: int = 2
 
 
+#: ways a model's probabilities and the cluster evidence combine (ScoringConfig.fusion)
+FUSIONS = ("noisy_or", "model")
+
+
 @dataclass(frozen=True)
 class ScoringConfig:
     """Unsupervised evidence -> suspicion -> account risk."""
@@ -162,6 +166,17 @@ class ScoringConfig:
     #: share of its own activity an account must put into the cluster's coordinated behaviour
     #: to carry the cluster's full suspicion (camouflaged accounts spend the rest elsewhere).
     participation_saturation: float = 0.4
+    #: how a supervised model's class probabilities meet the cluster evidence (detect --model):
+    #: "noisy_or": an account is abusive when the model or its community's coordination evidence
+    #: says so (the evidence moves part of the model's benign probability to the abuse classes);
+    #: "model": the model's probabilities alone.
+    fusion: str = "noisy_or"
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(
+                f"scoring.fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import psutil
 
 from graphguard import __version__, schema
 from graphguard.community.evidence import community_evidence
-from graphguard.community.leiden import leiden
+from graphguard.community.leiden import Partition, leiden
 from graphguard.community.scoring import label_clusters, score_accounts, score_clusters
 from graphguard.config import DetectConfig, to_dict
-from graphguard.graph.build import build_account_graph, entity_edges, index_events
+from graphguard.features.account import account_features
+from graphguard.fusion import MODEL_COLUMNS, fuse_scores, model_inputs, model_summary
+from graphguard.graph.build import AccountGraph, build_account_graph, entity_edges, index_events
 from graphguard.io import (
     IngestReport,
     atomic_directory,
@@ -33,6 +35,9 @@ from graphguard.io import (
     write_parquet_atomic,
     write_text_atomic,
 )
+
+if TYPE_CHECKING:
+    from graphguard.models.detector import GraphSAGEDetector
 
 Progress = Callable[[str], None]
 
@@ -96,17 +101,54 @@ class DetectionResult:
     ingest: IngestReport | None = None
     rejected: pl.DataFrame | None = None
     label_stats: dict[str, int] | None = None
+    #: the supervised model that scored the accounts (`model_summary`), None without one
+    model: dict[str, Any] | None = None
 
 
-def detect(
+@dataclass
+class Stages:
+    """What the pipeline holds once communities are scored: the input of every later step.
+
+    ``indexed`` are the events with integer account/entity indices (`index_events`),
+    ``account_ids`` maps an account index to its id, ``graph`` is the account graph,
+    ``partition`` the Leiden communities, ``clusters`` their scored evidence (column
+    ``cluster``) and ``members`` each member's participation.
+    """
+
+    indexed: pl.DataFrame
+    account_ids: pl.Series
+    graph: AccountGraph
+    partition: Partition
+    clusters: pl.DataFrame
+    members: pl.DataFrame
+    config: DetectConfig
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.account_ids)
+
+    def features(self) -> pl.DataFrame:
+        """`account_features` of every account index (one row each, sorted)."""
+        return account_features(
+            self.indexed,
+            self.n_accounts,
+            self.graph.edges,
+            self.partition.membership,
+            self.clusters,
+            self.members,
+            engagement_types=self.config.graph.engagement_types,
+            signup_types=self.config.scoring.signup_types,
+        )
+
+
+def build_stages(
     events: pl.DataFrame,
     config: DetectConfig | None = None,
     *,
-    labels: pl.DataFrame | None = None,
     progress: Progress | None = None,
     timer: StageTimer | None = None,
-) -> DetectionResult:
-    """Find and score coordinated communities in validated events (`schema.EVENT_SCHEMA`)."""
+) -> Stages:
+    """Validated events -> index -> projections -> Leiden -> community evidence, scored."""
     config = config or DetectConfig()
     timer = timer or StageTimer()
     with timer.stage("index", progress):
@@ -116,6 +158,7 @@ def detect(
         graph = build_account_graph(indexed, n_accounts, config.graph)
     with timer.stage("communities", progress):
         partition = leiden(n_accounts, graph.edges, config.community)
+    sync_window_s = config.graph.sync.max_gap_s or 600.0
     with timer.stage("evidence", progress):
         clusters, members = community_evidence(
             indexed,
@@ -123,24 +166,62 @@ def detect(
             graph.edges,
             engagement_types=config.graph.engagement_types,
             signup_types=config.scoring.signup_types,
-            sync_window_s=config.graph.sync.max_gap_s or 600.0,
+            sync_window_s=sync_window_s,
             sync_min_share=config.scoring.sync_min_share,
             creation_burst_window_s=config.scoring.creation_burst_window_s,
         )
+        clusters = score_clusters(clusters, sync_window_s=sync_window_s, cfg=config.scoring)
+    return Stages(indexed, account_ids, graph, partition, clusters, members, config)
+
+
+def detect(
+    events: pl.DataFrame,
+    config: DetectConfig | None = None,
+    *,
+    labels: pl.DataFrame | None = None,
+    model: GraphSAGEDetector | None = None,
+    progress: Progress | None = None,
+    timer: StageTimer | None = None,
+) -> DetectionResult:
+    """Find and score coordinated communities in validated events (`schema.EVENT_SCHEMA`).
+
+    Without ``model`` the class scores come from the community evidence alone. With a fitted
+    `GraphSAGEDetector` they are the model's probabilities, combined with the evidence as
+    ``config.scoring.fusion`` says (`graphguard.fusion`); risk is then 1 - score_benign.
+    """
+    config = config or DetectConfig()
+    timer = timer or StageTimer()
+    stages = build_stages(events, config, progress=progress, timer=timer)
+    n_accounts = stages.n_accounts
+    account_ids = stages.account_ids
+    graph = stages.graph
+    partition = stages.partition
+    indexed = stages.indexed
     with timer.stage("scoring", progress):
-        clusters = score_clusters(
-            clusters, sync_window_s=config.graph.sync.max_gap_s or 600.0, cfg=config.scoring
-        )
         accounts = score_accounts(
-            n_accounts, account_ids, partition.membership, members, clusters, config.scoring
+            n_accounts,
+            account_ids,
+            partition.membership,
+            stages.members,
+            stages.clusters,
+            config.scoring,
         )
-        clusters = label_clusters(clusters, accounts)
+    if model is not None:
+        with timer.stage("features", progress):
+            features = stages.features()
+        with timer.stage("model", progress):
+            proba = model.predict_proba(model_inputs(model, features, graph.edges))
+            accounts = fuse_scores(accounts, proba, config.scoring)
+    with timer.stage("clusters", progress):
+        clusters = label_clusters(stages.clusters, accounts)
         if labels is not None:
             accounts = accounts.join(
                 labels.rename({schema.LABEL: "known_label"}), on=schema.ACCOUNT, how="left"
             )
         clusters = _finish_clusters(clusters)
-        account_cols = [c for c in (*ACCOUNT_COLUMNS, "known_label") if c in accounts.columns]
+        account_cols = [
+            c for c in (*ACCOUNT_COLUMNS, *MODEL_COLUMNS, "known_label") if c in accounts.columns
+        ]
         accounts = (
             accounts.select(account_cols)
             .with_columns(pl.col(c).fill_null(0.0) for c in PARTICIPATION_COLUMNS)
@@ -195,6 +276,7 @@ def detect(
         community=community,
         config=config,
         timer=timer,
+        model=None if model is None else model_summary(model),
     )
 
 
@@ -261,10 +343,14 @@ def run_detection(
     config: DetectConfig | None = None,
     *,
     labels_path: str | Path | None = None,
+    model: GraphSAGEDetector | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> DetectionResult:
-    """Read ``events_path``, detect, and write the run directory ``out_dir`` atomically."""
+    """Read ``events_path``, detect (scoring with ``model`` if given), write ``out_dir``.
+
+    The run directory is written atomically: all of it or nothing.
+    """
     config = config or DetectConfig()
     timer = StageTimer()
     with timer.stage("read", progress):
@@ -275,7 +361,7 @@ def run_detection(
             labels, label_stats = load_labels(
                 labels_path, known_accounts=events.get_column(schema.ACCOUNT).unique()
             )
-    result = detect(events, config, labels=labels, progress=progress, timer=timer)
+    result = detect(events, config, labels=labels, model=model, progress=progress, timer=timer)
     result.ingest = ingest
     result.rejected = rejected
     result.label_stats = label_stats
@@ -302,6 +388,7 @@ def run_metadata(
         "labels": result.label_stats,
         "config": to_dict(result.config),
         "community": result.community,
+        "model": result.model,
         "timings_s": result.timer.seconds(),
         "stages": result.timer.stages,
         "summary": {

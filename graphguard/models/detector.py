@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import torch
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor, nn
 
 from graphguard.features.account import FEATURE_NAMES
@@ -119,6 +119,14 @@ def label_codes(account_ids: pl.Series, labels: pl.DataFrame) -> np.ndarray:
     return joined.get_column(LABEL).fill_null(-1).to_numpy().astype(np.int64)
 
 
+def abuse_auroc(y: np.ndarray, abuse_score: np.ndarray) -> float | None:
+    """ROC-AUC of abusive (any class but benign) vs benign; None if one is absent."""
+    abusive = y != LABELS.index(BENIGN)
+    if abusive.all() or not abusive.any():
+        return None
+    return float(roc_auc_score(abusive, abuse_score))
+
+
 def abuse_auprc(y: np.ndarray, abuse_score: np.ndarray) -> float | None:
     """Average precision of abusive (any class but benign) vs benign; None if one is absent."""
     abusive = y != LABELS.index(BENIGN)
@@ -166,6 +174,23 @@ class GraphSAGEDetector:
         seed: seeds initialisation, dropout, the validation split and neighbour sampling.
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
         progress: optional callback that gets one line per epoch.
+        residual: residual connections around every layer (input projected to ``hidden``
+            first); see `RelationalGraphSAGE`.
+        input_dropout: dropout on the (normalised) input features.
+        jumping_knowledge: the classifier head reads every layer's output, not the last only.
+        aggr: neighbourhood aggregation of every relation (``"mean"``, ``"max"``, ``"sum"``).
+        degree_features: append log1p of every node's degree in each relation to its features
+            (normalised with the rest); useful where the inputs carry no degree of their own.
+        label_input: the label trick for transductive training (Wang et al. 2021, "Bag of
+            tricks for node classification"; UniMP): the one-hot *training* label of a node is
+            an extra input. Each epoch a random ``label_input_rate`` of the training nodes show
+            their label and the loss is taken on the others only, so no node ever sees its own
+            label, even through a walk back to itself. Validation and scoring show every
+            training label (`predict_proba` takes ``known_labels`` for another graph); no
+            validation or test label is ever read.
+        label_input_rate: share of training nodes whose label is shown per epoch.
+        val_metric: early-stopping score on the validation nodes, abusive vs benign:
+            ``"auprc"`` or ``"auroc"``.
     """
 
     _PARAMS = (
@@ -185,6 +210,14 @@ class GraphSAGEDetector:
         "amp",
         "seed",
         "device",
+        "residual",
+        "input_dropout",
+        "jumping_knowledge",
+        "aggr",
+        "degree_features",
+        "label_input",
+        "label_input_rate",
+        "val_metric",
     )
 
     def __init__(
@@ -206,9 +239,21 @@ class GraphSAGEDetector:
         seed: int = 0,
         device: str = "auto",
         progress: Callable[[str], None] | None = None,
+        residual: bool = False,
+        input_dropout: float = 0.0,
+        jumping_knowledge: bool = False,
+        aggr: str = "mean",
+        degree_features: bool = False,
+        label_input: bool = False,
+        label_input_rate: float = 0.5,
+        val_metric: str = "auprc",
     ):
         if len(fanouts) != layers:
             raise ValueError(f"fanouts needs one entry per layer ({layers}), got {list(fanouts)}")
+        if val_metric not in ("auprc", "auroc"):
+            raise ValueError(f"val_metric must be 'auprc' or 'auroc', got {val_metric!r}")
+        if not 0.0 < label_input_rate < 1.0:
+            raise ValueError(f"label_input_rate must be in (0, 1), got {label_input_rate}")
         self.hidden = hidden
         self.layers = layers
         self.fanouts = tuple(int(f) for f in fanouts)
@@ -226,6 +271,14 @@ class GraphSAGEDetector:
         self.seed = seed
         self.device = device
         self.progress = progress
+        self.residual = residual
+        self.input_dropout = input_dropout
+        self.jumping_knowledge = jumping_knowledge
+        self.aggr = aggr
+        self.degree_features = degree_features
+        self.label_input = label_input
+        self.label_input_rate = label_input_rate
+        self.val_metric = val_metric
         self.classes_ = np.array(LABELS)
 
     def get_params(self) -> dict[str, Any]:
@@ -303,24 +356,25 @@ class GraphSAGEDetector:
         device = self.device_
         self.feature_names_ = tuple(inputs.feature_names)
         self.n_features_in_ = len(self.feature_names_)
-        x_train = inputs.x[torch.from_numpy(train_mask)]
+        self.relations_ = tuple(inputs.edge_index_dict)
+        raw = self._raw_features(inputs)
+        x_train = raw[torch.from_numpy(train_mask)]
         self.feature_mean_ = x_train.mean(dim=0)
         std = x_train.std(dim=0, unbiased=False)
         self.feature_std_ = torch.where(std > 1e-6, std, torch.ones_like(std))
-        self.relations_ = tuple(inputs.edge_index_dict)
-        self.model_ = RelationalGraphSAGE(
-            self.n_features_in_,
-            self.hidden,
-            len(LABELS),
-            self.layers,
-            self.relations_,
-            dropout=self.dropout,
-        ).to(device)
+        self.model_ = self._build_model().to(device)
 
-        x = self._normalise(inputs.x).to(device)
+        x_base = self._normalise(raw).to(device)
         edge_index_dict = {r: e.to(device) for r, e in inputs.edge_index_dict.items()}
         target = torch.from_numpy(y).to(device)
         train_idx = torch.from_numpy(np.flatnonzero(train_mask))
+        if self.label_input:
+            self.train_labels_ = np.where(train_mask, y, -1)
+            # validation sees every training label, as scoring will
+            x = self._with_labels(x_base, self.train_labels_)
+            label_generator = torch.Generator().manual_seed(self.seed + 2)
+        else:
+            x = x_base
         val_idx = torch.from_numpy(np.flatnonzero(val_mask))
         counts = np.bincount(y[train_mask], minlength=len(LABELS))
         # inverse class frequency: each class weighs as much in the loss as the others
@@ -363,15 +417,28 @@ class GraphSAGEDetector:
         for epoch in range(1, self.epochs + 1):
             start = time.perf_counter()
             self.model_.train()
+            x_epoch, loss_idx, loss_on_device = x, train_idx, train_on_device
+            if self.label_input:
+                # a fresh random share of training nodes shows its label; the loss is taken on
+                # the rest, whose own labels are nowhere in the input
+                shown = torch.rand(train_idx.numel(), generator=label_generator)
+                shown = shown < self.label_input_rate
+                shown_labels = np.full(y.size, -1)
+                shown_labels[train_idx[shown].numpy()] = y[train_idx[shown].numpy()]
+                x_epoch = self._with_labels(x_base, shown_labels)
+                loss_idx = train_idx[~shown]
+                loss_on_device = loss_idx.to(device)
             if self.full_batch_:
-                losses = [step(x, edge_index_dict, train_on_device, target[train_on_device])]
+                losses = [
+                    step(x_epoch, edge_index_dict, loss_on_device, target[loss_on_device])
+                ]
             else:
                 losses = []
-                for sub in train_batches(train_idx, shuffle=True):
+                for sub in train_batches(loss_idx, shuffle=True):
                     nodes = sub.node_ids.to(device)
                     sub_edges = {r: e.to(device) for r, e in sub.edge_index_dict.items()}
                     seeds = slice(0, sub.n_seeds)
-                    losses.append(step(x[nodes], sub_edges, seeds, target[nodes[seeds]]))
+                    losses.append(step(x_epoch[nodes], sub_edges, seeds, target[nodes[seeds]]))
             train_seconds = time.perf_counter() - start
             val_auprc, val_loss = self._validate(
                 x,
@@ -445,13 +512,55 @@ class GraphSAGEDetector:
         labels = target[val_idx.to(device)]
         loss = float(loss_fn(logits.float(), labels))
         proba = torch.softmax(logits.float(), dim=1).cpu().numpy()
-        auprc = abuse_auprc(labels.cpu().numpy(), 1.0 - proba[:, LABELS.index(BENIGN)])
-        return auprc, loss
+        score_fn = abuse_auprc if self.val_metric == "auprc" else abuse_auroc
+        return score_fn(labels.cpu().numpy(), 1.0 - proba[:, LABELS.index(BENIGN)]), loss
 
     def _amp_dtype(self) -> torch.dtype | None:
         if not (self.amp and self.device_.type == "cuda"):
             return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    def _build_model(self) -> RelationalGraphSAGE:
+        n_in = self.n_features_in_
+        n_in += len(self.relations_) if self.degree_features else 0
+        n_in += len(LABELS) if self.label_input else 0
+        return RelationalGraphSAGE(
+            n_in,
+            self.hidden,
+            len(LABELS),
+            self.layers,
+            self.relations_,
+            dropout=self.dropout,
+            aggr=self.aggr,
+            residual=self.residual,
+            input_dropout=self.input_dropout,
+            jumping_knowledge=self.jumping_knowledge,
+        )
+
+    def _raw_features(self, inputs: GraphInputs) -> Tensor:
+        """``inputs.x``, then log1p in-degree per relation when ``degree_features``."""
+        x = inputs.x.float()
+        if not self.degree_features:
+            return x
+        degrees = [
+            torch.log1p(
+                torch.bincount(
+                    inputs.edge_index_dict[r][1].cpu(), minlength=inputs.num_nodes
+                ).float()
+            )
+            if r in inputs.edge_index_dict
+            else torch.zeros(inputs.num_nodes)
+            for r in self.relations_
+        ]
+        return torch.cat([x, torch.stack(degrees, dim=1)], dim=1)
+
+    def _with_labels(self, x: Tensor, shown_labels: np.ndarray) -> Tensor:
+        """``x`` next to a one-hot of ``shown_labels`` (-1: not shown, a zero row)."""
+        codes = torch.from_numpy(np.asarray(shown_labels, dtype=np.int64)).to(x.device)
+        onehot = torch.zeros((x.size(0), len(LABELS)), device=x.device, dtype=x.dtype)
+        shown = codes >= 0
+        onehot[shown, codes[shown]] = 1.0
+        return torch.cat([x, onehot], dim=1)
 
     def _normalise(self, x: Tensor) -> Tensor:
         z = (x.float() - self.feature_mean_) / self.feature_std_
@@ -464,14 +573,28 @@ class GraphSAGEDetector:
             raise RuntimeError("this GraphSAGEDetector is not fitted yet; call fit or load")
 
     @torch.no_grad()
-    def predict_proba(self, inputs: GraphInputs) -> np.ndarray:
-        """Class probabilities ``[n, 3]`` in `LABELS` order for every account of ``inputs``."""
+    def predict_proba(
+        self, inputs: GraphInputs, *, known_labels: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Class probabilities ``[n, 3]`` in `LABELS` order for every account of ``inputs``.
+
+        ``known_labels`` (``label_input`` models only): ``[n]`` class codes shown as input, -1
+        where unknown; default: the training labels of `fit` when ``inputs`` is that graph.
+        """
         self._check_fitted()
         if tuple(inputs.feature_names) != self.feature_names_:
             raise ValueError(_feature_mismatch(self.feature_names_, inputs.feature_names))
         self.model_.eval()
         device = self.device_
-        x = self._normalise(inputs.x).to(device)
+        x = self._normalise(self._raw_features(inputs)).to(device)
+        if self.label_input:
+            if known_labels is None:
+                known_labels = getattr(self, "train_labels_", None)
+                if known_labels is None or known_labels.size != inputs.num_nodes:
+                    raise ValueError(
+                        "a label_input model needs known_labels for a graph it was not fit on"
+                    )
+            x = self._with_labels(x, known_labels)
         edge_index_dict = {r: e.to(device) for r, e in inputs.edge_index_dict.items()}
         amp_dtype = self._amp_dtype()
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
@@ -481,21 +604,30 @@ class GraphSAGEDetector:
                 logits = self.model_.inference(x, edge_index_dict, self.inference_batch_size)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 
-    def decision_function(self, inputs: GraphInputs) -> np.ndarray:
+    def decision_function(
+        self, inputs: GraphInputs, *, known_labels: np.ndarray | None = None
+    ) -> np.ndarray:
         """Abuse score ``[n]``: 1 - p(benign); higher is more suspicious."""
-        return 1.0 - self.predict_proba(inputs)[:, LABELS.index(BENIGN)]
+        proba = self.predict_proba(inputs, known_labels=known_labels)
+        return 1.0 - proba[:, LABELS.index(BENIGN)]
 
-    def predict(self, inputs: GraphInputs) -> np.ndarray:
+    def predict(self, inputs: GraphInputs, *, known_labels: np.ndarray | None = None) -> np.ndarray:
         """Most probable label ``[n]`` (strings from `LABELS`)."""
-        return self.classes_[self.predict_proba(inputs).argmax(axis=1)]
+        proba = self.predict_proba(inputs, known_labels=known_labels)
+        return self.classes_[proba.argmax(axis=1)]
 
     # ---------------------------------------------------------------- checkpoints
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, metadata: Mapping[str, Any] | None = None) -> Path:
         """Write weights, settings, normalisation, labels and feature names to ``path``.
 
         Only tensors, lists, dicts, strings and numbers go in, so `load` can read the file
         with ``weights_only=True``. Written to a temporary name and renamed into place.
+
+        Args:
+            metadata: plain values (dicts, lists, str, numbers, bools, None) stored beside the
+                weights, e.g. the pipeline config the features were built with; `load` puts
+                them in ``metadata_``.
         """
         self._check_fitted()
         path = Path(path)
@@ -511,6 +643,7 @@ class GraphSAGEDetector:
             "state_dict": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
             "best_epoch": int(getattr(self, "best_epoch_", 0)),
             "history": [dict(record) for record in getattr(self, "history_", [])],
+            "metadata": dict(metadata if metadata is not None else getattr(self, "metadata_", {})),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
@@ -552,18 +685,12 @@ class GraphSAGEDetector:
         detector.feature_mean_ = checkpoint["feature_mean"].float()
         detector.feature_std_ = checkpoint["feature_std"].float()
         detector.relations_ = tuple(checkpoint["relations"])
-        detector.model_ = RelationalGraphSAGE(
-            len(stored),
-            detector.hidden,
-            len(LABELS),
-            detector.layers,
-            detector.relations_,
-            dropout=detector.dropout,
-        )
+        detector.model_ = detector._build_model()
         detector.model_.load_state_dict(checkpoint["state_dict"])
         detector.model_.to(detector.device_).eval()
         detector.best_epoch_ = checkpoint["best_epoch"]
         detector.history_ = list(checkpoint["history"])
+        detector.metadata_ = dict(checkpoint.get("metadata", {}))
         return detector
 
 
