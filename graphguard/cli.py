@@ -578,10 +578,18 @@ def show_config(set_: SetOption = None) -> None:
     with _errors():
         from omegaconf import OmegaConf
 
-        from graphguard.conf_loader import compose_config, detect_config
+        from graphguard.conf_loader import (
+            compose_config,
+            detect_config,
+            feature_names,
+            model_params,
+        )
 
         cfg = compose_config(_overrides({}, set_))
-        detect_config(cfg)  # validates every section against the dataclasses
+        # validate every section: the pipeline dataclasses, the model and the feature set
+        detect_config(cfg)
+        model_params(cfg)
+        feature_names(cfg)
         sys.stdout.write(OmegaConf.to_yaml(cfg))
 
 

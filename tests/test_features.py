@@ -1,13 +1,10 @@
 """Account features: one finite row per account, and planted campaigns stand out in them.
 
-`pipeline_world` runs the pipeline pieces exactly as `graphguard.detect.detect` does and builds
-the features; the model tests reuse it.
+Worlds come from `tests.worlds.pipeline_world` (the stages `graphguard.detect.build_stages`
+builds, plus features); the model tests use the same worlds.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -15,64 +12,13 @@ import pytest
 
 from graphguard import schema
 from graphguard.community.evidence import community_evidence
-from graphguard.community.leiden import leiden
 from graphguard.community.scoring import score_clusters
 from graphguard.config import DetectConfig
 from graphguard.features import FEATURE_NAMES, FEATURES, account_features
 from graphguard.features.account import EVENT_VOCABULARY
 from graphguard.graph.build import build_account_graph, index_events
-from graphguard.simulate import SimulationConfig, World, simulate
-from tests.worlds import bot_ring, frame, ordinary_users
-
-
-@dataclass
-class Pipeline:
-    """What detect.py holds after scoring clusters, plus the account features."""
-
-    account_ids: pl.Series
-    edges: pl.DataFrame
-    membership: np.ndarray
-    clusters: pl.DataFrame
-    features: pl.DataFrame
-
-
-def run_pipeline(events: pl.DataFrame, config: DetectConfig | None = None) -> Pipeline:
-    """index -> projections -> Leiden -> evidence -> scored clusters -> features."""
-    config = config or DetectConfig()
-    indexed, account_ids = index_events(events)
-    n_accounts = len(account_ids)
-    graph = build_account_graph(indexed, n_accounts, config.graph)
-    partition = leiden(n_accounts, graph.edges, config.community)
-    sync_window_s = config.graph.sync.max_gap_s or 600.0
-    clusters, members = community_evidence(
-        indexed,
-        partition.membership,
-        graph.edges,
-        engagement_types=config.graph.engagement_types,
-        signup_types=config.scoring.signup_types,
-        sync_window_s=sync_window_s,
-        sync_min_share=config.scoring.sync_min_share,
-        creation_burst_window_s=config.scoring.creation_burst_window_s,
-    )
-    clusters = score_clusters(clusters, sync_window_s=sync_window_s, cfg=config.scoring)
-    features = account_features(
-        indexed,
-        n_accounts,
-        graph.edges,
-        partition.membership,
-        clusters,
-        members,
-        engagement_types=config.graph.engagement_types,
-        signup_types=config.scoring.signup_types,
-    )
-    return Pipeline(account_ids, graph.edges, partition.membership, clusters, features)
-
-
-@lru_cache(maxsize=4)
-def pipeline_world(seed: int, n_accounts: int = 2000) -> tuple[World, Pipeline]:
-    """A small simulated world (label_fraction 0.4) and its pipeline, built once per seed."""
-    world = simulate(SimulationConfig(n_accounts=n_accounts, seed=seed, label_fraction=0.4))
-    return world, run_pipeline(world.events)
+from graphguard.simulate import World
+from tests.worlds import Pipeline, bot_ring, frame, ordinary_users, pipeline_world, run_pipeline
 
 
 def with_truth(world: World, pipeline: Pipeline) -> pl.DataFrame:

@@ -1,6 +1,6 @@
 """GraphSAGE detector: the sampler, training floors, inductive scoring and checkpoints.
 
-Worlds are `tests.test_features.pipeline_world` (2,000 benign accounts plus campaigns,
+Worlds are `tests.worlds.pipeline_world` (2,000 benign accounts plus campaigns,
 label_fraction 0.4). Floors sit below what the defaults reach on these seeds (AUPRC 0.996 and
 kind accuracy 0.988 on seed 21's unlabelled accounts, 0.998 and 0.991 on all of seed 22, 0.99
 for mini-batch training), so a change that breaks the features, the graph inputs or training
@@ -24,7 +24,7 @@ from graphguard.models.sampling import (
     to_csr,
 )
 from graphguard.schema import BOT_RING, FAKE_ENGAGEMENT, LABELS
-from tests.test_features import pipeline_world
+from tests.worlds import pipeline_world
 
 TRAIN_SEED, OTHER_SEED = 21, 22
 

@@ -1,13 +1,53 @@
-"""Tiny hand-built event logs with known answers, shared by the graph and detection tests."""
+"""Event logs with known answers shared by the tests: tiny hand-built ones, and small simulated
+worlds run through the pipeline (`pipeline_world`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
 
 from graphguard import schema
+from graphguard.config import DetectConfig
+from graphguard.detect import Stages, build_stages
+from graphguard.simulate import SimulationConfig, World, simulate
+
+
+@dataclass
+class Pipeline:
+    """`build_stages` output of a log plus its account features."""
+
+    stages: Stages
+    features: pl.DataFrame
+
+    @property
+    def account_ids(self) -> pl.Series:
+        return self.stages.account_ids
+
+    @property
+    def edges(self) -> pl.DataFrame:
+        return self.stages.graph.edges
+
+    @property
+    def membership(self) -> np.ndarray:
+        return self.stages.partition.membership
+
+
+def run_pipeline(events: pl.DataFrame, config: DetectConfig | None = None) -> Pipeline:
+    """The stages `graphguard.detect.detect` builds, and the features `train` would use."""
+    stages = build_stages(events, config)
+    return Pipeline(stages, stages.features())
+
+
+@lru_cache(maxsize=4)
+def pipeline_world(seed: int, n_accounts: int = 2000) -> tuple[World, Pipeline]:
+    """A small simulated world (label_fraction 0.4) and its pipeline, built once per seed."""
+    world = simulate(SimulationConfig(n_accounts=n_accounts, seed=seed, label_fraction=0.4))
+    return world, run_pipeline(world.events)
+
 
 T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
 

@@ -1,0 +1,376 @@
+"""Supervised use end to end: `graphguard train`, `detect --model`, fusion, and experiments."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from graphguard import schema
+from graphguard.cli import app
+from graphguard.conf_loader import as_container, compose_config
+from graphguard.config import DetectConfig, ScoringConfig
+from graphguard.evaluate import evaluate
+from graphguard.features import FEATURE_NAMES
+from graphguard.fusion import fuse_scores
+from graphguard.simulate import SimulationConfig, simulate, write_world
+from graphguard.train import config_drift, load_model, select_features
+
+runner = CliRunner()
+TRAIN = ["--set", "train.epochs=40", "--set", "train.device=cpu", "-q"]
+
+
+@lru_cache(maxsize=2)
+def _world(seed: int):
+    return simulate(SimulationConfig(n_accounts=1500, seed=seed, label_fraction=0.4))
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("worlds")
+    for name, seed in (("train", 41), ("new", 42)):
+        write_world(_world(seed), root / name)
+    return {"train": root / "train", "new": root / "new", "root": root}
+
+
+@pytest.fixture(scope="module")
+def model(worlds) -> Path:
+    path = worlds["root"] / "model.pt"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(worlds["train"] / "events.parquet"),
+            "--labels",
+            str(worlds["train"] / "labels.parquet"),
+            "--out",
+            str(path),
+            *TRAIN,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "trained on" in result.output and "validation AUPRC" in result.output
+    return path
+
+
+@pytest.fixture(scope="module")
+def scored_run(worlds, model) -> Path:
+    run_dir = worlds["root"] / "run-new"
+    result = runner.invoke(
+        app,
+        [
+            "detect",
+            str(worlds["new"] / "events.parquet"),
+            "--model",
+            str(model),
+            "--out",
+            str(run_dir),
+            "--device",
+            "cpu",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def test_a_trained_model_scores_a_world_it_never_saw(worlds, scored_run):
+    accounts = pl.read_parquet(scored_run / "accounts.parquet")
+    truth = pl.read_parquet(worlds["new"] / "truth.parquet")
+    # training never saw these accounts: the two worlds share no account id
+    trained_on = pl.read_parquet(worlds["train"] / "events.parquet").get_column("account_id")
+    assert not accounts.get_column("account_id").is_in(trained_on.unique().implode()).any()
+    metrics = evaluate(accounts, truth)
+    assert metrics["accounts"]["auprc"] >= 0.97
+    assert metrics["campaigns"]["caught_share"] >= 0.9
+
+
+def test_model_scores_keep_the_contract(scored_run):
+    accounts = pl.read_parquet(scored_run / "accounts.parquet")
+    scores = accounts.select(schema.SCORE_COLUMNS).to_numpy()
+    assert np.allclose(scores.sum(axis=1), 1.0)
+    assert np.allclose(accounts["risk"].to_numpy(), 1.0 - accounts["score_benign"].to_numpy())
+    assert set(accounts["predicted_label"].unique()) <= set(schema.LABELS)
+    argmax = np.array(schema.LABELS)[scores.argmax(axis=1)]
+    assert (argmax == accounts["predicted_label"].to_numpy()).all()
+    # the two parts the scores were fused from stay visible
+    assert {"model_risk", "evidence_risk"} <= set(accounts.columns)
+    meta = json.loads((scored_run / "run.json").read_text())
+    assert meta["model"]["kind"] == "graphsage"
+    assert meta["model"]["path"].endswith("model.pt")
+    assert "model" in meta["timings_s"] and "features" in meta["timings_s"]
+
+
+def test_the_checkpoint_carries_its_pipeline_config(model):
+    detector = load_model(model, device="cpu")
+    trained = detector.metadata_["trained"]
+    assert trained["labelled"]["bot_ring"] > 0 and trained["labelled"]["fake_engagement"] > 0
+    assert detector.metadata_["config"]["graph"]["sync"]["max_gap_s"] == 600.0
+    assert config_drift(detector, DetectConfig()) == []
+    changed = DetectConfig(
+        scoring=ScoringConfig(risk_threshold=0.9, sync_min_share=0.5),
+    )
+    # the flag threshold does not change what the features mean; the sync share does
+    assert config_drift(detector, changed) == ["scoring.sync_min_share: 0.25 -> 0.5"]
+
+
+def test_detect_with_a_model_is_deterministic(worlds, model, scored_run, tmp_path):
+    again = tmp_path / "again"
+    result = runner.invoke(
+        app,
+        [
+            "detect",
+            str(worlds["new"] / "events.parquet"),
+            "--model",
+            str(model),
+            "--out",
+            str(again),
+            "--device",
+            "cpu",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    first = pl.read_parquet(scored_run / "accounts.parquet")
+    second = pl.read_parquet(again / "accounts.parquet")
+    assert first.equals(second)
+
+
+def test_drifted_settings_are_warned_about(worlds, model, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "detect",
+            str(worlds["new"] / "events.parquet"),
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            "graph.sync.max_gap_s=300",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "trained with other settings" in result.output
+    assert "graph.sync.max_gap_s: 600.0 -> 300" in result.output
+
+
+def test_train_refuses_to_overwrite_and_bad_files_are_named(worlds, model, tmp_path):
+    events = str(worlds["train"] / "events.parquet")
+    labels = str(worlds["train"] / "labels.parquet")
+    result = runner.invoke(app, ["train", events, "--labels", labels, "--out", str(model), "-q"])
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+
+    bad_labels = tmp_path / "labels.csv"
+    bad_labels.write_text("account_id,label\nu1,spammer\n")
+    result = runner.invoke(
+        app, ["train", events, "--labels", str(bad_labels), "--out", str(tmp_path / "m.pt")]
+    )
+    assert result.exit_code == 1
+    assert "labels.csv" in result.output and "spammer" in result.output
+    assert not (tmp_path / "m.pt").exists()
+
+    not_a_model = tmp_path / "model.pt"
+    not_a_model.write_bytes(b"not a checkpoint")
+    result = runner.invoke(
+        app, ["detect", events, "--model", str(not_a_model), "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error:")
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_model_setting_is_a_clear_error(worlds, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(worlds["train"] / "events.parquet"),
+            "--labels",
+            str(worlds["train"] / "labels.parquet"),
+            "--out",
+            str(tmp_path / "m.pt"),
+            "--set",
+            "+model.hiddne=32",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "model.hiddne" in result.output
+
+
+# --------------------------------------------------------------------------------------------
+# Fusion
+
+
+def _evidence_accounts(risk, bot_likeness) -> pl.DataFrame:
+    n = len(risk)
+    return pl.DataFrame(
+        {
+            "account": np.arange(n, dtype=np.uint32),
+            "risk": np.asarray(risk, dtype=np.float64),
+            "bot_likeness": np.asarray(bot_likeness, dtype=np.float64),
+        }
+    )
+
+
+def test_noisy_or_fusion_keeps_a_distribution_and_lets_evidence_add_abuse():
+    proba = np.array(
+        [
+            [0.9, 0.05, 0.05],  # model: benign; evidence: none
+            [1.0, 0.0, 0.0],  # model: benign; evidence: a fake-engagement cluster
+            [0.1, 0.8, 0.1],  # model: bot ring; evidence: none
+            [0.5, 0.3, 0.2],
+        ]
+    )
+    accounts = _evidence_accounts([0.0, 0.9, 0.0, 0.6], [0.5, 0.0, 0.5, 1.0])
+    fused = fuse_scores(accounts, proba, ScoringConfig(fusion="noisy_or"))
+    scores = fused.select(schema.SCORE_COLUMNS).to_numpy()
+    assert np.allclose(scores.sum(axis=1), 1.0)
+    model_risk = 1.0 - proba[:, 0]
+    evidence = accounts["risk"].to_numpy()
+    assert np.allclose(fused["risk"], 1.0 - (1.0 - model_risk) * (1.0 - evidence))
+    assert (fused["risk"].to_numpy() >= np.maximum(model_risk, evidence) - 1e-12).all()
+    assert fused["predicted_label"].to_list() == [
+        "benign",
+        "fake_engagement",
+        "bot_ring",
+        "bot_ring",
+    ]
+    assert fused["flagged"].to_list() == [False, True, True, True]
+    assert np.allclose(fused["model_risk"], model_risk)
+    assert np.allclose(fused["evidence_risk"], evidence)
+
+
+def test_model_fusion_ignores_the_evidence():
+    proba = np.array([[1.0, 0.0, 0.0], [0.2, 0.1, 0.7]])
+    accounts = _evidence_accounts([0.9, 0.0], [1.0, 1.0])
+    fused = fuse_scores(accounts, proba, ScoringConfig(fusion="model"))
+    assert np.allclose(fused.select(schema.SCORE_COLUMNS).to_numpy(), proba)
+    assert fused["predicted_label"].to_list() == ["benign", "fake_engagement"]
+
+
+def test_fusion_rule_is_validated():
+    with pytest.raises(ValueError, match="scoring.fusion"):
+        ScoringConfig(fusion="average")
+    accounts = _evidence_accounts([0.1], [0.5])
+    with pytest.raises(ValueError, match="shape"):
+        fuse_scores(accounts, np.ones((2, 3)) / 3, ScoringConfig())
+
+
+def test_feature_selection_by_name_and_pattern():
+    assert select_features() == FEATURE_NAMES
+    kept = select_features(["cluster_*", "in_cluster"])
+    assert "in_cluster" not in kept and not any(n.startswith("cluster_") for n in kept)
+    assert "log_events" in kept and len(kept) < len(FEATURE_NAMES)
+    with pytest.raises(ValueError, match="matches no feature"):
+        select_features(["no_such_feature*"])
+
+
+def test_training_on_fewer_features_scores_with_the_same_columns(worlds, tmp_path):
+    path = tmp_path / "no-evidence.pt"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(worlds["train"] / "events.parquet"),
+            "--labels",
+            str(worlds["train"] / "labels.parquet"),
+            "--out",
+            str(path),
+            "--set",
+            "features=no_evidence",
+            *TRAIN,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    detector = load_model(path, device="cpu")
+    assert "cluster_suspicion" not in detector.feature_names_
+    assert detector.feature_names_ == select_features(
+        compose_config(["features=no_evidence"]).features.exclude
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Experiments
+
+
+def test_an_experiment_writes_config_metrics_plots_and_model(tmp_path):
+    from graphguard.experiment import run
+
+    cfg = compose_config(
+        [
+            "experiment=sim_heldout",
+            "experiment.seeds=[3]",
+            "experiment.methods=[graphsage+evidence,graphsage,gbt,evidence]",
+            "simulate.n_accounts=1500",
+            "train.epochs=30",
+            "train.device=cpu",
+        ],
+        config_name="experiments",
+    )
+    metrics = run(cfg, tmp_path, progress=lambda line: None, overrides=["experiment=sim_heldout"])
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["experiment"] == "sim_heldout"
+    assert written["command"] == "python -m graphguard.experiment experiment=sim_heldout"
+    summary = written["summary"]
+    assert set(summary) == {"graphsage+evidence", "graphsage", "gbt", "evidence"}
+    for method in summary.values():
+        assert 0.0 <= method["mean"]["auprc"] <= 1.0
+        assert len(method["per_seed"]) == 1
+    assert {t["target"] for t in written["targets"]} == {"auprc", "every_campaign_caught"}
+    assert metrics["summary"] == summary
+    resolved = (tmp_path / "config.yaml").read_text()
+    assert "${" not in resolved and "unlabeled_kinds" in resolved
+    for png in ("pr_curves.png", "score_hist.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "model.pt").is_file()
+    table = (tmp_path / "summary.md").read_text()
+    assert "| graphsage+evidence |" in table and "| gbt |" in table
+
+
+def test_every_shipped_experiment_composes():
+    from graphguard.conf_loader import config_dir
+    from graphguard.experiment import _check_config
+
+    names = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+    assert {"sim_labels40", "sim_heldout", "sim_inductive"} <= set(names)
+    for name in names:
+        cfg = compose_config([f"experiment={name}"], config_name="experiments")
+        assert cfg.experiment.name == name
+        assert cfg.experiment.kind in ("simulated", "inductive", "real")
+        _check_config(cfg)
+        for target in cfg.experiment.targets.values():
+            assert target.method in cfg.experiment.methods
+
+
+def test_fused_scores_beat_the_model_alone_when_kinds_are_unlabelled():
+    """The reason fusion exists: a kind missing from the labels is still caught."""
+    from graphguard.experiment import score_world
+
+    cfg = compose_config(
+        [
+            "experiment=sim_heldout",
+            "experiment.methods=[graphsage+evidence,graphsage]",
+            "simulate.n_accounts=1500",
+            "train.epochs=30",
+            "train.device=cpu",
+        ],
+        config_name="experiments",
+    )
+    world = simulate(SimulationConfig.from_mapping({**as_container(cfg, "simulate"), "seed": 5}))
+    scores, _ = score_world(cfg, world)
+    metrics = scores.evaluate()
+    fused, alone = metrics["graphsage+evidence"], metrics["graphsage"]
+    held_out = ("engagement_pod", "paid_boost")
+    by_kind = fused["campaigns"]["by_kind"]
+    assert all(by_kind[k]["caught_share"] == 1.0 for k in held_out if k in by_kind)
+    assert fused["accounts"]["auprc"] >= alone["accounts"]["auprc"]
+    assert fused["accounts"]["auprc"] >= 0.9
