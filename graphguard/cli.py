@@ -325,7 +325,12 @@ def train(
     --out models/demo.pt
     """
     with _errors():
-        from graphguard.conf_loader import compose_config, detect_config, feature_names
+        from graphguard.conf_loader import (
+            compose_config,
+            detect_config,
+            feature_names,
+            feature_relations,
+        )
         from graphguard.conf_loader import model_params as model_settings
         from graphguard.train import run_training
 
@@ -345,6 +350,7 @@ def train(
             config,
             params,
             feature_names=names,
+            relations=feature_relations(cfg),
             overwrite=overwrite,
             progress=_progress(quiet),
         )
@@ -582,6 +588,7 @@ def show_config(set_: SetOption = None) -> None:
             compose_config,
             detect_config,
             feature_names,
+            feature_relations,
             model_params,
         )
 
@@ -590,6 +597,7 @@ def show_config(set_: SetOption = None) -> None:
         detect_config(cfg)
         model_params(cfg)
         feature_names(cfg)
+        feature_relations(cfg)
         sys.stdout.write(OmegaConf.to_yaml(cfg))
 
 

@@ -74,3 +74,18 @@ def feature_names(cfg: DictConfig) -> tuple[str, ...]:
     from graphguard.train import select_features
 
     return select_features(as_container(cfg, "features").get("exclude") or ())
+
+
+def feature_relations(cfg: DictConfig) -> tuple[str, ...]:
+    """The account-graph relations the model keeps apart (``features.relations``)."""
+    from graphguard.graph.projections import RELATIONS
+    from graphguard.models.detector import ANY_RELATION
+
+    relations = tuple(as_container(cfg, "features").get("relations") or RELATIONS)
+    unknown = [r for r in relations if r not in (*RELATIONS, ANY_RELATION)]
+    if unknown:
+        raise ValueError(
+            f"features.relations: unknown relation {unknown[0]!r}; "
+            f"choose from {', '.join((*RELATIONS, ANY_RELATION))}"
+        )
+    return relations

@@ -52,6 +52,7 @@ from graphguard.conf_loader import (
     config_dir,
     detect_config,
     feature_names,
+    feature_relations,
     model_params,
 )
 from graphguard.config import DetectConfig, ScoringConfig
@@ -161,6 +162,7 @@ def score_world(
 
     config = detect_config(cfg)
     names = feature_names(cfg)
+    relations = feature_relations(cfg)
     params = model_params(cfg)
     threshold = config.scoring.risk_threshold
     seconds: dict[str, float] = {}
@@ -170,7 +172,9 @@ def score_world(
         start = time.perf_counter()
         stages = build_stages(world.events, config)
         features = stages.features()
-        inputs = graph_inputs(features, stages.graph.edges, feature_names=names)
+        inputs = graph_inputs(
+            features, stages.graph.edges, feature_names=names, relations=relations
+        )
         evidence = score_accounts(
             stages.n_accounts,
             stages.account_ids,
@@ -557,6 +561,7 @@ def main(cfg: DictConfig) -> None:
 def _check_config(cfg: DictConfig) -> DetectConfig:
     """Validate the pipeline sections (used by tests and `graphguard config`)."""
     feature_names(cfg)
+    feature_relations(cfg)
     model_params(cfg)
     return detect_config(cfg)
 

@@ -163,11 +163,16 @@ def risk_drivers(
 ) -> dict[str, Any]:
     """What made the account's risk what it is.
 
-    Returns {"behaviour": part or None, "infrastructure": part or None, "main": one of
-    "behaviour", "infrastructure", "none", "sentences": [str, ...]}, where a part is the
-    cluster score times the account's share of it.
+    Returns {"behaviour": part or None, "infrastructure": part or None, "model": the model's
+    abuse probability or None (runs without a model), "main": one of "behaviour",
+    "infrastructure", "model", "none", "sentences": [str, ...]}, where a part is the cluster
+    score times the account's share of it.
     """
     risk = _number(account.get("risk")) or 0.0
+    model_risk = _number(account.get("model_risk"))
+    # with a model, the evidence below explains the evidence part of the fused risk
+    evidence_risk = _number(account.get("evidence_risk")) if model_risk is not None else risk
+    evidence_risk = evidence_risk or 0.0
     threshold = _threshold(meta)
     flagged = account.get("flagged")
     if flagged is None and threshold is not None:
@@ -178,14 +183,17 @@ def risk_drivers(
         + (f" the flag threshold {threshold:g}" if threshold is not None else " the flag threshold")
         + (": flagged." if flagged else ": not flagged.")
     )
+    model_words = [] if model_risk is None else _model_sentences(model_risk, evidence_risk, meta)
     if cluster is None:
         return {
             "behaviour": None,
             "infrastructure": None,
-            "main": "none",
+            "main": "model" if model_risk is not None and model_risk >= 0.1 else "none",
+            "model": model_risk,
             "sentences": [
                 "It is in no cluster: no devices, IPs or engagement tie it to other accounts "
                 "strongly enough, so it carries no coordination evidence.",
+                *model_words,
                 flag_words,
             ],
         }
@@ -231,12 +239,13 @@ def risk_drivers(
             )
     parts = {"behaviour": b_part or 0.0, "infrastructure": i_part or 0.0}
     combined = 1.0 - (1.0 - parts["behaviour"]) * (1.0 - parts["infrastructure"])
-    if risk > combined + 0.02:
+    if evidence_risk > combined + 0.02:
         sentences.append(
             "It also joined bursts with other members on several distinct targets, which counts "
-            f"however much other activity surrounds them; that lifts its risk to {risk:.2f}."
+            "however much other activity surrounds them; that lifts its evidence risk to "
+            f"{evidence_risk:.2f}."
         )
-        parts["behaviour"] = max(parts["behaviour"], risk)
+        parts["behaviour"] = max(parts["behaviour"], evidence_risk)
     main = max(parts, key=lambda name: parts[name])
     if parts[main] < 0.1:
         main = "none"
@@ -255,8 +264,33 @@ def risk_drivers(
             sentences.append(f"What drove its risk: both {words[main]} and {words[other]}{mainly}.")
         else:
             sentences.append(f"What drove its risk: mainly {words[main]}.")
+    sentences += model_words
+    if model_risk is not None and model_risk >= 0.1 and model_risk >= evidence_risk:
+        main = "model"  # the model, more than the coordination evidence, made it risky
     sentences.append(flag_words)
-    return {"behaviour": b_part, "infrastructure": i_part, "main": main, "sentences": sentences}
+    return {
+        "behaviour": b_part,
+        "infrastructure": i_part,
+        "main": main,
+        "model": model_risk,
+        "sentences": sentences,
+    }
+
+
+def _model_sentences(model_risk: float, evidence_risk: float, meta: dict[str, Any]) -> list[str]:
+    """How a supervised model's score entered the account's risk (runs of detect --model)."""
+    fusion = _config(meta, "scoring", "fusion", "noisy_or")
+    words = (
+        f"The GraphSAGE model, which learnt from labelled accounts and reads this account's own "
+        f"features and its neighbours', gives it an abuse probability of {model_risk:.2f}."
+    )
+    if fusion == "model":
+        return [words, "The run scores accounts by the model alone (scoring.fusion=model)."]
+    return [
+        words,
+        f"The coordination evidence alone gives {evidence_risk:.2f}; the risk combines both "
+        "(abusive if either says so: 1 - (1 - model) x (1 - evidence)).",
+    ]
 
 
 def _cluster_summary(case: Case) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from graphguard.config import DetectConfig, to_dict
 from graphguard.detect import Stages, StageTimer, build_stages
 from graphguard.errors import OutputExistsError
 from graphguard.features.account import FEATURE_NAMES
+from graphguard.graph.projections import RELATIONS
 from graphguard.io import load_events, load_labels
 from graphguard.models.detector import GraphInputs, GraphSAGEDetector, graph_inputs, label_codes
 
@@ -83,6 +84,7 @@ def train_detector(
     model_params: Mapping[str, Any],
     *,
     feature_names: Sequence[str] = FEATURE_NAMES,
+    relations: Sequence[str] = RELATIONS,
     progress: Progress | None = None,
     timer: StageTimer | None = None,
 ) -> TrainResult:
@@ -94,12 +96,15 @@ def train_detector(
         config: the pipeline config the features are built with.
         model_params: `GraphSAGEDetector` arguments (the ``model`` config section).
         feature_names: the feature columns the model reads (`select_features`).
+        relations: account-graph relations kept apart (``("any",)`` merges them).
     """
     timer = timer or StageTimer()
     stages = build_stages(events, config, progress=progress, timer=timer)
     with timer.stage("features", progress):
         features = stages.features()
-        inputs = graph_inputs(features, stages.graph.edges, feature_names=feature_names)
+        inputs = graph_inputs(
+            features, stages.graph.edges, feature_names=feature_names, relations=relations
+        )
         y = label_codes(stages.account_ids, labels)
     if not (y >= 0).any():
         raise ValueError("none of the labelled accounts appears in the events")
@@ -148,6 +153,7 @@ def run_training(
     model_params: Mapping[str, Any],
     *,
     feature_names: Sequence[str] = FEATURE_NAMES,
+    relations: Sequence[str] = RELATIONS,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> TrainResult:
@@ -169,6 +175,7 @@ def run_training(
         config,
         model_params,
         feature_names=feature_names,
+        relations=relations,
         progress=progress,
         timer=timer,
     )

@@ -374,3 +374,29 @@ def test_fused_scores_beat_the_model_alone_when_kinds_are_unlabelled():
     assert all(by_kind[k]["caught_share"] == 1.0 for k in held_out if k in by_kind)
     assert fused["accounts"]["auprc"] >= alone["accounts"]["auprc"]
     assert fused["accounts"]["auprc"] >= 0.9
+
+
+def test_the_merged_relation_is_the_union_of_the_relations():
+    from graphguard.models.detector import ANY_RELATION, graph_inputs
+    from tests.worlds import pipeline_world
+
+    _, pipeline = pipeline_world(21)
+    separate = graph_inputs(pipeline.features, pipeline.edges)
+    merged = graph_inputs(pipeline.features, pipeline.edges, relations=(ANY_RELATION,))
+    union = {tuple(pair) for e in separate.edge_index_dict.values() for pair in e.T.tolist()}
+    assert set(merged.edge_index_dict) == {ANY_RELATION}
+    assert {tuple(p) for p in merged.edge_index_dict[ANY_RELATION].T.tolist()} == union
+
+
+def test_explain_says_what_the_model_added(scored_run):
+    accounts = pl.read_parquet(scored_run / "accounts.parquet")
+    flagged = accounts.filter(pl.col("flagged")).sort("risk", descending=True)
+    account = flagged.get_column("account_id")[0]
+    result = runner.invoke(app, ["explain", str(scored_run), account, "--json"])
+    assert result.exit_code == 0, result.output
+    drivers = json.loads(result.output)["drivers"]
+    row = flagged.row(0, named=True)
+    assert drivers["model"] == pytest.approx(row["model_risk"])
+    text = " ".join(drivers["sentences"])
+    assert "GraphSAGE model" in text and "1 - (1 - model) x (1 - evidence)" in text
+    assert drivers["main"] in ("behaviour", "infrastructure", "model")

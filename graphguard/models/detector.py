@@ -34,6 +34,8 @@ from graphguard.models.sampling import NeighborBatches
 from graphguard.schema import ACCOUNT, BENIGN, LABEL, LABELS
 
 CHECKPOINT_FORMAT = "graphguard.graphsage"
+#: relation name of the merged (homogeneous) account graph: any pair linked by any relation
+ANY_RELATION = "any"
 CHECKPOINT_VERSION = 1
 
 
@@ -70,8 +72,9 @@ def graph_inputs(
 ) -> GraphInputs:
     """Turn `account_features` output and `AccountGraph.edges` into `GraphInputs`.
 
-    A pair is an edge of relation r when its ``{r}_support`` is positive; every edge appears
-    in both directions because GraphSAGE aggregates over incoming edges.
+    A pair is an edge of relation r when its ``{r}_support`` is positive (of `ANY_RELATION`
+    when its combined weight is); every edge appears in both directions because GraphSAGE
+    aggregates over incoming edges.
     """
     n = features.height
     accounts = features.get_column("account").to_numpy()
@@ -85,7 +88,12 @@ def graph_inputs(
     weight_dict: dict[str, Tensor] = {}
     for relation in relations:
         support = f"{relation}_support"
-        if support not in edges.columns:
+        if relation == ANY_RELATION:
+            # every linked pair as one relation: the homogeneous graph, for comparison
+            linked = edges.filter(pl.col("weight") > 0)
+            pairs = linked.select("src", "dst").to_numpy().astype(np.int64)
+            weight = linked.get_column("weight").to_numpy().astype(np.float32)
+        elif support not in edges.columns:
             pairs = np.zeros((0, 2), dtype=np.int64)
             weight = np.zeros(0, dtype=np.float32)
         else:
