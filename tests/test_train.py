@@ -400,3 +400,11 @@ def test_explain_says_what_the_model_added(scored_run):
     text = " ".join(drivers["sentences"])
     assert "GraphSAGE model" in text and "1 - (1 - model) x (1 - evidence)" in text
     assert drivers["main"] in ("behaviour", "infrastructure", "model")
+
+
+def test_epoch_selection_rule_is_validated():
+    from graphguard.models.detector import GraphSAGEDetector
+
+    with pytest.raises(ValueError, match="select_on"):
+        GraphSAGEDetector(select_on="f1")
+    assert GraphSAGEDetector().select_on == "loss"
