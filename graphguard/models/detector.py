@@ -180,8 +180,9 @@ class GraphSAGEDetector:
         inference_batch_size: target nodes per step of layer-wise scoring on large graphs.
         amp: mixed precision (bfloat16, or float16 with loss scaling) on CUDA; ignored on CPU.
         seed: seeds initialisation, dropout, the validation split and neighbour sampling.
-        select_on: which epoch's weights to keep: ``"loss"`` (lowest validation loss) or
-            ``"auprc"`` (highest validation AUPRC of abusive vs benign, then lowest loss).
+        select_on: which epoch's weights to keep: ``"loss"`` (lowest validation loss),
+            ``"auprc"`` or ``"auroc"`` (highest validation AUPRC / ROC-AUC of abusive vs
+            benign, then lowest loss).
             Patience counts epochs without a better value of the same score. AUPRC is fragile
             under label noise: a few abusive accounts labelled benign in the validation set
             sink it exactly when the model learns to rank them as abusive (measured: 4
@@ -203,8 +204,6 @@ class GraphSAGEDetector:
             training label (`predict_proba` takes ``known_labels`` for another graph); no
             validation or test label is ever read.
         label_input_rate: share of training nodes whose label is shown per epoch.
-        val_metric: early-stopping score on the validation nodes, abusive vs benign:
-            ``"auprc"`` or ``"auroc"``.
     """
 
     _PARAMS = (
@@ -232,7 +231,6 @@ class GraphSAGEDetector:
         "degree_features",
         "label_input",
         "label_input_rate",
-        "val_metric",
     )
 
     def __init__(
@@ -262,12 +260,9 @@ class GraphSAGEDetector:
         degree_features: bool = False,
         label_input: bool = False,
         label_input_rate: float = 0.5,
-        val_metric: str = "auprc",
     ):
         if len(fanouts) != layers:
             raise ValueError(f"fanouts needs one entry per layer ({layers}), got {list(fanouts)}")
-        if val_metric not in ("auprc", "auroc"):
-            raise ValueError(f"val_metric must be 'auprc' or 'auroc', got {val_metric!r}")
         if not 0.0 < label_input_rate < 1.0:
             raise ValueError(f"label_input_rate must be in (0, 1), got {label_input_rate}")
         self.hidden = hidden
@@ -285,8 +280,8 @@ class GraphSAGEDetector:
         self.inference_batch_size = inference_batch_size
         self.amp = amp
         self.seed = seed
-        if select_on not in ("loss", "auprc"):
-            raise ValueError(f"select_on must be 'loss' or 'auprc', got {select_on!r}")
+        if select_on not in ("loss", "auprc", "auroc"):
+            raise ValueError(f"select_on must be 'loss', 'auprc' or 'auroc', got {select_on!r}")
         self.select_on = select_on
         self.device = device
         self.progress = progress
@@ -297,7 +292,6 @@ class GraphSAGEDetector:
         self.degree_features = degree_features
         self.label_input = label_input
         self.label_input_rate = label_input_rate
-        self.val_metric = val_metric
         self.classes_ = np.array(LABELS)
 
     def get_params(self) -> dict[str, Any]:
@@ -457,7 +451,7 @@ class GraphSAGEDetector:
                     seeds = slice(0, sub.n_seeds)
                     losses.append(step(x_epoch[nodes], sub_edges, seeds, target[nodes[seeds]]))
             train_seconds = time.perf_counter() - start
-            val_auprc, val_loss = self._validate(
+            val_auprc, val_auroc, val_loss = self._validate(
                 x,
                 edge_index_dict,
                 target,
@@ -470,6 +464,7 @@ class GraphSAGEDetector:
                 "train_loss": float(np.mean(losses)),
                 "val_loss": val_loss,
                 "val_auprc": val_auprc,
+                **({"val_auroc": val_auroc} if self.select_on == "auroc" else {}),
                 "train_seconds": round(train_seconds, 4),
             }
             self.history_.append(record)
@@ -479,10 +474,11 @@ class GraphSAGEDetector:
                     f"epoch {epoch}: train loss {record['train_loss']:.4f}"
                     f"  val loss {val_loss:.4f}  val AUPRC {shown}"
                 )
-            if self.select_on == "auprc":
-                # AUPRC first; among equal AUPRCs (it saturates on easy data) the lower loss
-                # wins, so the class split keeps improving after abusive-vs-benign is solved.
-                score = (round(val_auprc, 4) if val_auprc is not None else 0.0, -val_loss)
+            if self.select_on in ("auprc", "auroc"):
+                # the score first; among equal scores (they saturate on easy data) the lower
+                # loss wins, so the class split keeps improving after abusive-vs-benign is solved.
+                value = val_auprc if self.select_on == "auprc" else val_auroc
+                score = (round(value, 4) if value is not None else 0.0, -val_loss)
             else:
                 score = (-round(val_loss, 6), 0.0)
             if val_idx.numel() == 0:
@@ -509,9 +505,10 @@ class GraphSAGEDetector:
         val_idx: Tensor,
         loss_fn: nn.Module,
         batches: NeighborBatches | None,
-    ) -> tuple[float | None, float]:
+    ) -> tuple[float | None, float | None, float]:
+        """Validation AUPRC, ROC-AUC (only when ``select_on`` is auroc; else None) and loss."""
         if val_idx.numel() == 0:
-            return None, 0.0
+            return None, None, 0.0
         self.model_.eval()
         device = x.device
         if batches is None:
@@ -532,8 +529,9 @@ class GraphSAGEDetector:
         labels = target[val_idx.to(device)]
         loss = float(loss_fn(logits.float(), labels))
         proba = torch.softmax(logits.float(), dim=1).cpu().numpy()
-        score_fn = abuse_auprc if self.val_metric == "auprc" else abuse_auroc
-        return score_fn(labels.cpu().numpy(), 1.0 - proba[:, LABELS.index(BENIGN)]), loss
+        truth, abuse = labels.cpu().numpy(), 1.0 - proba[:, LABELS.index(BENIGN)]
+        auroc = abuse_auroc(truth, abuse) if self.select_on == "auroc" else None
+        return abuse_auprc(truth, abuse), auroc, loss
 
     def _amp_dtype(self) -> torch.dtype | None:
         if not (self.amp and self.device_.type == "cuda"):
@@ -697,6 +695,9 @@ class GraphSAGEDetector:
         if feature_names is not None and stored != tuple(feature_names):
             raise ValueError(f"{path}: {_feature_mismatch(stored, feature_names)}")
         params = dict(checkpoint["params"])
+        # early checkpoints named the selection score separately
+        if params.pop("val_metric", "auprc") == "auroc" and params.get("select_on") == "auprc":
+            params["select_on"] = "auroc"
         params["device"] = device
         detector = cls(**params)
         detector.device_ = _resolve_device(device)

@@ -87,6 +87,13 @@ class RelationalGraphSAGE(nn.Module):
         relations (sequence of str): relation names. (default: `RELATIONS`)
         dropout (float): dropout after every layer. (default: :obj:`0.2`)
         aggr (str): neighbourhood aggregation. (default: :obj:`"mean"`)
+        residual (bool): add each layer's input to its output (``h + layer(h)``); the input is
+            first projected to ``hidden_channels`` by a linear map so every layer can be
+            residual. Lets deeper stacks keep each node's own signal. (default: :obj:`False`)
+        input_dropout (float): dropout on the input features. (default: :obj:`0.0`)
+        jumping_knowledge (bool): the head reads the concatenation of every layer's output
+            (and the input projection when ``residual``) instead of the last layer only.
+            (default: :obj:`False`)
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, and per relation edge
@@ -104,17 +111,45 @@ class RelationalGraphSAGE(nn.Module):
         *,
         dropout: float = 0.2,
         aggr: str = "mean",
+        residual: bool = False,
+        input_dropout: float = 0.0,
+        jumping_knowledge: bool = False,
     ):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
         self.relations = tuple(relations)
-        sizes = [in_channels] + [hidden_channels] * num_layers
+        self.residual = residual
+        self.jumping_knowledge = jumping_knowledge
+        # Modules are only created when an option asks for them, so state dicts (and
+        # checkpoints) of the default model are exactly as before.
+        if input_dropout > 0:
+            self.input_dropout = nn.Dropout(input_dropout)
+        if residual:
+            self.input_proj = nn.Linear(in_channels, hidden_channels)
+            sizes = [hidden_channels] * (num_layers + 1)
+        else:
+            sizes = [in_channels] + [hidden_channels] * num_layers
         self.layers = nn.ModuleList(
             RelationalSAGELayer(a, b, self.relations, dropout=dropout, aggr=aggr)
             for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         )
-        self.head = nn.Linear(hidden_channels, out_channels)
+        head_in = hidden_channels * (num_layers + int(residual)) if jumping_knowledge else None
+        self.head = nn.Linear(head_in or hidden_channels, out_channels)
+
+    def _encode(self, x: Tensor) -> Tensor:
+        if hasattr(self, "input_dropout"):
+            x = self.input_dropout(x)
+        return self.input_proj(x) if self.residual else x
+
+    def _step(self, layer: nn.Module, x, edge_index_dict: Mapping[str, Tensor]) -> Tensor:
+        out = layer(x, edge_index_dict)
+        if self.residual:
+            out = out + (x[1] if isinstance(x, tuple) else x)
+        return out
+
+    def _readout(self, outputs: list[Tensor]) -> Tensor:
+        return self.head(torch.cat(outputs, dim=1) if self.jumping_knowledge else outputs[-1])
 
     def forward(self, x: Tensor, edge_index_dict: Mapping[str, Tensor]) -> Tensor:
         """Logits for every node of a full graph or a sampled subgraph ``[n, C]``.
@@ -122,9 +157,12 @@ class RelationalGraphSAGE(nn.Module):
         For a `SampledSubgraph` keep the first ``n_seeds`` rows: only they have their full
         sampled neighbourhood.
         """
+        x = self._encode(x)
+        outputs = [x] if self.residual else []
         for layer in self.layers:
-            x = layer(x, edge_index_dict)
-        return self.head(x)
+            x = self._step(layer, x, edge_index_dict)
+            outputs.append(x)
+        return self._readout(outputs)
 
     @torch.no_grad()
     def inference(
@@ -144,6 +182,8 @@ class RelationalGraphSAGE(nn.Module):
             order = torch.argsort(edge_index[1])
             sorted_index = edge_index[:, order]
             by_target[relation] = (sorted_index, sorted_index[1].contiguous())
+        x = self._encode(x)
+        outputs = [x] if self.residual else []
         for layer in self.layers:
             out = []
             for start in range(0, n, batch_size):  # batches of nodes, not single nodes
@@ -155,6 +195,7 @@ class RelationalGraphSAGE(nn.Module):
                     ).tolist()
                     piece = edge_index[:, lo:hi]
                     batch_edges[relation] = torch.stack([piece[0], piece[1] - start])
-                out.append(layer((x, x[start:stop]), batch_edges))
+                out.append(self._step(layer, (x, x[start:stop]), batch_edges))
             x = torch.cat(out)
-        return self.head(x)
+            outputs.append(x)
+        return self._readout(outputs)
