@@ -309,7 +309,7 @@ def test_an_experiment_writes_config_metrics_plots_and_model(tmp_path):
         [
             "experiment=sim_heldout",
             "experiment.seeds=[3]",
-            "experiment.methods=[graphsage+evidence,graphsage,gbt,evidence]",
+            "experiment.methods=[graphsage+evidence,graphsage,gbt+evidence,evidence]",
             "simulate.n_accounts=1500",
             "train.epochs=30",
             "train.device=cpu",
@@ -321,7 +321,7 @@ def test_an_experiment_writes_config_metrics_plots_and_model(tmp_path):
     assert written["experiment"] == "sim_heldout"
     assert written["command"] == "python -m graphguard.experiment experiment=sim_heldout"
     summary = written["summary"]
-    assert set(summary) == {"graphsage+evidence", "graphsage", "gbt", "evidence"}
+    assert set(summary) == {"graphsage+evidence", "graphsage", "gbt+evidence", "evidence"}
     for method in summary.values():
         assert 0.0 <= method["mean"]["auprc"] <= 1.0
         assert len(method["per_seed"]) == 1
@@ -333,7 +333,7 @@ def test_an_experiment_writes_config_metrics_plots_and_model(tmp_path):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "model.pt").is_file()
     table = (tmp_path / "summary.md").read_text()
-    assert "| graphsage+evidence |" in table and "| gbt |" in table
+    assert "| graphsage+evidence |" in table and "| gbt+evidence |" in table
 
 
 def test_every_shipped_experiment_composes():
