@@ -401,16 +401,20 @@ def plot_curves(
 
     paths = []
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
+    floor = 1.0
     for method, (truth, score) in curves.items():
         if truth.all() or not truth.any():
             continue
         precision, recall, _ = precision_recall_curve(truth, score)
         ap = average_precision_score(truth, score)
-        ax.plot(recall, precision, label=f"{method} (AP {ap:.3f})", linewidth=1.6)
+        ax.plot(recall, precision, label=f"{method} (AP {ap:.4f})", linewidth=1.6)
+        floor = min(floor, float(precision[(recall >= 0.5) & (recall <= 0.98)].min(initial=1.0)))
+    # near-perfect curves hug the corner: zoom the precision axis to where they differ
+    low = 0.0 if floor < 0.6 else math.floor((floor - 0.02) * 20) / 20
     ax.set_xlabel("recall (abusive accounts found)")
-    ax.set_ylabel("precision")
+    ax.set_ylabel("precision" + (f" (axis from {low:.2f})" if low > 0 else ""))
     ax.set_xlim(0, 1.01)
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(low, 1.005)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
     ax.set_title(f"{title}: precision-recall, evaluated accounts", fontsize=10)
