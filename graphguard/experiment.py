@@ -113,6 +113,19 @@ def _accounts_frame(
     return frame
 
 
+def _scored_frame(
+    scored: pl.DataFrame, account_ids: pl.Series, cluster_id: pl.Series, threshold: float
+) -> pl.DataFrame:
+    """`_accounts_frame` of a frame that has risk and predicted_label (in account order)."""
+    return _accounts_frame(
+        account_ids,
+        scored.get_column("risk").to_numpy(),
+        cluster_id,
+        threshold,
+        scored.get_column("predicted_label").to_numpy(),
+    )
+
+
 class WorldScores:
     """Every method's scores on one world, and the accounts they are judged on."""
 
@@ -219,27 +232,9 @@ def score_world(
         if method not in methods:
             continue
         fused = fuse_scores(evidence, proba, _with_fusion(config.scoring, fusion))
-        scores.add(
-            method,
-            _accounts_frame(
-                account_ids,
-                fused.get_column("risk").to_numpy(),
-                cluster_id,
-                threshold,
-                fused.get_column("predicted_label").to_numpy(),
-            ),
-        )
+        scores.add(method, _scored_frame(fused, account_ids, cluster_id, threshold))
     if "evidence" in methods:
-        scores.add(
-            "evidence",
-            _accounts_frame(
-                account_ids,
-                evidence.get_column("risk").to_numpy(),
-                cluster_id,
-                threshold,
-                evidence.get_column("predicted_label").to_numpy(),
-            ),
-        )
+        scores.add("evidence", _scored_frame(evidence, account_ids, cluster_id, threshold))
     baseline = as_container(cfg.experiment, "baselines")
     if any(m.split("+")[0] in ("gbt", "mlp") for m in methods):
         x_train = train["inputs"].x.numpy()

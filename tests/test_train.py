@@ -38,10 +38,9 @@ def worlds(tmp_path_factory) -> dict[str, Path]:
     return {"train": root / "train", "new": root / "new", "root": root}
 
 
-@pytest.fixture(scope="module")
-def model(worlds) -> Path:
-    path = worlds["root"] / "model.pt"
-    result = runner.invoke(
+def _train(worlds: dict[str, Path], out: Path, *extra: str):
+    """`graphguard train` on the training world."""
+    return runner.invoke(
         app,
         [
             "train",
@@ -49,10 +48,16 @@ def model(worlds) -> Path:
             "--labels",
             str(worlds["train"] / "labels.parquet"),
             "--out",
-            str(path),
-            *TRAIN,
+            str(out),
+            *extra,
         ],
     )
+
+
+@pytest.fixture(scope="module")
+def model(worlds) -> Path:
+    path = worlds["root"] / "model.pt"
+    result = _train(worlds, path, *TRAIN)
     assert result.exit_code == 0, result.output
     assert "trained on" in result.output and "validation AUPRC" in result.output
     return path
@@ -189,19 +194,7 @@ def test_train_refuses_to_overwrite_and_bad_files_are_named(worlds, model, tmp_p
 
 
 def test_unknown_model_setting_is_a_clear_error(worlds, tmp_path):
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(worlds["train"] / "events.parquet"),
-            "--labels",
-            str(worlds["train"] / "labels.parquet"),
-            "--out",
-            str(tmp_path / "m.pt"),
-            "--set",
-            "+model.hiddne=32",
-        ],
-    )
+    result = _train(worlds, tmp_path / "m.pt", "--set", "+model.hiddne=32")
     assert result.exit_code == 1
     assert "model.hiddne" in result.output
 
@@ -276,20 +269,7 @@ def test_feature_selection_by_name_and_pattern():
 
 def test_training_on_fewer_features_scores_with_the_same_columns(worlds, tmp_path):
     path = tmp_path / "no-evidence.pt"
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(worlds["train"] / "events.parquet"),
-            "--labels",
-            str(worlds["train"] / "labels.parquet"),
-            "--out",
-            str(path),
-            "--set",
-            "features=no_evidence",
-            *TRAIN,
-        ],
-    )
+    result = _train(worlds, path, "--set", "features=no_evidence", *TRAIN)
     assert result.exit_code == 0, result.output
     detector = load_model(path, device="cpu")
     assert "cluster_suspicion" not in detector.feature_names_
