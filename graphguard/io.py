@@ -402,6 +402,22 @@ def load_labels(
 # --- atomic writers -------------------------------------------------------------------------
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it; it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish_mode(tmp: str | Path, *, directory: bool = False) -> None:
+    """Give a temporary file or directory the mode a plain ``open``/``mkdir`` would have.
+
+    `tempfile` creates them private (0600 / 0700); a finished result should be as readable
+    as anything else the user writes.
+    """
+    os.chmod(tmp, (0o777 if directory else 0o666) & ~_umask())
+
+
 def _write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     """Run ``write(tmp)`` on a temporary name beside ``path``, then rename it into place.
 
@@ -413,6 +429,7 @@ def _write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        publish_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -450,6 +467,7 @@ def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[P
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    publish_mode(tmp, directory=True)
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.old-{os.getpid()}")

@@ -614,3 +614,21 @@ def test_write_parquet_atomic_cleans_up_after_a_failed_write(tmp_path, monkeypat
     with pytest.raises(OSError, match="disk full"):
         write_parquet_atomic(CANONICAL, target)
     assert list(target.parent.iterdir()) == []
+
+
+def test_atomic_writes_get_the_usual_file_modes(tmp_path):
+    """Temporary files are private; what is published is as readable as a plain write."""
+    import os
+
+    from graphguard.io import atomic_directory, write_text_atomic
+
+    mask = os.umask(0o022)
+    try:
+        written = write_text_atomic("x", tmp_path / "a.txt")
+        with atomic_directory(tmp_path / "run") as tmp:
+            write_text_atomic("y", tmp / "b.txt")
+    finally:
+        os.umask(mask)
+    assert written.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "run" / "b.txt").stat().st_mode & 0o777 == 0o644

@@ -33,7 +33,7 @@ import polars.selectors as cs
 from networkx.readwrite.gexf import GEXFWriter
 
 from graphguard.export.case import Case, case_tables, cluster_attributes
-from graphguard.io import write_parquet_atomic, write_text_atomic
+from graphguard.io import publish_mode, write_parquet_atomic, write_text_atomic
 
 #: Format name -> file name suffixes it writes (after "cluster-<id>").
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -139,6 +139,7 @@ def _atomic_binary(path: Path) -> Iterator[Any]:
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
+        publish_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
