@@ -388,3 +388,9 @@ def test_epoch_selection_rule_is_validated():
     with pytest.raises(ValueError, match="select_on"):
         GraphSAGEDetector(select_on="f1")
     assert GraphSAGEDetector().select_on == "loss"
+
+
+def test_reports_say_a_model_scored_the_run(scored_run, model):
+    result = runner.invoke(app, ["report", str(scored_run), "--markdown"])
+    assert result.exit_code == 0, result.output
+    assert f"GraphSAGE model {model} combined with the cluster evidence" in result.output

@@ -156,6 +156,22 @@ def _top_members(run: Run, cluster_ids: list[int], n: int) -> dict[int, pl.DataF
 # Terminal
 
 
+def scoring_source(run: Run) -> str:
+    """One line: what produced the account scores (the evidence alone, or a model and how)."""
+    model = run.meta.get("model")
+    if not isinstance(model, dict):
+        return "account scores: cluster evidence only (no model)"
+    config = run.meta.get("config")
+    scoring = config.get("scoring") if isinstance(config, dict) else None
+    fusion = scoring.get("fusion", "noisy_or") if isinstance(scoring, dict) else "noisy_or"
+    how = (
+        "combined with the cluster evidence (noisy-OR)"
+        if fusion == "noisy_or"
+        else "alone (scoring.fusion=model)"
+    )
+    return f"account scores: GraphSAGE model {model.get('path') or '(unnamed)'} {how}"
+
+
 def _header(run: Run) -> Text:
     ingest = _section(run.meta, "ingest")
     summary = run_summary(run)
@@ -177,6 +193,8 @@ def _header(run: Run) -> Text:
         " (risk ≥ ",
         _text(threshold),
         ")",
+        "\n",
+        _text(scoring_source(run), "dim"),
     )
     return header
 
@@ -378,6 +396,8 @@ def render_markdown(run: Run, *, top: int = 50, detail: int = DETAIL_CLUSTERS) -
         "",
         f"Run directory: {md_escape(str(run.path))} · graphguard {md_escape(version)}"
         f" · created {md_escape(created)}",
+        "",
+        md_escape(scoring_source(run)[:1].upper() + scoring_source(run)[1:]) + ".",
         "",
         *_md_parameters(run),
         "",
