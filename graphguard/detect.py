@@ -24,7 +24,13 @@ from graphguard.community.leiden import Partition, leiden
 from graphguard.community.scoring import label_clusters, score_accounts, score_clusters
 from graphguard.config import DetectConfig, to_dict
 from graphguard.features.account import account_features
-from graphguard.fusion import MODEL_COLUMNS, fuse_scores, model_inputs, model_summary
+from graphguard.fusion import (
+    MODEL_COLUMNS,
+    fuse_scores,
+    model_inputs,
+    model_summary,
+    unseen_classes,
+)
 from graphguard.graph.build import AccountGraph, build_account_graph, entity_edges, index_events
 from graphguard.io import (
     IngestReport,
@@ -211,7 +217,7 @@ def detect(
             features = stages.features()
         with timer.stage("model", progress):
             proba = model.predict_proba(model_inputs(model, features, graph.edges))
-            accounts = fuse_scores(accounts, proba, config.scoring)
+            accounts = fuse_scores(accounts, proba, config.scoring, unseen=unseen_classes(model))
     with timer.stage("clusters", progress):
         clusters = label_clusters(stages.clusters, accounts)
         if labels is not None:

@@ -170,7 +170,7 @@ def score_world(
     from graphguard.baselines import fit_predict_gbt, fit_predict_mlp, neighbour_aggregate
     from graphguard.community.scoring import score_accounts
     from graphguard.detect import build_stages
-    from graphguard.fusion import fuse_scores
+    from graphguard.fusion import fuse_scores, unseen_classes
     from graphguard.models.detector import graph_inputs, label_codes
     from graphguard.train import build_detector
 
@@ -231,7 +231,12 @@ def score_world(
         method = "graphsage+evidence" if fusion == "noisy_or" else "graphsage"
         if method not in methods:
             continue
-        fused = fuse_scores(evidence, proba, _with_fusion(config.scoring, fusion))
+        fused = fuse_scores(
+            evidence,
+            proba,
+            _with_fusion(config.scoring, fusion),
+            unseen=unseen_classes(detector),
+        )
         scores.add(method, _scored_frame(fused, account_ids, cluster_id, threshold))
     if "evidence" in methods:
         scores.add("evidence", _scored_frame(evidence, account_ids, cluster_id, threshold))

@@ -16,6 +16,11 @@ model that has never seen a kind of campaign cannot talk the evidence out of it.
 ``model`` keeps the model's probabilities alone. The inputs of both are kept as
 ``model_risk`` and ``evidence_risk`` columns.
 
+A model trained without a single account of one kind of abuse (`unseen_classes`) still
+says how likely an account is abusive, but it calls every abusive account by the kind it
+knows; then the model's abuse probability is split between the kinds by the community's
+``bot_likeness``, as the evidence alone would split it.
+
 Torch is imported inside the functions, so an unsupervised run never loads it.
 """
 
@@ -47,7 +52,25 @@ def model_inputs(
     )
 
 
-def fuse_scores(accounts: pl.DataFrame, proba: np.ndarray, scoring: ScoringConfig) -> pl.DataFrame:
+def unseen_classes(model: GraphSAGEDetector) -> tuple[str, ...]:
+    """Abuse classes the model had no training account of (it cannot tell them apart)."""
+    counts = list(getattr(model, "class_counts_", []) or [])
+    if len(counts) != len(schema.LABELS):
+        return ()
+    return tuple(
+        label
+        for label, n in zip(schema.LABELS, counts, strict=True)
+        if label != schema.BENIGN and n == 0
+    )
+
+
+def fuse_scores(
+    accounts: pl.DataFrame,
+    proba: np.ndarray,
+    scoring: ScoringConfig,
+    *,
+    unseen: tuple[str, ...] = (),
+) -> pl.DataFrame:
     """Replace the evidence-only class scores of ``accounts`` by model-based ones.
 
     Args:
@@ -55,6 +78,9 @@ def fuse_scores(accounts: pl.DataFrame, proba: np.ndarray, scoring: ScoringConfi
             bot_likeness and the score columns).
         proba: ``[n, 3]`` model probabilities in `schema.LABELS` order, same row order.
         scoring: its ``fusion`` picks the rule and ``risk_threshold`` the flag.
+        unseen: abuse classes the model never saw in training (`unseen_classes`). Its
+            probability of abuse is then kept, but which kind of abuse is left to the
+            evidence: the model's abuse mass is split by the community's ``bot_likeness``.
     """
     if scoring.fusion not in FUSIONS:
         raise ValueError(f"scoring.fusion must be one of {', '.join(FUSIONS)}")
@@ -68,6 +94,11 @@ def fuse_scores(accounts: pl.DataFrame, proba: np.ndarray, scoring: ScoringConfi
     accounts = accounts.sort("account")
     benign, bot, fake = (pl.Series(proba[:, i]) for i in range(len(schema.LABELS)))
     evidence = pl.col("risk").fill_null(0.0).clip(0.0, 1.0)
+    if unseen:
+        # a model that never saw one kind of abuse puts all abuse in the kind it knows
+        likeness = accounts.get_column("bot_likeness").fill_null(0.5).to_numpy()
+        abuse = proba[:, 1] + proba[:, 2]
+        bot, fake = pl.Series(abuse * likeness), pl.Series(abuse * (1.0 - likeness))
     if scoring.fusion == "noisy_or":
         likeness = pl.col("bot_likeness").fill_null(0.5)
         moved = pl.lit(benign) * evidence

@@ -394,3 +394,25 @@ def test_reports_say_a_model_scored_the_run(scored_run, model):
     result = runner.invoke(app, ["report", str(scored_run), "--markdown"])
     assert result.exit_code == 0, result.output
     assert f"GraphSAGE model {model} combined with the cluster evidence" in result.output
+
+
+def test_a_kind_the_model_never_saw_is_named_by_the_evidence():
+    from graphguard.fusion import unseen_classes
+    from graphguard.models.detector import GraphSAGEDetector
+
+    detector = GraphSAGEDetector()
+    detector.class_counts_ = [900, 40, 0]
+    assert unseen_classes(detector) == ("fake_engagement",)
+    detector.class_counts_ = [900, 40, 30]
+    assert unseen_classes(detector) == ()
+
+    # the model (which knows only bot rings) calls both accounts bot rings; the first sits in
+    # a community whose evidence says fake engagement (bot_likeness 0.1)
+    proba = np.array([[0.2, 0.8, 0.0], [0.2, 0.8, 0.0]])
+    accounts = _evidence_accounts([0.0, 0.0], [0.1, 0.9])
+    known = fuse_scores(accounts, proba, ScoringConfig())
+    assert known["predicted_label"].to_list() == ["bot_ring", "bot_ring"]
+    fused = fuse_scores(accounts, proba, ScoringConfig(), unseen=("fake_engagement",))
+    assert fused["predicted_label"].to_list() == ["fake_engagement", "bot_ring"]
+    assert np.allclose(fused["risk"], known["risk"])
+    assert np.allclose(fused.select(schema.SCORE_COLUMNS).to_numpy().sum(axis=1), 1.0)

@@ -390,6 +390,8 @@ class GraphSAGEDetector:
             x = x_base
         val_idx = torch.from_numpy(np.flatnonzero(val_mask))
         counts = np.bincount(y[train_mask], minlength=len(LABELS))
+        #: training accounts per class: a class with none is one the model cannot name
+        self.class_counts_ = [int(c) for c in counts]
         # inverse class frequency: each class weighs as much in the loss as the others
         weights = np.where(counts > 0, counts.sum() / (len(LABELS) * np.maximum(counts, 1)), 0.0)
         loss_fn = nn.CrossEntropyLoss(
@@ -661,6 +663,7 @@ class GraphSAGEDetector:
             "state_dict": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
             "best_epoch": int(getattr(self, "best_epoch_", 0)),
             "history": [dict(record) for record in getattr(self, "history_", [])],
+            "class_counts": list(getattr(self, "class_counts_", [])),
             "metadata": dict(metadata if metadata is not None else getattr(self, "metadata_", {})),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -711,6 +714,7 @@ class GraphSAGEDetector:
         detector.model_.to(detector.device_).eval()
         detector.best_epoch_ = checkpoint["best_epoch"]
         detector.history_ = list(checkpoint["history"])
+        detector.class_counts_ = [int(c) for c in checkpoint.get("class_counts", [])]
         detector.metadata_ = dict(checkpoint.get("metadata", {}))
         return detector
 
