@@ -79,8 +79,9 @@ def fuse_scores(
         proba: ``[n, 3]`` model probabilities in `schema.LABELS` order, same row order.
         scoring: its ``fusion`` picks the rule and ``risk_threshold`` the flag.
         unseen: abuse classes the model never saw in training (`unseen_classes`). Its
-            probability of abuse is then kept, but which kind of abuse is left to the
-            evidence: the model's abuse mass is split by the community's ``bot_likeness``.
+            probability of abuse is then kept, but for accounts in a community which kind of
+            abuse is left to the evidence: the model's abuse mass is split by the
+            community's ``bot_likeness``.
     """
     if scoring.fusion not in FUSIONS:
         raise ValueError(f"scoring.fusion must be one of {', '.join(FUSIONS)}")
@@ -94,11 +95,15 @@ def fuse_scores(
     accounts = accounts.sort("account")
     benign, bot, fake = (pl.Series(proba[:, i]) for i in range(len(schema.LABELS)))
     evidence = pl.col("risk").fill_null(0.0).clip(0.0, 1.0)
-    if unseen:
-        # a model that never saw one kind of abuse puts all abuse in the kind it knows
+    if unseen and "cluster_id" in accounts.columns:
+        # a model that never saw one kind of abuse puts all abuse in the kind it knows; inside
+        # a community the evidence says which kind (outside one there is nothing better)
+        in_community = accounts.get_column("cluster_id").is_not_null().to_numpy()
         likeness = accounts.get_column("bot_likeness").fill_null(0.5).to_numpy()
         abuse = proba[:, 1] + proba[:, 2]
-        bot, fake = pl.Series(abuse * likeness), pl.Series(abuse * (1.0 - likeness))
+        own = np.divide(proba[:, 1], abuse, out=np.full_like(abuse, 0.5), where=abuse > 0)
+        share = np.where(in_community, likeness, own)
+        bot, fake = pl.Series(abuse * share), pl.Series(abuse * (1.0 - share))
     if scoring.fusion == "noisy_or":
         likeness = pl.col("bot_likeness").fill_null(0.5)
         moved = pl.lit(benign) * evidence

@@ -203,11 +203,12 @@ def test_unknown_model_setting_is_a_clear_error(worlds, tmp_path):
 # Fusion
 
 
-def _evidence_accounts(risk, bot_likeness) -> pl.DataFrame:
+def _evidence_accounts(risk, bot_likeness, cluster_id=None) -> pl.DataFrame:
     n = len(risk)
     return pl.DataFrame(
         {
             "account": np.arange(n, dtype=np.uint32),
+            "cluster_id": pl.Series(cluster_id or list(range(n)), dtype=pl.Int64),
             "risk": np.asarray(risk, dtype=np.float64),
             "bot_likeness": np.asarray(bot_likeness, dtype=np.float64),
         }
@@ -416,3 +417,7 @@ def test_a_kind_the_model_never_saw_is_named_by_the_evidence():
     assert fused["predicted_label"].to_list() == ["fake_engagement", "bot_ring"]
     assert np.allclose(fused["risk"], known["risk"])
     assert np.allclose(fused.select(schema.SCORE_COLUMNS).to_numpy().sum(axis=1), 1.0)
+    # outside any community there is no evidence of the kind: the model's own split stands
+    alone = _evidence_accounts([0.0], [0.0], cluster_id=[None])
+    outside = fuse_scores(alone, proba[:1], ScoringConfig(), unseen=("fake_engagement",))
+    assert outside["predicted_label"].to_list() == ["bot_ring"]
