@@ -71,15 +71,14 @@ def model_params(cfg: DictConfig) -> dict[str, Any]:
 
 def feature_names(cfg: DictConfig) -> tuple[str, ...]:
     """The feature columns the model reads: all but ``features.exclude``."""
-    from graphguard.train import select_features
+    from graphguard.features.account import select_features
 
     return select_features(as_container(cfg, "features").get("exclude") or ())
 
 
 def feature_relations(cfg: DictConfig) -> tuple[str, ...]:
     """The account-graph relations the model keeps apart (``features.relations``)."""
-    from graphguard.graph.projections import RELATIONS
-    from graphguard.models.detector import ANY_RELATION
+    from graphguard.graph.projections import ANY_RELATION, RELATIONS
 
     relations = tuple(as_container(cfg, "features").get("relations") or RELATIONS)
     unknown = [r for r in relations if r not in (*RELATIONS, ANY_RELATION)]

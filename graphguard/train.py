@@ -8,7 +8,6 @@ what it was trained on; `config_drift` names the settings a later run changes.
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,21 +33,6 @@ Progress = Callable[[str], None]
 #: other values gets a warning (the flag threshold and the fusion rule do not matter here)
 FEATURE_SECTIONS = ("graph", "community", "scoring")
 _NOT_FEATURES = {"scoring.risk_threshold", "scoring.fusion"}
-
-
-def select_features(exclude: Sequence[str] = ()) -> tuple[str, ...]:
-    """`FEATURE_NAMES` minus those matching any of ``exclude`` (names or fnmatch patterns)."""
-    for pattern in exclude:
-        if not any(fnmatch.fnmatchcase(name, pattern) for name in FEATURE_NAMES):
-            raise ValueError(f"features.exclude: {pattern!r} matches no feature")
-    kept = tuple(
-        name
-        for name in FEATURE_NAMES
-        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in exclude)
-    )
-    if not kept:
-        raise ValueError("features.exclude leaves no feature")
-    return kept
 
 
 def build_detector(params: Mapping[str, Any], **overrides: Any) -> GraphSAGEDetector:

@@ -16,10 +16,10 @@ from graphguard.cli import app
 from graphguard.conf_loader import as_container, compose_config
 from graphguard.config import DetectConfig, ScoringConfig
 from graphguard.evaluate import evaluate
-from graphguard.features import FEATURE_NAMES
+from graphguard.features import FEATURE_NAMES, select_features
 from graphguard.fusion import fuse_scores
 from graphguard.simulate import SimulationConfig, simulate, write_world
-from graphguard.train import config_drift, load_model, select_features
+from graphguard.train import config_drift, load_model
 
 runner = CliRunner()
 TRAIN = ["--set", "train.epochs=40", "--set", "train.device=cpu", "-q"]
@@ -358,7 +358,8 @@ def test_fused_scores_beat_the_model_alone_when_kinds_are_unlabelled():
 
 
 def test_the_merged_relation_is_the_union_of_the_relations():
-    from graphguard.models.detector import ANY_RELATION, graph_inputs
+    from graphguard.graph.projections import ANY_RELATION
+    from graphguard.models.detector import graph_inputs
     from tests.worlds import pipeline_world
 
     _, pipeline = pipeline_world(21)

@@ -13,6 +13,9 @@ checkpoint stores these names and refuses features built differently.
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 
@@ -421,6 +424,21 @@ def account_features(
         for name in FEATURE_NAMES
     ]
     return table.with_columns(missing).select("account", *finite).sort("account")
+
+
+def select_features(exclude: Sequence[str] = ()) -> tuple[str, ...]:
+    """`FEATURE_NAMES` minus those matching any of ``exclude`` (names or fnmatch patterns)."""
+    for pattern in exclude:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in FEATURE_NAMES):
+            raise ValueError(f"features.exclude: {pattern!r} matches no feature")
+    kept = tuple(
+        name
+        for name in FEATURE_NAMES
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in exclude)
+    )
+    if not kept:
+        raise ValueError("features.exclude leaves no feature")
+    return kept
 
 
 def describe_features() -> str:

@@ -17,6 +17,8 @@ import polars as pl
 from graphguard.config import GraphConfig, RelationConfig
 
 RELATIONS: tuple[str, ...] = ("device", "ip", "sync", "dense")
+#: relation name of the merged (homogeneous) account graph: a pair linked by any relation
+ANY_RELATION = "any"
 _US = 1_000_000
 _HOUR_US = 3600 * _US
 

@@ -28,14 +28,12 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor, nn
 
 from graphguard.features.account import FEATURE_NAMES
-from graphguard.graph.projections import RELATIONS
+from graphguard.graph.projections import ANY_RELATION, RELATIONS
 from graphguard.models.sage import RelationalGraphSAGE
 from graphguard.models.sampling import NeighborBatches
 from graphguard.schema import ACCOUNT, BENIGN, LABEL, LABELS
 
 CHECKPOINT_FORMAT = "graphguard.graphsage"
-#: relation name of the merged (homogeneous) account graph: any pair linked by any relation
-ANY_RELATION = "any"
 CHECKPOINT_VERSION = 1
 
 
