@@ -63,10 +63,9 @@ def model(worlds) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def scored_run(worlds, model) -> Path:
-    run_dir = worlds["root"] / "run-new"
-    result = runner.invoke(
+def _detect(worlds: dict[str, Path], model: Path, out: Path, *extra: str):
+    """`graphguard detect --model` on the new world, on the CPU."""
+    return runner.invoke(
         app,
         [
             "detect",
@@ -74,12 +73,18 @@ def scored_run(worlds, model) -> Path:
             "--model",
             str(model),
             "--out",
-            str(run_dir),
+            str(out),
             "--device",
             "cpu",
-            "-q",
+            *extra,
         ],
     )
+
+
+@pytest.fixture(scope="module")
+def scored_run(worlds, model) -> Path:
+    run_dir = worlds["root"] / "run-new"
+    result = _detect(worlds, model, run_dir, "-q")
     assert result.exit_code == 0, result.output
     return run_dir
 
@@ -126,20 +131,7 @@ def test_the_checkpoint_carries_its_pipeline_config(model):
 
 def test_detect_with_a_model_is_deterministic(worlds, model, scored_run, tmp_path):
     again = tmp_path / "again"
-    result = runner.invoke(
-        app,
-        [
-            "detect",
-            str(worlds["new"] / "events.parquet"),
-            "--model",
-            str(model),
-            "--out",
-            str(again),
-            "--device",
-            "cpu",
-            "-q",
-        ],
-    )
+    result = _detect(worlds, model, again, "-q")
     assert result.exit_code == 0, result.output
     first = pl.read_parquet(scored_run / "accounts.parquet")
     second = pl.read_parquet(again / "accounts.parquet")
@@ -147,21 +139,7 @@ def test_detect_with_a_model_is_deterministic(worlds, model, scored_run, tmp_pat
 
 
 def test_drifted_settings_are_warned_about(worlds, model, tmp_path):
-    result = runner.invoke(
-        app,
-        [
-            "detect",
-            str(worlds["new"] / "events.parquet"),
-            "--model",
-            str(model),
-            "--out",
-            str(tmp_path / "run"),
-            "--set",
-            "graph.sync.max_gap_s=300",
-            "--device",
-            "cpu",
-        ],
-    )
+    result = _detect(worlds, model, tmp_path / "run", "--set", "graph.sync.max_gap_s=300")
     assert result.exit_code == 0, result.output
     assert "trained with other settings" in result.output
     assert "graph.sync.max_gap_s: 600.0 -> 300" in result.output
