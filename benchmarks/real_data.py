@@ -46,6 +46,13 @@ SAGE_BASE = {
 }
 
 _RES = {"residual": True, "lr": 1e-3}
+#: the tree setting --select chose on Tolokers and Reddit alike
+_GBT_LABEL_SHARE = {
+    "label_share": True,
+    "learning_rate": 0.03,
+    "max_leaf_nodes": 15,
+    "min_samples_leaf": 50,
+}
 SAGE_GRID = [
     {"hidden": 64, "layers": 2, "lr": 3e-3},  # the detector's defaults but the lr
     {"hidden": 256, "layers": 3, **_RES},
@@ -83,22 +90,12 @@ CHOSEN: dict[str, dict[str, dict]] = {
             "dropout": 0.5,
             **_RES,
         },
-        "gbt": {
-            "label_share": True,
-            "learning_rate": 0.03,
-            "max_leaf_nodes": 15,
-            "min_samples_leaf": 50,
-        },
+        "gbt": _GBT_LABEL_SHARE,
         "mlp": {},
     },
     "reddit": {
         "graphsage": {"hidden": 256, "layers": 3, "label_input": True, **_RES},
-        "gbt": {
-            "label_share": True,
-            "learning_rate": 0.03,
-            "max_leaf_nodes": 15,
-            "min_samples_leaf": 50,
-        },
+        "gbt": _GBT_LABEL_SHARE,
         "mlp": {},
     },
     "yelpchi": {

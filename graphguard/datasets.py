@@ -150,6 +150,32 @@ def stratified_splits(
     return splits
 
 
+def _user_item_dataset(
+    name: str,
+    x: np.ndarray,
+    feature_names: Sequence[str],
+    edge_index_dict: dict[str, torch.Tensor],
+    y: np.ndarray,
+    is_user: np.ndarray,
+    seeds: Sequence[int],
+    published: dict[str, dict[str, object]],
+) -> GraphDataset:
+    """A bipartite user-item graph whose users alone are scored, on stratified user splits."""
+    return GraphDataset(
+        name=name,
+        inputs=GraphInputs(
+            x=torch.from_numpy(x),
+            edge_index_dict=edge_index_dict,
+            feature_names=tuple(feature_names),
+        ),
+        y=y,
+        splits=stratified_splits(y, np.flatnonzero(is_user), seeds),
+        metric="AUROC and AUPRC on test users; stratified 40/20/40 user splits, one per seed",
+        published=published,
+        node_type=(~is_user).astype(np.int64),
+    )
+
+
 def _log_degree(edge_index: torch.Tensor, n: int) -> np.ndarray:
     return np.log1p(np.bincount(edge_index[1].numpy(), minlength=n)).astype(np.float32)
 
@@ -246,19 +272,15 @@ def load_reddit(root: str | Path, seeds: Sequence[int] = DEFAULT_SEEDS) -> Graph
     y = np.where(is_user, y_raw.astype(np.int64), -1)
     if (y_raw[~is_user] != 0).any():
         raise ValueError(f"{path}: positives found among subreddits")
-    inputs = GraphInputs(
-        x=torch.from_numpy(x),
-        edge_index_dict={"posted_in": posted_in, "has_poster": has_poster},
-        feature_names=names,
-    )
-    return GraphDataset(
-        name="reddit",
-        inputs=inputs,
-        y=y,
-        splits=stratified_splits(y, np.flatnonzero(is_user), seeds),
-        metric="AUROC and AUPRC on test users; stratified 40/20/40 user splits, one per seed",
-        published=REDDIT_PUBLISHED,
-        node_type=(~is_user).astype(np.int64),
+    return _user_item_dataset(
+        "reddit",
+        x,
+        names,
+        {"posted_in": posted_in, "has_poster": has_poster},
+        y,
+        is_user,
+        seeds,
+        REDDIT_PUBLISHED,
     )
 
 
@@ -357,17 +379,13 @@ def load_yelpchi(root: str | Path, seeds: Sequence[int] = DEFAULT_SEEDS) -> Grap
 
     y = np.full(n, -1, dtype=np.int64)
     y[:n_users] = user_spam.cast(pl.Int64).to_numpy()
-    inputs = GraphInputs(
-        x=torch.from_numpy(x),
-        edge_index_dict={"reviewed": _directed(u, p), "reviewed_by": _directed(p, u)},
-        feature_names=YELPCHI_FEATURES,
-    )
-    return GraphDataset(
-        name="yelpchi",
-        inputs=inputs,
-        y=y,
-        splits=stratified_splits(y, np.flatnonzero(is_user), seeds),
-        metric="AUROC and AUPRC on test users; stratified 40/20/40 user splits, one per seed",
-        published=YELPCHI_PUBLISHED,
-        node_type=(~is_user).astype(np.int64),
+    return _user_item_dataset(
+        "yelpchi",
+        x,
+        YELPCHI_FEATURES,
+        {"reviewed": _directed(u, p), "reviewed_by": _directed(p, u)},
+        y,
+        is_user,
+        seeds,
+        YELPCHI_PUBLISHED,
     )
