@@ -653,7 +653,7 @@ def benchmark(args) -> dict:
         inputs, y, meta = load_inputs(torch, detector_mod, args.inputs, copies)
         load_s = time.perf_counter() - t0
         probe = detector_mod.GraphSAGEDetector(seed=0)
-        train_mask = (y >= 0) & ~probe._validation_split(y)
+        train_mask = (y >= 0) & ~probe.validation_split(y)
         entry: dict = {
             "copies": copies,
             "n_accounts": inputs.num_nodes,

@@ -204,7 +204,7 @@ def score_world(
     score = prepared(score_world_) if inductive else train
     y = label_codes(train["stages"].account_ids, train_world.labels)
     detector = build_detector(params)
-    val_mask = detector._validation_split(y)
+    val_mask = detector.validation_split(y)
     train_mask = (y >= 0) & ~val_mask
 
     start = time.perf_counter()

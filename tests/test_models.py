@@ -16,7 +16,7 @@ import torch
 from graphguard.features import FEATURE_NAMES
 from graphguard.models import GraphSAGEDetector, NeighborSampler, graph_inputs, label_codes
 from graphguard.models.detector import GraphInputs, abuse_auprc
-from graphguard.models.sage import RelationalGraphSAGE
+from graphguard.models.sage import RelationalGraphSAGE, adjacency
 from graphguard.models.sampling import (
     PYG_SAMPLER_AVAILABLE,
     NeighborBatches,
@@ -159,6 +159,22 @@ def test_layerwise_inference_matches_the_full_forward():
     layerwise = model.inference(x, edge_index_dict, batch_size=17)
     assert full.shape == (n, 3)
     assert torch.allclose(full, layerwise, atol=1e-5)
+
+
+@pytest.mark.parametrize("aggr", ["mean", "sum"])
+def test_adjacency_matrix_aggregates_as_the_edge_list_does(aggr):
+    n = 120
+    edge_index_dict = _random_graph(n, 900, seed=6)
+    # one direction only, so a transposed matrix would differ; a repeated edge counts twice
+    # in both forms; an empty relation contributes nothing
+    edge_index_dict["b"] = edge_index_dict["b"][:, : edge_index_dict["b"].size(1) // 2]
+    edge_index_dict["a"] = torch.cat([edge_index_dict["a"], edge_index_dict["a"][:, :5]], dim=1)
+    edge_index_dict["empty"] = torch.empty((2, 0), dtype=torch.long)
+    model = RelationalGraphSAGE(7, 16, 3, 2, relations=("a", "b", "empty"), aggr=aggr).eval()
+    x = torch.randn(n, 7, generator=torch.Generator().manual_seed(1))
+    sparse = {r: adjacency(e, n) for r, e in edge_index_dict.items()}
+    assert sparse["a"]._nnz() == edge_index_dict["a"].size(1)
+    assert torch.allclose(model(x, edge_index_dict), model(x, sparse), atol=1e-5)
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from graphguard.features.account import FEATURE_NAMES
 from graphguard.graph.projections import ANY_RELATION, RELATIONS
-from graphguard.models.sage import RelationalGraphSAGE
+from graphguard.models.sage import SPARSE_AGGRS, RelationalGraphSAGE, adjacency
 from graphguard.models.sampling import NeighborBatches
 from graphguard.schema import ACCOUNT, BENIGN, LABEL, LABELS
 
@@ -326,7 +326,7 @@ class GraphSAGEDetector:
             raise ValueError(f"y must hold class indices 0..{len(LABELS) - 1} or -1")
         labelled = y >= 0
         if val_mask is None:
-            val_mask = self._validation_split(y) if train_mask is None else np.zeros_like(labelled)
+            val_mask = self.validation_split(y) if train_mask is None else np.zeros_like(labelled)
         val_mask = np.asarray(val_mask, dtype=bool) & labelled
         if train_mask is None:
             train_mask = labelled & ~val_mask
@@ -349,8 +349,9 @@ class GraphSAGEDetector:
                 torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         return self
 
-    def _validation_split(self, y: np.ndarray) -> np.ndarray:
-        """A ``val_fraction`` of each class's labelled accounts, drawn with ``seed``."""
+    def validation_split(self, y: np.ndarray) -> np.ndarray:
+        """The default validation mask of `fit`: a ``val_fraction`` of each class's labelled
+        accounts, drawn with ``seed``, so a caller can hold out exactly what `fit` would."""
         rng = np.random.default_rng(self.seed)
         labelled = np.flatnonzero(y >= 0)
         order = labelled[np.lexsort((rng.random(labelled.size), y[labelled]))]
@@ -376,7 +377,9 @@ class GraphSAGEDetector:
         self.model_ = self._build_model().to(device)
 
         x_base = self._normalise(raw).to(device)
-        edge_index_dict = {r: e.to(device) for r, e in inputs.edge_index_dict.items()}
+        self.full_batch_ = inputs.num_nodes <= self.full_batch_max_nodes
+        # the mini-batch path reads inputs.edge_index_dict through its sampler instead
+        edge_index_dict = self._full_graph_edges(inputs) if self.full_batch_ else {}
         target = torch.from_numpy(y).to(device)
         train_idx = torch.from_numpy(np.flatnonzero(train_mask))
         if self.label_input:
@@ -401,7 +404,6 @@ class GraphSAGEDetector:
         amp_dtype = self._amp_dtype()
         scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
-        self.full_batch_ = inputs.num_nodes <= self.full_batch_max_nodes
         if not self.full_batch_:
             train_batches = NeighborBatches(
                 inputs.edge_index_dict,
@@ -533,6 +535,19 @@ class GraphSAGEDetector:
         auroc = abuse_auroc(truth, abuse) if self.select_on == "auroc" else None
         return abuse_auprc(truth, abuse), auroc, loss
 
+    def _full_graph_edges(self, inputs: GraphInputs) -> dict[str, Tensor]:
+        """Every relation's edges on the device, for a full-graph forward pass.
+
+        On a CPU a mean or sum aggregation runs as a sparse matrix product over each relation's
+        `adjacency`: 1.3x to 4.4x faster than message scatter, more with more edges per node.
+        On a GPU the edge lists stay as they are: scatter is fast there and takes every
+        precision.
+        """
+        device = self.device_
+        if device.type == "cpu" and self.aggr in SPARSE_AGGRS:
+            return {r: adjacency(e, inputs.num_nodes) for r, e in inputs.edge_index_dict.items()}
+        return {r: e.to(device) for r, e in inputs.edge_index_dict.items()}
+
     def _amp_dtype(self) -> torch.dtype | None:
         if not (self.amp and self.device_.type == "cuda"):
             return None
@@ -613,12 +628,12 @@ class GraphSAGEDetector:
                         "a label_input model needs known_labels for a graph it was not fit on"
                     )
             x = self._with_labels(x, known_labels)
-        edge_index_dict = {r: e.to(device) for r, e in inputs.edge_index_dict.items()}
         amp_dtype = self._amp_dtype()
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             if inputs.num_nodes <= self.full_batch_max_nodes:
-                logits = self.model_(x, edge_index_dict)
+                logits = self.model_(x, self._full_graph_edges(inputs))
             else:
+                edge_index_dict = {r: e.to(device) for r, e in inputs.edge_index_dict.items()}
                 logits = self.model_.inference(x, edge_index_dict, self.inference_batch_size)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 

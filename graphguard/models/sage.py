@@ -9,6 +9,7 @@ which class instead of seeing one blended neighbourhood.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -16,6 +17,42 @@ from torch import Tensor, nn
 from torch_geometric.nn import SAGEConv
 
 from graphguard.graph.projections import RELATIONS
+
+#: aggregations `SAGEConv` computes as a sparse matrix product when handed an adjacency matrix
+SPARSE_AGGRS: frozenset[str] = frozenset({"mean", "sum", "add"})
+
+
+def adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """A relation's ``[2, E]`` edges (row 0 source, row 1 target) as a CSR matrix ``A[t, s]``.
+
+    `SAGEConv` takes it in place of ``edge_index`` and aggregates with one sparse matrix product
+    instead of gathering a message per edge and scattering it back. On a CPU a training epoch
+    runs 1.3x faster on the simulated 107k-account graph and 4.4x faster on Tolokers (1M edges,
+    width 256, 3 layers: 2.8 s -> 0.64 s; `benchmarks/bench_aggregation.py`). Repeated edges
+    stay separate entries, so every aggregation sees exactly the messages the edge list would
+    send, and the sum is taken in row order, the same on every run.
+    """
+    source, target = edge_index
+    order = torch.argsort(target * num_nodes + source)  # by row, then column
+    counts = torch.bincount(target, minlength=num_nodes)
+    crow = torch.zeros(num_nodes + 1, dtype=torch.int64, device=edge_index.device)
+    crow[1:] = torch.cumsum(counts, 0)
+    values = torch.ones(edge_index.size(1), device=edge_index.device)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
+            crow,
+            source[order],
+            values,
+            (num_nodes, num_nodes),
+            check_invariants=False,  # built sorted and in range above
+        )
+
+
+def _has_edges(edges: Tensor | None) -> bool:
+    if edges is None:
+        return False
+    return edges._nnz() > 0 if edges.layout == torch.sparse_csr else edges.numel() > 0
 
 
 class RelationalSAGELayer(nn.Module):
@@ -36,7 +73,8 @@ class RelationalSAGELayer(nn.Module):
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F_{in})` or, bipartite,
           :math:`((|\mathcal{V}_s|, F_{in}), (|\mathcal{V}_t|, F_{in}))`; edge indices
-          :math:`(2, |\mathcal{E}_r|)` per relation, row 0 source, row 1 target.
+          :math:`(2, |\mathcal{E}_r|)` per relation, row 0 source, row 1 target, or the
+          relation's `adjacency` matrix :math:`(|\mathcal{V}_t|, |\mathcal{V}_s|)`.
         - **output:** :math:`(|\mathcal{V}|, F_{out})` or :math:`(|\mathcal{V}_t|, F_{out})`.
     """
 
@@ -67,7 +105,7 @@ class RelationalSAGELayer(nn.Module):
         out = self.root(x_dst)
         for relation, conv in self.convs.items():
             edge_index = edge_index_dict.get(relation)
-            if edge_index is None or edge_index.numel() == 0:
+            if not _has_edges(edge_index):
                 continue  # no neighbours in this relation: mean over nothing contributes 0
             out = out + conv((x_src, x_dst), edge_index)
         return self.dropout(torch.relu(self.norm(out)))
