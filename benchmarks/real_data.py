@@ -71,6 +71,16 @@ SAGE_GRID = [
     },
 ]
 
+#: the agg_mlp setting --select chose on all three datasets
+_AGG_MLP_CHOSEN = {"hidden": 256, "dropout": 0.5, "label_share": True}
+#: the MLP on the trees' inputs (raw + neighbour aggregates)
+AGG_MLP_GRID = [
+    {},
+    {"label_share": True},
+    {"hidden": 256, "dropout": 0.5},
+    {"hidden": 256, "dropout": 0.5, "label_share": True},
+]
+
 GBT_GRID = [
     {},
     {"learning_rate": 0.03, "max_leaf_nodes": 15, "min_samples_leaf": 50},
@@ -92,16 +102,19 @@ CHOSEN: dict[str, dict[str, dict]] = {
         },
         "gbt": _GBT_LABEL_SHARE,
         "mlp": {},
+        "agg_mlp": _AGG_MLP_CHOSEN,
     },
     "reddit": {
         "graphsage": {"hidden": 256, "layers": 3, "label_input": True, **_RES},
         "gbt": _GBT_LABEL_SHARE,
         "mlp": {},
+        "agg_mlp": _AGG_MLP_CHOSEN,
     },
     "yelpchi": {
         "graphsage": {"hidden": 256, "layers": 3, "label_input": True, **_RES},
         "gbt": {},
         "mlp": {},
+        "agg_mlp": _AGG_MLP_CHOSEN,
     },
 }
 
@@ -124,7 +137,7 @@ def add_graphsage_scores(outcome: dict, dataset, path: Path, scores: dict) -> No
         raise SystemExit(f"{path} holds splits {saved_splits}, this run {outcome['splits']}")
     outcome["results"]["graphsage"] = result_from_scores(dataset, sage, saved_splits)
     outcome["results"]["graphsage"]["scores_from"] = str(path)
-    for other in ("gbt", "mlp"):
+    for other in ("gbt", "mlp", "agg_mlp"):
         if other in scores:
             blend = blend_on_validation(dataset, sage, scores[other], saved_splits)
             outcome["results"][f"sage+{other}"] = blend
@@ -174,11 +187,12 @@ def main() -> None:
                     dataset, "graphsage", grid, select_splits, progress=say
                 )
                 params["graphsage"], selection["graphsage"] = best, rows
-            if "gbt" in models:
-                best, rows = select_on_validation(
-                    dataset, "gbt", GBT_GRID, select_splits, progress=say
-                )
-                params["gbt"], selection["gbt"] = best, rows
+            for model, grid in (("gbt", GBT_GRID), ("agg_mlp", AGG_MLP_GRID)):
+                if model in models:
+                    best, rows = select_on_validation(
+                        dataset, model, grid, select_splits, progress=say
+                    )
+                    params[model], selection[model] = best, rows
         if "graphsage" in models:
             params["graphsage"] = {**base, **params["graphsage"], "device": args.device}
         start = time.perf_counter()

@@ -507,7 +507,7 @@ def run_real(cfg: DictConfig, out_dir: Path, progress: Any = print) -> dict[str,
 
     ``experiment.seeds`` are split indices (Tolokers' ten fixed splits; seeds of the random
     40/20/40 splits of Reddit and YelpChi). GraphSAGE takes the model and train groups with
-    ``experiment.graphsage`` on top (the seed is the split index); gbt and mlp take
+    ``experiment.graphsage`` on top (the seed is the split index); gbt, mlp and agg_mlp take
     ``experiment.baselines``. Metrics are on each split's test mask.
     """
     from graphguard.datasets import load_dataset
@@ -522,7 +522,7 @@ def run_real(cfg: DictConfig, out_dir: Path, progress: Any = print) -> dict[str,
     baselines = as_container(exp, "baselines")
     outcome = run_real_experiment(
         dataset,
-        {"graphsage": sage, "gbt": baselines.get("gbt", {}), "mlp": baselines.get("mlp", {})},
+        {"graphsage": sage, **{m: baselines.get(m, {}) for m in MODELS if m != "graphsage"}},
         splits=splits if str(exp.dataset) == "tolokers" else list(range(len(splits))),
         models=methods,
         keep_scores=True,

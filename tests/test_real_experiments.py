@@ -41,15 +41,22 @@ def test_runner_scores_every_model_on_every_split(rings):
     fast_sage = {"epochs": 40, "patience": 10, "device": "cpu", "hidden": 16}
     fast_sage["degree_features"] = True  # ring members stand out by degree, not features
     outcome = run_real_experiment(
-        rings, {"graphsage": fast_sage, "gbt": {"max_iter": 50}, "mlp": {"epochs": 40}}
+        rings,
+        {
+            "graphsage": fast_sage,
+            "gbt": {"max_iter": 50},
+            "mlp": {"epochs": 40},
+            "agg_mlp": {"epochs": 40},
+        },
     )
-    assert set(outcome["results"]) == {"graphsage", "gbt", "mlp"}
+    assert set(outcome["results"]) == {"graphsage", "gbt", "mlp", "agg_mlp"}
     for result in outcome["results"].values():
         assert [run["split"] for run in result["runs"]] == [0, 1]
         assert 0.0 <= result["summary"]["roc_auc_mean"] <= 1.0
     # degree and neighbours give the graph models the rings; own features are noise
     assert outcome["results"]["graphsage"]["summary"]["roc_auc_mean"] > 0.8
     assert outcome["results"]["gbt"]["summary"]["roc_auc_mean"] > 0.8
+    assert outcome["results"]["agg_mlp"]["summary"]["roc_auc_mean"] > 0.8
     assert outcome["results"]["mlp"]["summary"]["roc_auc_mean"] < 0.7
     assert "graphsage" in format_table(outcome)
 
