@@ -502,6 +502,14 @@ def run_simulated(cfg: DictConfig, out_dir: Path, progress: Any = print) -> dict
     }
 
 
+def real_graphsage_params(cfg: DictConfig) -> dict[str, Any]:
+    """GraphSAGE settings of a ``real`` experiment: the model and train groups, then
+    ``experiment.graphsage`` on top; no seed (each split's index seeds it)."""
+    params = {**model_params(cfg), **as_container(cfg.experiment, "graphsage")}
+    params.pop("seed", None)
+    return params
+
+
 def run_real(cfg: DictConfig, out_dir: Path, progress: Any = print) -> dict[str, Any]:
     """``real`` experiments: a dataset of ``paths.shared_data`` (`graphguard.real_experiments`).
 
@@ -516,8 +524,7 @@ def run_real(cfg: DictConfig, out_dir: Path, progress: Any = print) -> dict[str,
     exp = cfg.experiment
     splits = [int(s) for s in exp.seeds]
     dataset = load_dataset(str(exp.dataset), root=cfg.paths.shared_data, seeds=splits)
-    sage = {**model_params(cfg), **as_container(exp, "graphsage")}
-    sage.pop("seed", None)
+    sage = real_graphsage_params(cfg)
     methods = [m for m in exp.methods if m in MODELS]
     baselines = as_container(exp, "baselines")
     outcome = run_real_experiment(

@@ -19,7 +19,7 @@ from graphguard.evaluate import evaluate
 from graphguard.features import FEATURE_NAMES, select_features
 from graphguard.fusion import fuse_scores
 from graphguard.simulate import SimulationConfig, simulate, write_world
-from graphguard.train import config_drift, load_model
+from graphguard.train import build_detector, config_drift, load_model
 
 runner = CliRunner()
 TRAIN = ["--set", "train.epochs=40", "--set", "train.device=cpu", "-q"]
@@ -297,7 +297,7 @@ def test_an_experiment_writes_config_metrics_plots_and_model(tmp_path):
 
 def test_every_shipped_experiment_composes():
     from graphguard.conf_loader import config_dir
-    from graphguard.experiment import _check_config
+    from graphguard.experiment import _check_config, real_graphsage_params
 
     names = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
     assert {"sim_labels40", "sim_heldout", "sim_inductive"} <= set(names)
@@ -308,6 +308,8 @@ def test_every_shipped_experiment_composes():
         _check_config(cfg)
         for target in cfg.experiment.targets.values():
             assert target.method in cfg.experiment.methods
+        if cfg.experiment.kind == "real":  # its GraphSAGE settings make a valid detector
+            build_detector(real_graphsage_params(cfg))
 
 
 def test_fused_scores_beat_the_model_alone_when_kinds_are_unlabelled():
