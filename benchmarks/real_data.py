@@ -1,8 +1,8 @@
-"""GraphSAGE vs gradient-boosted trees vs an MLP on the real labelled graphs.
+"""GraphSAGE vs gradient-boosted trees vs MLPs (raw, and on neighbour aggregates) on real graphs.
 
 Runs `run_real_experiment` on tolokers / reddit / yelpchi over every split (seed), prints a
 side-by-side table of test mean ± std and writes the full results as JSON. With ``--select`` the
-GraphSAGE and GBT settings are first chosen from the small grids below by mean *validation*
+GraphSAGE, GBT and agg_mlp settings are first chosen from the small grids below by mean *validation*
 ROC-AUC over splits 0-2 (test masks are never looked at for the choice); without it the
 ``CHOSEN`` settings are used, which are what ``--select`` picked when this was last run.
 
