@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import SAGEConv
 
 from graphguard.graph.projections import RELATIONS
+from graphguard.models.sampling import to_csr
 
 #: aggregations `SAGEConv` computes as a sparse matrix product when handed an adjacency matrix
 SPARSE_AGGRS: frozenset[str] = frozenset({"mean", "sum", "add"})
@@ -32,20 +33,16 @@ def adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     stay separate entries, so every aggregation sees exactly the messages the edge list would
     send, and the sum is taken in row order, the same on every run.
     """
-    source, target = edge_index
-    order = torch.argsort(target * num_nodes + source)  # by row, then column
-    counts = torch.bincount(target, minlength=num_nodes)
-    crow = torch.zeros(num_nodes + 1, dtype=torch.int64, device=edge_index.device)
-    crow[1:] = torch.cumsum(counts, 0)
-    values = torch.ones(edge_index.size(1), device=edge_index.device)
+    crow, col = to_csr(edge_index, num_nodes)  # the sampler's incoming-neighbour CSR
+    values = torch.ones(col.numel(), device=col.device)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return torch.sparse_csr_tensor(
             crow,
-            source[order],
+            col,
             values,
             (num_nodes, num_nodes),
-            check_invariants=False,  # built sorted and in range above
+            check_invariants=False,  # to_csr builds it sorted and in range
         )
 
 

@@ -50,7 +50,7 @@ def to_csr(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
     order = torch.argsort(dst * num_nodes + src)
     col = src[order]
     counts = torch.bincount(dst, minlength=num_nodes)
-    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=edge_index.device)
     rowptr[1:] = torch.cumsum(counts, 0)
     return rowptr, col
 
