@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from graphguard.datasets import load_dataset
-from graphguard.real_experiments import (
+from graphguard.evaluation.real_data import (
     MODELS,
     blend_on_validation,
     format_table,

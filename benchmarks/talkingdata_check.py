@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from graphguard.conf_loader import compose_config, detect_config
-from graphguard.detect import run_detection
+from graphguard.compose import compose_config, detect_config
+from graphguard.pipeline.detect import run_detection
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared/data/talkingdata-adtracking-sample"
 

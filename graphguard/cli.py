@@ -158,7 +158,7 @@ def simulate(
     Example: graphguard simulate data/demo --accounts 20000 --seed 7
     """
     with _errors():
-        from graphguard.conf_loader import as_container, compose_config
+        from graphguard.compose import as_container, compose_config
         from graphguard.simulate import SimulationConfig, write_world
         from graphguard.simulate import simulate as run_simulation
 
@@ -248,8 +248,8 @@ def detect(
     Example: graphguard detect data/new/events.parquet --model models/demo.pt --out runs/new
     """
     with _errors():
-        from graphguard.conf_loader import compose_config, detect_config
-        from graphguard.detect import run_detection, run_metadata
+        from graphguard.compose import compose_config, detect_config
+        from graphguard.pipeline.detect import run_detection, run_metadata
 
         cfg = compose_config(
             _overrides(
@@ -267,7 +267,7 @@ def detect(
         config = detect_config(cfg)
         detector = None
         if model is not None:
-            from graphguard.train import config_drift, load_model
+            from graphguard.pipeline.train import config_drift, load_model
 
             detector = load_model(model, device=device)
             drift = config_drift(detector, config)
@@ -325,14 +325,14 @@ def train(
     --out models/demo.pt
     """
     with _errors():
-        from graphguard.conf_loader import (
+        from graphguard.compose import (
             compose_config,
             detect_config,
             feature_names,
             feature_relations,
         )
-        from graphguard.conf_loader import model_params as model_settings
-        from graphguard.train import run_training
+        from graphguard.compose import model_params as model_settings
+        from graphguard.pipeline.train import run_training
 
         cfg = compose_config(
             _overrides(
@@ -369,7 +369,7 @@ def train(
 
 def _print_report(run_dir: Path, top: int) -> None:
     from graphguard.report.render import render_terminal
-    from graphguard.report.run import load_run
+    from graphguard.rundir import load_run
 
     render_terminal(load_run(run_dir), out, top=top)
 
@@ -407,7 +407,7 @@ def report(
     """
     with _errors():
         from graphguard.report.render import render_json, render_markdown, render_terminal
-        from graphguard.report.run import load_run
+        from graphguard.rundir import load_run
 
         if sum((as_json, markdown, html)) > 1:
             raise UsageError("choose one of --json, --markdown and --html")
@@ -544,7 +544,7 @@ def explain(
     Example: graphguard explain runs/demo u000500e323
     """
     with _errors():
-        from graphguard.explain import explain_account, format_explanation
+        from graphguard.report.explain import explain_account, format_explanation
 
         if ties < 0 or shared < 0:
             raise UsageError("--ties and --shared must be 0 or more")
@@ -566,7 +566,7 @@ def evaluate(
     Example: graphguard evaluate runs/demo --truth data/demo/truth.parquet
     """
     with _errors():
-        from graphguard.evaluate import evaluate_run, format_evaluation
+        from graphguard.evaluation.evaluate import evaluate_run, format_evaluation
 
         metrics = evaluate_run(run_dir, truth)
         if as_json:
@@ -584,7 +584,7 @@ def show_config(set_: SetOption = None) -> None:
     with _errors():
         from omegaconf import OmegaConf
 
-        from graphguard.conf_loader import (
+        from graphguard.compose import (
             compose_config,
             detect_config,
             feature_names,

@@ -25,10 +25,10 @@ Kinds of experiment (``experiment.kind``):
   label, against the simulator's truth.
 - ``inductive``: train on the world of each seed, score a second world of seed
   ``seed + experiment.inductive_offset`` whose accounts training never saw.
-- ``real``: a third-party dataset from ../shared/data (`graphguard.real_experiments`).
+- ``real``: a third-party dataset from ../shared/data (`graphguard.evaluation.real_data`).
 
 Methods on the same split: ``graphsage`` (model alone), ``graphsage+evidence`` (model fused
-with the cluster evidence, `graphguard.fusion`), ``gbt`` (gradient-boosted trees on the
+with the cluster evidence, `graphguard.pipeline.fusion`), ``gbt`` (gradient-boosted trees on the
 features plus neighbour aggregates), ``gbt+evidence`` (the trees' abuse score fused with the
 evidence by the same noisy-OR), ``mlp`` (the features alone) and ``evidence`` (the
 unsupervised cluster score, no labels used).
@@ -48,7 +48,7 @@ import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
 from graphguard import schema
-from graphguard.conf_loader import (
+from graphguard.compose import (
     as_container,
     config_dir,
     detect_config,
@@ -77,7 +77,7 @@ SIM_METHODS = ("graphsage+evidence", "graphsage", "gbt+evidence", "gbt", "mlp", 
 
 
 def flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
-    """The numbers a table shows, from `graphguard.evaluate.evaluate` output."""
+    """The numbers a table shows, from `graphguard.evaluation.evaluate.evaluate` output."""
     accounts = metrics["accounts"]
     fpr = metrics["false_positive_rate"]
     hard = [v.get("fpr") for v in (fpr.get("hard_negatives") or {}).values()]
@@ -138,7 +138,7 @@ class WorldScores:
         self.frames[method] = frame.filter(pl.col(schema.ACCOUNT).is_in(self.eval_ids.implode()))
 
     def evaluate(self) -> dict[str, dict[str, Any]]:
-        from graphguard.evaluate import evaluate
+        from graphguard.evaluation.evaluate import evaluate
 
         return {method: evaluate(frame, self.truth) for method, frame in self.frames.items()}
 
@@ -167,12 +167,12 @@ def score_world(
 ) -> tuple[WorldScores, dict[str, float]]:
     """Train every method on ``train_world``'s labels; score ``score_world_`` (default: the same
     world's unlabelled accounts)."""
-    from graphguard.baselines import fit_predict_gbt, fit_predict_mlp, neighbour_aggregate
+    from graphguard.models.baselines import fit_predict_gbt, fit_predict_mlp, neighbour_aggregate
     from graphguard.community.scoring import score_accounts
-    from graphguard.detect import build_stages
-    from graphguard.fusion import fuse_scores, unseen_classes
+    from graphguard.pipeline.detect import build_stages
+    from graphguard.pipeline.fusion import fuse_scores, unseen_classes
     from graphguard.models.detector import graph_inputs, label_codes
-    from graphguard.train import build_detector
+    from graphguard.pipeline.train import build_detector
 
     config = detect_config(cfg)
     names = feature_names(cfg)
@@ -511,7 +511,7 @@ def real_graphsage_params(cfg: DictConfig) -> dict[str, Any]:
 
 
 def run_real(cfg: DictConfig, out_dir: Path, progress: Any = print) -> dict[str, Any]:
-    """``real`` experiments: a dataset of ``paths.shared_data`` (`graphguard.real_experiments`).
+    """``real`` experiments: a dataset of ``paths.shared_data`` (`graphguard.evaluation.real_data`).
 
     ``experiment.seeds`` are split indices (Tolokers' ten fixed splits; seeds of the random
     40/20/40 splits of Reddit and YelpChi). GraphSAGE takes the model and train groups with
@@ -519,7 +519,7 @@ def run_real(cfg: DictConfig, out_dir: Path, progress: Any = print) -> dict[str,
     ``experiment.baselines``. Metrics are on each split's test mask.
     """
     from graphguard.datasets import load_dataset
-    from graphguard.real_experiments import MODELS, run_real_experiment
+    from graphguard.evaluation.real_data import MODELS, run_real_experiment
 
     exp = cfg.experiment
     splits = [int(s) for s in exp.seeds]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from graphguard.baselines import (
+from graphguard.models.baselines import (
     fit_predict_gbt,
     fit_predict_mlp,
     neighbour_aggregate,

@@ -8,7 +8,7 @@ import pytest
 
 from graphguard import schema
 from graphguard.config import CommunityConfig, DetectConfig
-from graphguard.detect import detect
+from graphguard.pipeline.detect import detect
 from tests.worlds import bot_ring, frame, ordinary_users, viral_burst
 
 

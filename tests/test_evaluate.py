@@ -1,4 +1,4 @@
-"""Tests for graphguard.evaluate on a hand-built run with answers worked out on paper.
+"""Tests for graphguard.evaluation.evaluate on a hand-built run with answers worked out on paper.
 
 The planted world: campaign A (device_farm, 4 bot accounts, 3 flagged: caught) and campaign B
 (engagement_pod, 3 fake-engagement accounts, 1 flagged, one never seen by the run: missed);
@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from graphguard.evaluate import evaluate, evaluate_run, format_evaluation
+from graphguard.evaluation.evaluate import evaluate, evaluate_run, format_evaluation
 from graphguard.schema import ACCOUNT, TRUTH_SCHEMA
 
 TRUTH_ROWS = [

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from graphguard import schema
 from graphguard.cli import app
-from graphguard.detect import run_detection
+from graphguard.pipeline.detect import run_detection
 from graphguard.errors import OutputExistsError
 from graphguard.export import (
     Pseudonymizer,
@@ -29,7 +29,7 @@ from graphguard.export import (
     load_cases,
     top_cluster_ids,
 )
-from graphguard.report.run import load_run
+from graphguard.rundir import load_run
 from graphguard.simulate import SimulationConfig, simulate
 from tests.worlds import bot_ring, frame, ordinary_users
 

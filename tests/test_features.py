@@ -1,6 +1,6 @@
 """Account features: one finite row per account, and planted campaigns stand out in them.
 
-Worlds come from `tests.worlds.pipeline_world` (the stages `graphguard.detect.build_stages`
+Worlds come from `tests.worlds.pipeline_world` (the stages `graphguard.pipeline.detect.build_stages`
 builds, plus features); the model tests use the same worlds.
 """
 

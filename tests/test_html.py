@@ -32,7 +32,7 @@ from graphguard.report.html import (
     script_json,
     write_html_report,
 )
-from graphguard.report.run import load_run
+from graphguard.rundir import load_run
 from graphguard.simulate import SimulationConfig, simulate
 from tests.test_export import (
     HOSTILE_DEVICE,

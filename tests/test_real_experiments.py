@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from graphguard.datasets import GraphDataset, stratified_splits
 from graphguard.models.detector import GraphInputs, GraphSAGEDetector
 from graphguard.models.sage import RelationalGraphSAGE
-from graphguard.real_experiments import format_table, run_real_experiment, select_on_validation
+from graphguard.evaluation.real_data import format_table, run_real_experiment, select_on_validation
 
 
 def _ring_graph(n: int = 400, seed: int = 0) -> GraphDataset:

@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 
 from graphguard import schema
 from graphguard.cli import app
-from graphguard.conf_loader import as_container, compose_config
+from graphguard.compose import as_container, compose_config
 from graphguard.config import DetectConfig, ScoringConfig
-from graphguard.evaluate import evaluate
+from graphguard.evaluation.evaluate import evaluate
 from graphguard.features import FEATURE_NAMES, select_features
-from graphguard.fusion import fuse_scores
+from graphguard.pipeline.fusion import fuse_scores
 from graphguard.simulate import SimulationConfig, simulate, write_world
-from graphguard.train import build_detector, config_drift, load_model
+from graphguard.pipeline.train import build_detector, config_drift, load_model
 
 runner = CliRunner()
 TRAIN = ["--set", "train.epochs=40", "--set", "train.device=cpu", "-q"]
@@ -296,7 +296,7 @@ def test_an_experiment_writes_config_metrics_plots_and_model(tmp_path):
 
 
 def test_every_shipped_experiment_composes():
-    from graphguard.conf_loader import config_dir
+    from graphguard.compose import config_dir
     from graphguard.experiment import _check_config, real_graphsage_params
 
     names = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
@@ -379,7 +379,7 @@ def test_reports_say_a_model_scored_the_run(scored_run, model):
 
 
 def test_a_kind_the_model_never_saw_is_named_by_the_evidence():
-    from graphguard.fusion import unseen_classes
+    from graphguard.pipeline.fusion import unseen_classes
     from graphguard.models.detector import GraphSAGEDetector
 
     detector = GraphSAGEDetector()

@@ -12,7 +12,7 @@ import polars as pl
 
 from graphguard import schema
 from graphguard.config import DetectConfig
-from graphguard.detect import Stages, build_stages
+from graphguard.pipeline.detect import Stages, build_stages
 from graphguard.simulate import SimulationConfig, World, simulate
 
 
@@ -37,7 +37,7 @@ class Pipeline:
 
 
 def run_pipeline(events: pl.DataFrame, config: DetectConfig | None = None) -> Pipeline:
-    """The stages `graphguard.detect.detect` builds, and the features `train` would use."""
+    """The stages `graphguard.pipeline.detect.detect` builds, and the features `train` would use."""
     stages = build_stages(events, config)
     return Pipeline(stages, stages.features())
 

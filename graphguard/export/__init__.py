@@ -32,7 +32,7 @@ from graphguard.export.formats import (
     write_format,
 )
 from graphguard.export.pseudonym import KEY_ENV, Pseudonymizer, resolve_key
-from graphguard.report.run import Run, load_run
+from graphguard.rundir import Run, load_run
 from graphguard.schema import ACCOUNT
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from graphguard.report.run import (
+from graphguard.rundir import (
     CLUSTER_ID,
     RISK,
     SUSPICION,

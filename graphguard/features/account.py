@@ -1,6 +1,6 @@
 """Per-account features for the supervised model, as Polars expressions over the pipeline's tables.
 
-Every input is something `graphguard.detect.detect` already holds: the indexed events, the
+Every input is something `graphguard.pipeline.detect.detect` already holds: the indexed events, the
 account graph's edge table, the Leiden membership, the scored community evidence and each
 member's participation. `account_features` joins them into one Float32 row per account index.
 

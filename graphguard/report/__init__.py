@@ -11,7 +11,7 @@ from graphguard.report.render import (
     render_terminal,
     run_summary,
 )
-from graphguard.report.run import Run, load_run
+from graphguard.rundir import Run, load_run
 
 __all__ = [
     "Run",

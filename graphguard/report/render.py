@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from graphguard.report.run import (
+from graphguard.rundir import (
     CLUSTER_ID,
     DOMINANT_RELATION,
     EVIDENCE,

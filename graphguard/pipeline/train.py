@@ -20,7 +20,7 @@ import polars as pl
 
 from graphguard import __version__, schema
 from graphguard.config import DetectConfig, to_dict
-from graphguard.detect import Stages, StageTimer, build_stages
+from graphguard.pipeline.detect import Stages, StageTimer, build_stages
 from graphguard.errors import OutputExistsError
 from graphguard.features.account import FEATURE_NAMES
 from graphguard.graph.projections import RELATIONS

@@ -34,7 +34,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from graphguard.report.run import (
+from graphguard.rundir import (
     ACCOUNTS_FILE,
     CLUSTER_ID,
     FLAGGED,

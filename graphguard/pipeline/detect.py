@@ -24,7 +24,7 @@ from graphguard.community.leiden import Partition, leiden
 from graphguard.community.scoring import label_clusters, score_accounts, score_clusters
 from graphguard.config import DetectConfig, to_dict
 from graphguard.features.account import account_features
-from graphguard.fusion import (
+from graphguard.pipeline.fusion import (
     MODEL_COLUMNS,
     fuse_scores,
     model_inputs,
@@ -193,7 +193,7 @@ def detect(
 
     Without ``model`` the class scores come from the community evidence alone. With a fitted
     `GraphSAGEDetector` they are the model's probabilities, combined with the evidence as
-    ``config.scoring.fusion`` says (`graphguard.fusion`); risk is then 1 - score_benign.
+    ``config.scoring.fusion`` says (`graphguard.pipeline.fusion`); risk is then 1 - score_benign.
     """
     config = config or DetectConfig()
     timer = timer or StageTimer()
@@ -423,7 +423,7 @@ def write_run(
 ) -> Path:
     """Write accounts/clusters/edges Parquet, run.json and report.md; all or nothing."""
     from graphguard.report.render import render_markdown
-    from graphguard.report.run import Run
+    from graphguard.rundir import Run
 
     meta = run_metadata(result, events_path=events_path, labels_path=labels_path)
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from graphguard.baselines import (
+from graphguard.models.baselines import (
     fit_predict_gbt,
     fit_predict_mlp,
     neighbour_aggregate,

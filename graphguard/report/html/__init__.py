@@ -38,11 +38,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from graphguard.explain import RELATION_WORDS, entity_counts, explain_members
+from graphguard.report.explain import RELATION_WORDS, entity_counts, explain_members
 from graphguard.export.case import Case, entity_nodes, load_cases, top_cluster_ids
 from graphguard.io import write_text_atomic
 from graphguard.report.render import _PLAIN_TEXT_TABLE, _format_value, run_summary
-from graphguard.report.run import (
+from graphguard.rundir import (
     CLUSTER_ID,
     DOMINANT_RELATION,
     EVIDENCE,
@@ -156,7 +156,7 @@ def _num(value: Any) -> float | None:
 
 @cache
 def _static(name: str) -> str:
-    text = resources.files("graphguard.report").joinpath("static", name).read_text("utf-8")
+    text = resources.files("graphguard.report.html").joinpath("static", name).read_text("utf-8")
     # Inlined as it is: anything that could end the element or switch the HTML parser's script
     # state would break the page.
     if any(mark in text.lower() for mark in ("</script", "</style", "<script", "<!--")):
@@ -1345,7 +1345,7 @@ def write_html_report(
     report_path = Path(out) if out is not None else run.path / "report.html"
     truth = None
     if truth_path is not None:
-        from graphguard.evaluate import read_truth
+        from graphguard.evaluation.evaluate import read_truth
 
         truth = read_truth(truth_path)
         missing = [c for c in (ACCOUNT, "label") if c not in truth.columns]

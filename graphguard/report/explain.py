@@ -31,7 +31,7 @@ from graphguard.export.case import (
     strongest_relation,
 )
 from graphguard.report.render import _plain
-from graphguard.report.run import CLUSTER_ID, Run, load_run
+from graphguard.rundir import CLUSTER_ID, Run, load_run
 from graphguard.schema import ACCOUNT
 
 #: Participation columns of accounts.parquet and what each says about the account.

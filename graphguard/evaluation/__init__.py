@@ -1,0 +1,1 @@
+"""Measuring a run or a model against labels: metrics, evaluate, experiments."""

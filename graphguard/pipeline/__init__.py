@@ -1,0 +1,1 @@
+"""The pipeline: the one place where the order of the stages lives."""
