@@ -1,0 +1,76 @@
+"""Ranking metrics of a score against a binary truth: the one place they are computed.
+
+AUROC, average precision (AUPRC), recall at a false-positive budget and thinned
+precision-recall points for drawing. Every function returns ``None`` where the metric is
+undefined (one class absent) instead of raising or returning NaN, so results go straight to
+JSON. Used by the model's epoch selection, the pipeline (curves against the labels given to
+detect), evaluation and the experiments alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+
+#: the false-positive budget of `recall_at_fpr` unless one is given
+FPR_BUDGET = 0.01
+
+
+def _ranked(truth: np.ndarray) -> bool:
+    """Ranking metrics compare two classes; with either missing they have no meaning."""
+    truth = np.asarray(truth, dtype=bool)
+    return bool(truth.any()) and not bool(truth.all())
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def auroc(truth: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC-AUC of ``score`` for boolean ``truth``; None when one class is absent."""
+    if not _ranked(truth):
+        return None
+    return _finite(roc_auc_score(np.asarray(truth, dtype=bool), score))
+
+
+def auprc(truth: np.ndarray, score: np.ndarray) -> float | None:
+    """Average precision of ``score`` for boolean ``truth``; None when one class is absent."""
+    if not _ranked(truth):
+        return None
+    return _finite(average_precision_score(np.asarray(truth, dtype=bool), score))
+
+
+def recall_at_fpr(truth: np.ndarray, score: np.ndarray, budget: float = FPR_BUDGET) -> float | None:
+    """The highest recall reachable while at most ``budget`` of the negatives score above the
+    cut; None when one class is absent."""
+    if not _ranked(truth):
+        return None
+    fpr, tpr, _ = roc_curve(np.asarray(truth, dtype=bool), score, drop_intermediate=False)
+    # fpr starts at 0, so the budget always admits at least the first point.
+    return float(tpr[fpr <= budget].max())
+
+
+def pr_points(
+    truth: np.ndarray, score: np.ndarray, *, max_points: int = 300
+) -> dict[str, object] | None:
+    """Precision-recall curve thinned to at most ``max_points`` points, with its average
+    precision and the base rate; None when one class is absent."""
+    if not _ranked(truth):
+        return None
+    truth = np.asarray(truth, dtype=bool)
+    precision, recall, _ = precision_recall_curve(truth, score)
+    keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), max_points)).astype(int))
+    return {
+        "recall": recall[keep].tolist(),
+        "precision": precision[keep].tolist(),
+        "average_precision": auprc(truth, score),
+        "base_rate": float(truth.mean()),
+    }

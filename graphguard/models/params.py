@@ -1,0 +1,73 @@
+"""The GraphSAGE detector's hyper-parameters: one dataclass, the only list of them.
+
+`GraphSAGEDetector` takes exactly these fields as keyword arguments, `get_params` returns them
+and checkpoints store them. The config groups ``model`` (the network) and ``train`` (how it is
+trained and how it scores) are the fields whose metadata says so, so conf/ never lists a
+parameter or a default again. Torch-free, so composing a config never loads torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+#: the two config groups a parameter can belong to
+MODEL_GROUP = "model"
+TRAIN_GROUP = "train"
+
+
+def _p(default: Any, group: str, doc: str) -> Any:
+    return field(default=default, metadata={"group": group, "doc": doc})
+
+
+def _list(default: list[int], group: str, doc: str) -> Any:
+    return field(default_factory=lambda: list(default), metadata={"group": group, "doc": doc})
+
+
+@dataclass
+class GraphSAGEParams:
+    """Hyper-parameters of `GraphSAGEDetector` (see its docstring for what each one does)."""
+
+    # --- the network (config group ``model``)
+    hidden: int = _p(64, MODEL_GROUP, "width of every GraphSAGE layer")
+    layers: int = _p(2, MODEL_GROUP, "message-passing layers (hops)")
+    dropout: float = _p(0.2, MODEL_GROUP, "dropout after every layer")
+    feature_clip: float | None = _p(
+        3.0, MODEL_GROUP, "normalised features are clipped to +-this many training std (null: none)"
+    )
+    residual: bool = _p(False, MODEL_GROUP, "residual connections around every layer")
+    input_dropout: float = _p(0.0, MODEL_GROUP, "dropout on the normalised input features")
+    jumping_knowledge: bool = _p(False, MODEL_GROUP, "the head reads every layer's output")
+    aggr: str = _p("mean", MODEL_GROUP, "neighbourhood aggregation: mean, max or sum")
+    degree_features: bool = _p(False, MODEL_GROUP, "append log1p degree per relation")
+    label_input: bool = _p(False, MODEL_GROUP, "the label trick (transductive training)")
+    label_input_rate: float = _p(0.5, MODEL_GROUP, "share of training labels shown per epoch")
+    # --- training and scoring (config group ``train``)
+    epochs: int = _p(100, TRAIN_GROUP, "most passes over the training accounts")
+    lr: float = _p(1e-2, TRAIN_GROUP, "Adam learning rate")
+    weight_decay: float = _p(1e-4, TRAIN_GROUP, "AdamW weight decay")
+    patience: int = _p(10, TRAIN_GROUP, "stop after this many epochs without a better score")
+    select_on: str = _p(
+        "loss", TRAIN_GROUP, "epoch kept: loss (lowest validation loss), auprc or auroc"
+    )
+    val_fraction: float = _p(
+        0.2, TRAIN_GROUP, "share of labelled accounts (per class) held out for early stopping"
+    )
+    seed: int = _p(0, TRAIN_GROUP, "seeds initialisation, dropout, validation split, sampling")
+    device: str = _p("auto", TRAIN_GROUP, "auto (CUDA when torch sees a GPU), cpu or cuda")
+    amp: bool = _p(True, TRAIN_GROUP, "mixed precision on CUDA; ignored on CPU")
+    full_batch_max_nodes: int = _p(
+        200_000, TRAIN_GROUP, "graphs above this many accounts train on sampled mini-batches"
+    )
+    fanouts: list[int] = _list(
+        [15, 10], TRAIN_GROUP, "neighbours sampled per account, relation and hop (one per layer)"
+    )
+    batch_size: int = _p(1024, TRAIN_GROUP, "seed accounts per mini-batch")
+    inference_batch_size: int = _p(8192, TRAIN_GROUP, "accounts per step of layer-wise scoring")
+
+
+def param_names(group: str | None = None) -> tuple[str, ...]:
+    """The parameter names, all of them or those of one config group."""
+    return tuple(
+        f.name for f in fields(GraphSAGEParams) if group is None or f.metadata["group"] == group
+    )
