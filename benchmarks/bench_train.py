@@ -299,7 +299,7 @@ def memory_cap(max_rss_gib: float, enabled: bool):
 def prepare(out_dir: Path, n_accounts: int, seed: int) -> dict:
     """Simulate, build the stages and features as `graphguard train` does, save the inputs."""
     from graphguard.config import DetectConfig
-    from graphguard.pipeline.detect import build_stages
+    from graphguard.pipeline.stages import build_stages
     from graphguard.features.account import FEATURE_NAMES
     from graphguard.models.detector import graph_inputs, label_codes
     from graphguard.simulate import SimulationConfig, simulate

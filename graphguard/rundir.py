@@ -1,68 +1,276 @@
-"""Load a finished detection run's directory for reporting and evaluation.
+"""The run directory: the one seam between computing and showing.
 
-A run directory holds `accounts.parquet`, `clusters.parquet` and `run.json` (see the data contract).
-`load_run` reads the three files and checks only what the readers downstream rely on, so a report
-or an evaluation fails with a message naming the file and column instead of a KeyError deep inside
-a renderer. Extra columns pass through untouched: they are evidence the renderers show generically.
+`graphguard detect` writes a run directory; reports, case files, exports, explanations and
+evaluations read it and nothing else. This module is the only place that knows its files, their
+columns and dtypes, and how they are written and read:
+
+* `write_run` lays out a run all at once (under a temporary name, renamed when complete), after
+  checking every table against its declared columns, so a pipeline change that drops or retypes
+  a column fails at write time instead of in a renderer;
+* `load_run` reads accounts, clusters and run.json for the readers, checks the columns they rely
+  on and casts them to their contract dtypes; `read_table` / `scan_table` give the other tables.
+
+Readers are lenient about columns a run written by an older graphguard may lack (they are
+declared ``required=False``); `check_run` holds a directory to the full contract.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from graphguard.schema import ACCOUNT
+from graphguard.io import (
+    atomic_directory,
+    write_json_atomic,
+    write_parquet_atomic,
+    write_text_atomic,
+)
+from graphguard.schema import ACCOUNT, SCORE_COLUMNS
+
+# --------------------------------------------------------------------------------------------
+# Files
 
 ACCOUNTS_FILE = "accounts.parquet"
 CLUSTERS_FILE = "clusters.parquet"
+ACCOUNT_EDGES_FILE = "account_edges.parquet"
+ENTITY_EDGES_FILE = "entity_edges.parquet"
+ACTIVITY_FILE = "cluster_activity.parquet"
+REJECTED_FILE = "rejected_rows.parquet"
 META_FILE = "run.json"
+#: written beside the data by whoever renders it (the CLI writes the Markdown report)
+REPORT_FILE = "report.md"
 
-# Run-output column names, from the data contract (schema.py holds the input-side names).
+# --------------------------------------------------------------------------------------------
+# Column names (schema.py holds the input side)
+
 CLUSTER_ID = "cluster_id"
 RISK = "risk"
 FLAGGED = "flagged"
 PREDICTED_LABEL = "predicted_label"
+KNOWN_LABEL = "known_label"
 SIZE = "size"
 SUSPICION = "suspicion"
 EVIDENCE = "evidence"
+EVIDENCE_FACTS = "evidence_facts"
 DOMINANT_RELATION = "dominant_relation"
+N_FLAGGED = "n_flagged"
+MEAN_RISK = "mean_risk"
+BEHAVIOUR_SCORE = "behaviour_score"
+INFRASTRUCTURE_SCORE = "infrastructure_score"
+#: an account's two shares of its cluster's suspicion; its evidence risk is their noisy-OR
+BEHAVIOUR_PART = "behaviour_part"
+INFRASTRUCTURE_PART = "infrastructure_part"
+MODEL_RISK = "model_risk"
+EVIDENCE_RISK = "evidence_risk"
+N_SYNCED_TARGETS = "n_synced_targets"
+#: an account's own part in its community's coordination (0 for accounts in no community)
+PARTICIPATION_COLUMNS: tuple[str, ...] = (
+    "participation",
+    "p_shared_device",
+    "p_shared_ip",
+    "p_sync",
+    "p_exclusive",
+    "p_single_use_device",
+)
+#: extra accounts.parquet columns of a run scored with a model
+MODEL_COLUMNS: tuple[str, ...] = (MODEL_RISK, EVIDENCE_RISK)
+#: one evidence fact of a cluster in clusters.parquet's evidence_facts: its sentence and level
+FACT_DTYPE = pl.List(pl.Struct({"text": pl.String, "level": pl.String}))
 
 
-def _is_string(dtype: pl.DataType) -> bool:
-    # Dictionary-encoded strings are still strings; they are cast to plain String below.
-    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+@dataclass(frozen=True)
+class Column:
+    """One column of a run file: its contract dtype and whether every run has it."""
+
+    name: str
+    dtype: pl.DataType
+    required: bool = True
 
 
-def _is_integer(dtype: pl.DataType) -> bool:
-    return dtype.is_integer()
+def _columns(*specs: tuple[Any, ...]) -> tuple[Column, ...]:
+    return tuple(Column(*spec) for spec in specs)
 
 
-def _is_numeric(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric()
+_F64, _STR, _I64, _U32 = pl.Float64(), pl.String(), pl.Int64(), pl.UInt32()
+_TIME = pl.Datetime("us", "UTC")
 
-
-# Required columns per file: (what the check accepts, in words; the check; the dtype to cast to).
-_ColumnRule = tuple[str, Callable[[pl.DataType], bool], pl.DataType]
-_STRING: _ColumnRule = ("a string", _is_string, pl.String())
-_INTEGER: _ColumnRule = ("an integer", _is_integer, pl.Int64())
-_NUMBER: _ColumnRule = ("numeric", _is_numeric, pl.Float64())
-
-REQUIRED_ACCOUNT_COLUMNS: dict[str, _ColumnRule] = {
-    ACCOUNT: _STRING,
-    CLUSTER_ID: _INTEGER,
-    RISK: _NUMBER,
+#: accounts.parquet, in file order: one row for every account in the events.
+ACCOUNT_COLUMNS: tuple[Column, ...] = _columns(
+    (ACCOUNT, _STR),
+    (CLUSTER_ID, _I64),
+    *((name, _F64) for name in SCORE_COLUMNS),
+    (RISK, _F64),
+    (PREDICTED_LABEL, _STR),
+    (FLAGGED, pl.Boolean()),
+    *((name, _F64) for name in PARTICIPATION_COLUMNS),
+    (N_SYNCED_TARGETS, _U32),
+    (BEHAVIOUR_PART, _F64),
+    (INFRASTRUCTURE_PART, _F64),
+    ("n_events", _U32),
+    (MODEL_RISK, _F64, False),
+    (EVIDENCE_RISK, _F64, False),
+    (KNOWN_LABEL, _STR, False),
+)
+#: clusters.parquet's leading columns, in file order; the evidence measures follow.
+CLUSTER_COLUMNS: tuple[Column, ...] = _columns(
+    (CLUSTER_ID, _I64),
+    (SIZE, _I64),
+    (SUSPICION, _F64),
+    (PREDICTED_LABEL, _STR),
+    (N_FLAGGED, _U32),
+    (MEAN_RISK, _F64),
+    (EVIDENCE, _STR),
+    (EVIDENCE_FACTS, FACT_DTYPE),
+    (BEHAVIOUR_SCORE, _F64),
+    (INFRASTRUCTURE_SCORE, _F64),
+    ("bot_likeness", _F64),
+    (N_SYNCED_TARGETS, _U32),
+    (DOMINANT_RELATION, _STR),
+    ("first_seen", _TIME),
+    ("last_seen", _TIME),
+)
+#: clusters.parquet's columns up to here come first, in this order; the others keep theirs
+CLUSTER_LEADING: tuple[str, ...] = (
+    CLUSTER_ID,
+    SIZE,
+    SUSPICION,
+    PREDICTED_LABEL,
+    N_FLAGGED,
+    MEAN_RISK,
+    EVIDENCE,
+    EVIDENCE_FACTS,
+)
+ACCOUNT_EDGE_COLUMNS: tuple[Column, ...] = _columns(
+    ("src_id", _STR), ("dst_id", _STR), ("weight", _F64)
+)
+ENTITY_EDGE_COLUMNS: tuple[Column, ...] = _columns(
+    (ACCOUNT, _STR),
+    ("kind", _STR),
+    ("entity", _STR),
+    ("n_events", _U32),
+    ("first_seen", _TIME),
+    ("last_seen", _TIME),
+)
+ACTIVITY_COLUMNS: tuple[Column, ...] = _columns(
+    (CLUSTER_ID, _I64),
+    ("hour", _TIME),
+    ("event_type", _STR),
+    ("n_events", _U32),
+    ("n_accounts", _U32),
+)
+#: every Parquet table of a run and its declared columns
+TABLES: dict[str, tuple[Column, ...]] = {
+    ACCOUNTS_FILE: ACCOUNT_COLUMNS,
+    CLUSTERS_FILE: CLUSTER_COLUMNS,
+    ACCOUNT_EDGES_FILE: ACCOUNT_EDGE_COLUMNS,
+    ENTITY_EDGES_FILE: ENTITY_EDGE_COLUMNS,
+    ACTIVITY_FILE: ACTIVITY_COLUMNS,
 }
-REQUIRED_CLUSTER_COLUMNS: dict[str, _ColumnRule] = {
-    CLUSTER_ID: _INTEGER,
-    SIZE: _INTEGER,
-    SUSPICION: _NUMBER,
-    PREDICTED_LABEL: _STRING,
-}
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+@dataclass
+class RunContents:
+    """Everything a run directory holds, as the pipeline produced it.
+
+    Args:
+        accounts, clusters, account_edges, entity_edges, cluster_activity: the tables, with the
+            columns declared above (clusters ordered most suspicious first).
+        meta: the run.json document.
+        rejected: unusable input rows, written only when given.
+    """
+
+    accounts: pl.DataFrame
+    clusters: pl.DataFrame
+    account_edges: pl.DataFrame
+    entity_edges: pl.DataFrame
+    cluster_activity: pl.DataFrame
+    meta: dict[str, Any]
+    rejected: pl.DataFrame | None = field(default=None)
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        return {
+            ACCOUNTS_FILE: self.accounts,
+            CLUSTERS_FILE: self.clusters,
+            ACCOUNT_EDGES_FILE: self.account_edges,
+            ENTITY_EDGES_FILE: self.entity_edges,
+            ACTIVITY_FILE: self.cluster_activity,
+        }
+
+
+def conformance_errors(frame: pl.DataFrame, name: str) -> list[str]:
+    """What in ``frame`` breaks the declared columns of run file ``name`` (empty if nothing)."""
+    errors = []
+    for column in TABLES[name]:
+        if column.name not in frame.columns:
+            if column.required:
+                errors.append(f"{name}: missing column {column.name!r}")
+        elif frame.schema[column.name] != column.dtype:
+            errors.append(
+                f"{name}: column {column.name!r} is {frame.schema[column.name]}, "
+                f"the contract says {column.dtype}"
+            )
+    return errors
+
+
+#: renders one extra text file of a run (e.g. report.md) from the run as readers will see it
+Renderer = Callable[["Run"], str]
+
+
+def write_run(
+    contents: RunContents,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    extra_files: Mapping[str, Renderer] | None = None,
+) -> Path:
+    """Write a run directory, all of it or nothing.
+
+    Args:
+        contents: the tables and run.json.
+        out_dir: the directory to create.
+        overwrite: replace an existing directory.
+        extra_files: file name -> renderer, for text files written from the finished run into
+            the same atomic directory (the CLI adds report.md this way; the pipeline never
+            renders).
+
+    Raises:
+        ValueError: a table breaks its declared columns (a bug upstream, never the input's).
+        OutputExistsError: ``out_dir`` exists and ``overwrite`` is false.
+    """
+    errors = [
+        e for name, frame in contents.tables().items() for e in conformance_errors(frame, name)
+    ]
+    if errors:
+        raise ValueError(f"the run breaks its own contract: {errors[0]}")
+    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+        for name, frame in contents.tables().items():
+            write_parquet_atomic(frame, tmp / name)
+        if contents.rejected is not None:
+            write_parquet_atomic(contents.rejected, tmp / REJECTED_FILE)
+        write_json_atomic(contents.meta, tmp / META_FILE)
+        if extra_files:
+            run = Run(
+                path=Path(out_dir),
+                accounts=contents.accounts,
+                clusters=contents.clusters,
+                meta=json.loads(json.dumps(contents.meta)),
+            )
+            for name, render in extra_files.items():
+                write_text_atomic(render(run), tmp / name)
+    return Path(out_dir)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
 
 
 @dataclass
@@ -81,24 +289,60 @@ class Run:
     clusters: pl.DataFrame
     meta: dict[str, Any]
 
+    def section(self, *keys: str) -> dict[str, Any]:
+        """A nested object of run.json (``run.section("config", "scoring")``), {} if absent."""
+        value: Any = self.meta
+        for key in keys:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return value if isinstance(value, dict) else {}
 
-def check_columns(
-    frame: pl.DataFrame, required: Mapping[str, _ColumnRule], source: str
-) -> pl.DataFrame:
-    """Check that `frame` has each required column with an acceptable dtype, and cast it.
+
+def _is_string(dtype: pl.DataType) -> bool:
+    # Dictionary-encoded strings are still strings; they are cast to plain String.
+    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+
+
+def _accepts(expected: pl.DataType, dtype: pl.DataType) -> tuple[bool, str]:
+    """Whether a column of ``dtype`` can be read as ``expected``, and the words for it."""
+    if expected == pl.String:
+        return _is_string(dtype), "a string"
+    if expected.is_integer():
+        return dtype.is_integer(), "an integer"
+    if expected.is_float():
+        return dtype.is_numeric(), "numeric"
+    # Times and flags are passed through as they are; readers only format them.
+    return True, str(expected)
+
+
+#: the columns readers rely on in every run, even one written by another tool
+READER_REQUIRED: dict[str, tuple[str, ...]] = {
+    ACCOUNTS_FILE: (ACCOUNT, CLUSTER_ID, RISK),
+    CLUSTERS_FILE: (CLUSTER_ID, SIZE, SUSPICION, PREDICTED_LABEL),
+    ACCOUNT_EDGES_FILE: ("src_id", "dst_id", "weight"),
+    ENTITY_EDGES_FILE: (ACCOUNT, "kind", "entity", "n_events", "first_seen", "last_seen"),
+    ACTIVITY_FILE: (CLUSTER_ID, "hour", "event_type", "n_events"),
+}
+
+
+def check_columns(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Check that ``frame`` (run file ``name``) has the columns readers rely on
+    (`READER_REQUIRED`) in an acceptable dtype, and cast them to their contract dtypes.
 
     Raises:
-        ValueError: "<source>: missing column '<name>'" or "<source>: column '<name>' must be ...".
+        ValueError: "<name>: missing column '<col>'" or "<name>: column '<col>' must be ...".
     """
+    declared = {column.name: column.dtype for column in TABLES[name]}
     casts = []
-    for name, (expected, accepts, target) in required.items():
-        if name not in frame.columns:
-            raise ValueError(f"{source}: missing column {name!r}")
-        dtype = frame.schema[name]
+    for column in READER_REQUIRED[name]:
+        if column not in frame.columns:
+            raise ValueError(f"{name}: missing column {column!r}")
+        dtype, expected = frame.schema[column], declared[column]
+        ok, words = _accepts(expected, dtype)
         # An all-null column (dtype Null) carries no values to misread, so any cast is safe.
-        if dtype != pl.Null and not accepts(dtype):
-            raise ValueError(f"{source}: column {name!r} must be {expected}, got {dtype}")
-        casts.append(pl.col(name).cast(target))
+        if dtype != pl.Null and not ok:
+            raise ValueError(f"{name}: column {column!r} must be {words}, got {dtype}")
+        if expected == pl.String or expected.is_numeric() or dtype == pl.Null:
+            casts.append(pl.col(column).cast(expected))
     return frame.with_columns(casts)
 
 
@@ -128,11 +372,8 @@ def read_meta(path: Path) -> dict[str, Any]:
 def load_run(path: str | Path) -> Run:
     """Load a run directory written by `graphguard detect`.
 
-    Args:
-        path: the run directory holding accounts.parquet, clusters.parquet and run.json.
-
     Returns:
-        The run, with required columns cast to their contract dtypes.
+        The run, with its declared columns cast to their contract dtypes.
 
     Raises:
         FileNotFoundError: the directory or one of its three files is missing.
@@ -142,11 +383,45 @@ def load_run(path: str | Path) -> Run:
     run_dir = Path(path)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: no such run directory")
-    accounts = check_columns(
-        read_parquet_file(run_dir / ACCOUNTS_FILE), REQUIRED_ACCOUNT_COLUMNS, ACCOUNTS_FILE
-    )
-    clusters = check_columns(
-        read_parquet_file(run_dir / CLUSTERS_FILE), REQUIRED_CLUSTER_COLUMNS, CLUSTERS_FILE
-    )
+    accounts = check_columns(read_parquet_file(run_dir / ACCOUNTS_FILE), ACCOUNTS_FILE)
+    clusters = check_columns(read_parquet_file(run_dir / CLUSTERS_FILE), CLUSTERS_FILE)
     meta = read_meta(run_dir / META_FILE)
     return Run(path=run_dir, accounts=accounts, clusters=clusters, meta=meta)
+
+
+def _table_path(run_dir: Path, name: str) -> Path:
+    path = run_dir / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no such file; run directories written before case exports existed lack "
+            "it, so run detection again"
+        )
+    return path
+
+
+def read_table(run: Run | str | Path, name: str) -> pl.DataFrame:
+    """One of the run's edge or activity tables, checked for the columns readers rely on."""
+    run_dir = run.path if isinstance(run, Run) else Path(run)
+    return check_columns(read_parquet_file(_table_path(run_dir, name)), name)
+
+
+def scan_table(run: Run | str | Path, name: str) -> pl.LazyFrame:
+    """A lazy scan of one of the run's tables (filter before reading a big one)."""
+    run_dir = run.path if isinstance(run, Run) else Path(run)
+    return pl.scan_parquet(_table_path(run_dir, name))
+
+
+def check_run(path: str | Path) -> list[str]:
+    """Every way the run directory at ``path`` breaks the contract; empty when it keeps it."""
+    run_dir = Path(path)
+    errors = []
+    for name in TABLES:
+        try:
+            errors += conformance_errors(read_parquet_file(run_dir / name), name)
+        except (FileNotFoundError, ValueError) as error:
+            errors.append(str(error))
+    try:
+        read_meta(run_dir / META_FILE)
+    except (FileNotFoundError, ValueError) as error:
+        errors.append(str(error))
+    return errors

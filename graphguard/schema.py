@@ -65,3 +65,12 @@ TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "campaign_kind": pl.String(),
     "hard_negative": pl.String(),
 }
+
+#: What an account acts through or on: the entity columns of the indexed events, and the
+#: ``kind`` values of the run's entity edges.
+ENTITY_KINDS: tuple[str, ...] = ("device", "ip", "target")
+#: The account-account relations (projections through a shared entity), in the order every
+#: per-relation column, weight and model input follows.
+RELATIONS: tuple[str, ...] = ("device", "ip", "sync", "dense")
+#: relation name of the merged (homogeneous) account graph: a pair linked by any relation
+ANY_RELATION = "any"

@@ -117,7 +117,7 @@ def test_no_communities_and_a_one_event_account():
         sync_min_share=0.25,
         creation_burst_window_s=3600.0,
     )
-    clusters = score_clusters(clusters, sync_window_s=600.0, cfg=config.scoring)
+    clusters = score_clusters(clusters)
     features = account_features(
         indexed,
         n,

@@ -12,7 +12,7 @@ import polars as pl
 
 from graphguard import schema
 from graphguard.config import DetectConfig
-from graphguard.pipeline.detect import Stages, build_stages
+from graphguard.pipeline.stages import Stages, build_stages
 from graphguard.simulate import SimulationConfig, World, simulate
 
 

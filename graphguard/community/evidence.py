@@ -7,15 +7,13 @@ other members on the same target, and so on. Nothing here is learnt; `scoring` c
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import polars as pl
 
-from graphguard.graph.projections import RELATIONS
+from graphguard.graph.context import US, device_usage, engagements, hour_key, single_use_device
+from graphguard.schema import RELATIONS
+from graphguard.scores import name_of_max
 
-_US = 1_000_000
-_HOUR_US = 3600 * _US
 #: an account is in lockstep with its community when at least this many distinct targets saw
 #: its engagement inside a burst of other members' (one or two happen to real users by chance).
 LOCKSTEP_MIN_TARGETS = 3
@@ -92,19 +90,10 @@ def community_evidence(
             pl.col("t").max().alias("_d1"),
         )
     )
-    # Devices seen only within one hour, by one account: a fresh fingerprint per session.
-    global_dev = (
-        indexed.filter(pl.col("device").is_not_null())
-        .group_by("device")
-        .agg(
-            pl.col("account").n_unique().alias("_dev_accounts"),
-            (pl.col("t").max() - pl.col("t").min()).alias("_dev_span"),
-        )
-    )
     ev = ev.join(
         dev.select("cluster", "device", "_dev_members"), on=["cluster", "device"], how="left"
-    ).join(global_dev, on="device", how="left")
-    ev = ev.with_columns((pl.col("t") // _HOUR_US).alias("_hour"))
+    ).join(device_usage(indexed), on="device", how="left")
+    ev = ev.with_columns(hour_key().alias("_hour"))
     ip_hour = (
         ev.filter(pl.col("ip").is_not_null())
         .group_by("cluster", "ip", "_hour")
@@ -113,19 +102,11 @@ def community_evidence(
     ev = ev.join(ip_hour, on=["cluster", "ip", "_hour"], how="left").with_columns(
         (pl.col("_dev_members").fill_null(0) >= 2).alias("_on_shared_device"),
         (pl.col("_ip_members").fill_null(0) >= 2).alias("_on_shared_ip"),
-        ((pl.col("_dev_accounts") == 1) & (pl.col("_dev_span") <= _HOUR_US))
-        .fill_null(False)
-        .alias("_single_use_device"),
+        single_use_device().alias("_single_use_device"),
     )
 
     # --- engagement: synchrony and exclusivity ---------------------------------------------
-    engage_all = (
-        indexed.filter(
-            pl.col("event_type").is_in(list(engagement_types)) & pl.col("target").is_not_null()
-        )
-        .group_by("target", "account")
-        .agg(pl.col("t").min())
-    )
+    engage_all = engagements(indexed, engagement_types)
     target_reach = engage_all.group_by("target").agg(pl.len().alias("_target_accounts"))
     engage = engage_all.join(member_map, on="account", how="inner").join(target_reach, on="target")
     on_target = engage.group_by("cluster", "target").agg(pl.len().alias("_members_on_target"))
@@ -136,7 +117,7 @@ def community_evidence(
     )
     together = _window_counts(
         engage.get_column("_grp").to_numpy(),
-        (engage.get_column("t").to_numpy() // _US).astype(np.float64),
+        (engage.get_column("t").to_numpy() // US).astype(np.float64),
         sync_window_s,
     )
     needed = np.maximum(
@@ -250,7 +231,7 @@ def _creation_bursts(
         )
     counts = _densest_window(
         signups.get_column("cluster").to_numpy(),
-        (signups.get_column("t").to_numpy() // _US).astype(np.float64),
+        (signups.get_column("t").to_numpy() // US).astype(np.float64),
         window_s,
     )
     return (
@@ -302,10 +283,9 @@ def _internal_structure(edges: pl.DataFrame, member_map: pl.DataFrame) -> pl.Dat
             (pl.col("_w_in") / (pl.col("_w_in") + pl.col("_w_out")))
             .fill_nan(0.0)
             .alias("internal_weight_share"),
-            pl.concat_list([pl.col(f"_{r}_w").fill_null(0.0) for r in names])
-            .list.arg_max()
-            .replace_strict(list(range(len(names))), names, return_dtype=pl.String)
-            .alias("dominant_relation"),
+            name_of_max([pl.col(f"_{r}_w").fill_null(0.0) for r in names], names).alias(
+                "dominant_relation"
+            ),
         )
     )
     return out.select(
@@ -323,42 +303,3 @@ def _empty_clusters() -> pl.DataFrame:
 
 def _empty_members() -> pl.DataFrame:
     return pl.DataFrame(schema={"account": pl.UInt32, "cluster": pl.Int64})
-
-
-def describe(row: dict, *, sync_window_s: float, burst_window_s: float) -> str:
-    """One plain-words line of the strongest evidence of a community."""
-    size = row["size"]
-    parts = []
-    n_dev = row.get("n_devices") or 0
-    shared_dev = row.get("shared_device_event_share") or 0.0
-    if n_dev and shared_dev >= 0.1:
-        parts.append(
-            f"{size} accounts used {n_dev} devices ({shared_dev:.0%} of their events on devices "
-            "other members also used)"
-        )
-    shared_ip = row.get("shared_ip_event_share") or 0.0
-    if shared_ip >= 0.1:
-        parts.append(f"{shared_ip:.0%} of events from an IP another member used in the same hour")
-    sync = row.get("sync_engagement_share") or 0.0
-    if sync >= 0.05:
-        minutes = max(1, math.ceil(sync_window_s / 60))
-        parts.append(
-            f"{sync:.0%} of their engagement landed within {minutes} min of other members on "
-            f"the same target ({row.get('n_synced_targets') or 0} targets)"
-        )
-    excl = row.get("target_exclusivity") or 0.0
-    if excl >= 0.1:
-        parts.append(f"{excl:.0%} of engagement on targets mostly engaged by this group")
-    burst = row.get("signup_burst_size") or 0
-    if burst >= 3 and (row.get("creation_burst_share") or 0) >= 0.2:
-        hours = max(1, round(burst_window_s / 3600))
-        parts.append(f"{burst} of them signed up within {hours} h")
-    single = row.get("single_use_device_event_share") or 0.0
-    if single >= 0.2:
-        parts.append(f"{single:.0%} of events on single-session device fingerprints")
-    if not parts:
-        parts.append(
-            f"{size} accounts linked mainly by {row.get('dominant_relation')}; "
-            "no strong coordination evidence"
-        )
-    return "; ".join(parts)

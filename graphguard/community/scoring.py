@@ -21,8 +21,9 @@ import numpy as np
 import polars as pl
 
 from graphguard import schema
-from graphguard.community.evidence import LOCKSTEP_MIN_TARGETS, describe
+from graphguard.community.evidence import LOCKSTEP_MIN_TARGETS
 from graphguard.config import ScoringConfig
+from graphguard.scores import noisy_or, predicted_label
 
 #: (midpoint, steepness) of the logistic curve for each evidence family.
 BEHAVIOUR_CURVE = (0.25, 14.0)
@@ -35,16 +36,13 @@ def _logistic(x: pl.Expr, curve: tuple[float, float]) -> pl.Expr:
     return 1.0 / (1.0 + (-(x - mid) * steep).exp())
 
 
-def score_clusters(
-    clusters: pl.DataFrame, *, sync_window_s: float, cfg: ScoringConfig
-) -> pl.DataFrame:
-    """Add ``behaviour_score``, ``infrastructure_score``, ``suspicion``, ``bot_likeness`` and a
-    plain-words ``evidence`` line to the community evidence table."""
+def score_clusters(clusters: pl.DataFrame) -> pl.DataFrame:
+    """Add ``behaviour_score``, ``infrastructure_score``, ``suspicion`` and ``bot_likeness`` to
+    the community evidence table (`community.wording` puts them into words)."""
     if clusters.height == 0:
         return clusters.with_columns(
             pl.lit(0.0).alias("suspicion"),
             pl.lit(0.0).alias("bot_likeness"),
-            pl.lit("").alias("evidence"),
         )
     infra_signal = pl.max_horizontal(
         "shared_device_event_share", "shared_ip_event_share"
@@ -64,15 +62,9 @@ def score_clusters(
             BOT_CURVE,
         ).alias("bot_likeness"),
     ).with_columns(
-        (1.0 - (1.0 - pl.col("behaviour_score")) * (1.0 - pl.col("infrastructure_score"))).alias(
-            "suspicion"
-        )
+        noisy_or(pl.col("behaviour_score"), pl.col("infrastructure_score")).alias("suspicion")
     )
-    evidence = [
-        describe(row, sync_window_s=sync_window_s, burst_window_s=cfg.creation_burst_window_s)
-        for row in scored.iter_rows(named=True)  # one row per community, not per event
-    ]
-    return scored.with_columns(pl.Series("evidence", evidence, dtype=pl.String))
+    return scored
 
 
 def score_accounts(
@@ -85,7 +77,12 @@ def score_accounts(
 ) -> pl.DataFrame:
     """Contract columns for every account: cluster_id, class scores, risk, predicted_label.
 
-    Accounts in no community carry no coordination evidence: risk 0, benign.
+    The one risk function of the project. An account's ``behaviour_part`` is its community's
+    behaviour score times its own share in the synchronized engagement, its
+    ``infrastructure_part`` the infrastructure score times its share of events on shared
+    devices; risk is their noisy-OR. Both parts are kept (accounts.parquet), so an explanation
+    reports them instead of recomputing them. Accounts in no community carry no coordination
+    evidence: risk 0, benign.
     """
     base = pl.DataFrame(
         {
@@ -128,11 +125,12 @@ def score_accounts(
             pl.max_horizontal("p_shared_device", "p_sync").fill_null(0.0).alias("participation"),
         )
         .with_columns(
-            (
-                1.0
-                - (1.0 - pl.col("behaviour_score") * sync_part)
-                * (1.0 - pl.col("infrastructure_score") * part("p_shared_device"))
-            )
+            (pl.col("behaviour_score") * sync_part).alias("behaviour_part"),
+            (pl.col("infrastructure_score") * part("p_shared_device")).alias("infrastructure_part"),
+            pl.col("n_synced_targets").fill_null(0),
+        )
+        .with_columns(
+            noisy_or(pl.col("behaviour_part"), pl.col("infrastructure_part"))
             .clip(0.0, 1.0)
             .alias("risk")
         )
@@ -142,20 +140,13 @@ def score_accounts(
             (pl.col("risk") * (1.0 - pl.col("bot_likeness"))).alias("score_fake_engagement"),
         )
     )
-    label = (
-        pl.concat_list(list(schema.SCORE_COLUMNS))
-        .list.arg_max()
-        .replace_strict(
-            list(range(len(schema.LABELS))), list(schema.LABELS), return_dtype=pl.String
-        )
-    )
     return table.with_columns(
         pl.when(pl.col("cluster") >= 0)
         .then(pl.col("cluster"))
         .otherwise(None)
         .cast(pl.Int64)
         .alias("cluster_id"),
-        label.alias("predicted_label"),
+        predicted_label().alias("predicted_label"),
         (pl.col("risk") >= cfg.risk_threshold).alias("flagged"),
     )
 
@@ -171,16 +162,10 @@ def label_clusters(clusters: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFra
             pl.col("risk").mean().alias("mean_risk"),
         )
     )
-    label = (
-        pl.concat_list(list(schema.SCORE_COLUMNS))
-        .list.arg_max()
-        .replace_strict(
-            list(range(len(schema.LABELS))), list(schema.LABELS), return_dtype=pl.String
-        )
-        .alias("predicted_label")
-    )
     return clusters.join(
-        means.with_columns(label).select("cluster_id", "predicted_label", "n_flagged", "mean_risk"),
+        means.with_columns(predicted_label().alias("predicted_label")).select(
+            "cluster_id", "predicted_label", "n_flagged", "mean_risk"
+        ),
         left_on="cluster",
         right_on="cluster_id",
         how="left",

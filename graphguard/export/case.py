@@ -18,33 +18,25 @@ from typing import Any
 import polars as pl
 
 from graphguard.rundir import (
+    ACCOUNT_EDGES_FILE,
+    ACTIVITY_FILE,
     CLUSTER_ID,
+    ENTITY_EDGES_FILE,
+    EVIDENCE_FACTS,
     RISK,
     SUSPICION,
     Run,
     load_run,
-    read_parquet_file,
+    read_table,
 )
-from graphguard.schema import ACCOUNT
-
-ACCOUNT_EDGES_FILE = "account_edges.parquet"
-ENTITY_EDGES_FILE = "entity_edges.parquet"
-ACTIVITY_FILE = "cluster_activity.parquet"
+from graphguard.schema import ACCOUNT, ENTITY_KINDS, RELATIONS
+from graphguard.scores import name_of_max
 
 #: Node types of a case graph; entity kinds as entity_edges.parquet names them.
 ACCOUNT_NODE = "account"
-ENTITY_KINDS: tuple[str, ...] = ("device", "ip", "target")
 NODE_TYPES: tuple[str, ...] = (ACCOUNT_NODE, *ENTITY_KINDS)
-#: Relations that tie two accounts, as account_edges.parquet names their weight columns.
-RELATIONS: tuple[str, ...] = ("device", "ip", "sync", "dense")
 #: Edge types of a case graph.
 ACCOUNT_ACCOUNT = "account-account"
-
-_REQUIRED = {
-    ENTITY_EDGES_FILE: (ACCOUNT, "kind", "entity", "n_events", "first_seen", "last_seen"),
-    ACCOUNT_EDGES_FILE: ("src_id", "dst_id", "weight"),
-    ACTIVITY_FILE: (CLUSTER_ID, "hour", "event_type", "n_events"),
-}
 
 
 @dataclass
@@ -81,34 +73,17 @@ class Case:
         return replace(self, **frames)
 
 
-def _read(run_dir: Path, name: str) -> pl.DataFrame:
-    path = run_dir / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no such file; run directories written before case exports existed lack "
-            "it, so run `graphguard detect` again"
-        )
-    frame = read_parquet_file(path)
-    missing = [c for c in _REQUIRED[name] if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name}: missing column {missing[0]!r}")
-    return frame
-
-
 def top_cluster_ids(run: Run, n: int) -> list[int]:
     """The ids of the ``n`` most suspicious clusters, in the run's order."""
     if n < 1:
-        raise ValueError(f"--top must be at least 1, got {n}")
+        raise ValueError(f"the number of clusters must be at least 1, got {n}")
     ranked = run.clusters.sort(SUSPICION, descending=True, nulls_last=True, maintain_order=True)
     return ranked.get_column(CLUSTER_ID).head(n).to_list()
 
 
 def strongest_relation() -> pl.Expr:
     """Name of the relation with the largest weight in an account_edges row."""
-    weights = pl.concat_list([pl.col(f"{r}_weight").fill_null(0.0) for r in RELATIONS])
-    return weights.list.arg_max().replace_strict(
-        list(range(len(RELATIONS))), list(RELATIONS), return_dtype=pl.String
-    )
+    return name_of_max([pl.col(f"{r}_weight").fill_null(0.0) for r in RELATIONS], RELATIONS)
 
 
 def load_cases(run: Run | str | Path, cluster_ids: Sequence[int]) -> list[Case]:
@@ -138,11 +113,11 @@ def load_cases(run: Run | str | Path, cluster_ids: Sequence[int]) -> list[Case]:
     membership = members.select(ACCOUNT, CLUSTER_ID)
 
     entities = (
-        _read(run.path, ENTITY_EDGES_FILE)
+        read_table(run, ENTITY_EDGES_FILE)
         .join(membership, on=ACCOUNT)
         .sort(CLUSTER_ID, "kind", "entity", ACCOUNT)
     )
-    edges = _read(run.path, ACCOUNT_EDGES_FILE)
+    edges = read_table(run, ACCOUNT_EDGES_FILE)
     for relation in RELATIONS:  # older or smaller runs may lack a relation; treat it as 0
         for column in (f"{relation}_support", f"{relation}_weight"):
             if column not in edges.columns:
@@ -173,7 +148,7 @@ def load_cases(run: Run | str | Path, cluster_ids: Sequence[int]) -> list[Case]:
         .drop("_src_c", "_dst_c")
         .sort([CLUSTER_ID, "weight", "src_id", "dst_id"], descending=[False, True, False, False])
     )
-    activity = _read(run.path, ACTIVITY_FILE).filter(pl.col(CLUSTER_ID).is_in(wanted_ids))
+    activity = read_table(run, ACTIVITY_FILE).filter(pl.col(CLUSTER_ID).is_in(wanted_ids))
 
     def split(frame: pl.DataFrame) -> dict[int, pl.DataFrame]:
         parts = frame.partition_by(CLUSTER_ID, as_dict=True, maintain_order=True)
@@ -284,6 +259,8 @@ def cluster_attributes(case: Case) -> dict[str, Any]:
     scalars: what a graph-level attribute of an export carries."""
     attributes: dict[str, Any] = {}
     for key, value in case.cluster.items():
+        if key == EVIDENCE_FACTS:  # sentences for a case file; `evidence` sums them up
+            continue
         attributes[key] = value.isoformat() if hasattr(value, "isoformat") else value
     attributes["graphguard_version"] = case.meta.get("graphguard_version")
     attributes["run_created_at"] = case.meta.get("created_at")

@@ -19,11 +19,15 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from graphguard.graph.projections import RELATIONS
-
-_US = 1_000_000
-_HOUR_US = 3600 * _US
-_DAY_US = 24 * _HOUR_US
+from graphguard.graph.context import (
+    DAY_US,
+    HOUR_US,
+    US,
+    is_engagement,
+    with_device_context,
+    with_ip_hour_context,
+)
+from graphguard.schema import RELATIONS
 
 #: Event types with their own share column; everything else goes to ``share_other``.
 EVENT_VOCABULARY: tuple[str, ...] = (
@@ -124,38 +128,9 @@ FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
 def with_event_context(events: pl.LazyFrame) -> pl.LazyFrame:
     """Add gap_s (seconds since the account's previous event), hour (UTC) and day."""
     return events.sort("account", "t").with_columns(
-        (pl.col("t").diff().over("account") / _US).alias("gap_s"),
-        ((pl.col("t") // _HOUR_US) % 24).alias("hour"),
-        (pl.col("t") // _DAY_US).alias("day"),
-    )
-
-
-def with_device_context(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Add _dev_accounts (accounts on the event's device) and _single_use_device."""
-    devices = (
-        events.filter(pl.col("device").is_not_null())
-        .group_by("device")
-        .agg(
-            pl.col("account").n_unique().alias("_dev_accounts"),
-            (pl.col("t").max() - pl.col("t").min()).alias("_dev_span_us"),
-        )
-    )
-    return events.join(devices, on="device", how="left").with_columns(
-        ((pl.col("_dev_accounts") == 1) & (pl.col("_dev_span_us") <= _HOUR_US))
-        .fill_null(False)
-        .alias("_single_use_device")
-    )
-
-
-def with_ip_hour_context(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Add _ip_hour_accounts: accounts seen on the event's IP in the same clock hour."""
-    ip_hours = (
-        events.filter(pl.col("ip").is_not_null())
-        .group_by("ip", (pl.col("t") // _HOUR_US).alias("_ip_hour"))
-        .agg(pl.col("account").n_unique().alias("_ip_hour_accounts"))
-    )
-    return events.with_columns((pl.col("t") // _HOUR_US).alias("_ip_hour")).join(
-        ip_hours, on=["ip", "_ip_hour"], how="left"
+        (pl.col("t").diff().over("account") / US).alias("gap_s"),
+        ((pl.col("t") // HOUR_US) % 24).alias("hour"),
+        (pl.col("t") // DAY_US).alias("day"),
     )
 
 
@@ -174,7 +149,7 @@ def activity_exprs() -> list[pl.Expr]:
         pl.len().log1p().alias("log_events"),
         days.log1p().alias("log_active_days"),
         (pl.len() / days).log1p().alias("log_events_per_active_day"),
-        ((pl.col("t").max() - pl.col("t").min()) / _DAY_US).alias("active_span_days"),
+        ((pl.col("t").max() - pl.col("t").min()) / DAY_US).alias("active_span_days"),
     ]
 
 
@@ -237,7 +212,7 @@ def infrastructure_exprs() -> list[pl.Expr]:
 def age_exprs(log_start_us: int, signup_types: tuple[str, ...]) -> list[pl.Expr]:
     """first_seen_days after the log's start, and whether a signup event is in the log."""
     return [
-        ((pl.col("t").min() - log_start_us) / _DAY_US).alias("first_seen_days"),
+        ((pl.col("t").min() - log_start_us) / DAY_US).alias("first_seen_days"),
         pl.col("event_type").is_in(list(signup_types)).any().cast(pl.Float32).alias("has_signup"),
     ]
 
@@ -274,10 +249,7 @@ def event_features(
         .agg(hour_entropy())
     )
     engaged = (
-        indexed.lazy()
-        .filter(pl.col("event_type").is_in(list(engagement_types)) & pl.col("target").is_not_null())
-        .select("account", "target")
-        .unique()
+        indexed.lazy().filter(is_engagement(engagement_types)).select("account", "target").unique()
     )
     reach = engaged.group_by("target").agg(pl.len().alias("_reach"))
     targets = (

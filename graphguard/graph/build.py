@@ -13,9 +13,8 @@ import polars as pl
 
 from graphguard import schema
 from graphguard.config import GraphConfig
-from graphguard.graph.projections import RELATIONS, all_relations
-
-ENTITY_KINDS: dict[str, str] = {"device": "device", "ip": "ip", "target": "target"}
+from graphguard.graph.projections import all_relations
+from graphguard.schema import ENTITY_KINDS, RELATIONS
 
 
 def index_events(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
@@ -48,7 +47,8 @@ def entity_edges(indexed: pl.DataFrame) -> pl.DataFrame:
     Columns: account, kind (device|ip|target), entity, n_events, first_us, last_us.
     """
     parts = []
-    for column, kind in ENTITY_KINDS.items():
+    for kind in ENTITY_KINDS:
+        column = kind  # the indexed events name each entity column by its kind
         parts.append(
             indexed.filter(pl.col(column).is_not_null())
             .group_by("account", column)

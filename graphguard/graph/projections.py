@@ -15,12 +15,10 @@ import numpy as np
 import polars as pl
 
 from graphguard.config import GraphConfig, RelationConfig
+from graphguard.graph.context import US, engagements, hour_key
+from graphguard.schema import ANY_RELATION, RELATIONS
 
-RELATIONS: tuple[str, ...] = ("device", "ip", "sync", "dense")
-#: relation name of the merged (homogeneous) account graph: a pair linked by any relation
-ANY_RELATION = "any"
-_US = 1_000_000
-_HOUR_US = 3600 * _US
+__all__ = ["ANY_RELATION", "RELATIONS", "all_relations", "windowed_pairs"]
 
 
 def windowed_pairs(
@@ -170,14 +168,14 @@ def ip_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
     """
     occ = (
         events.filter(pl.col("ip").is_not_null())
-        .with_columns((pl.col("t") // _HOUR_US).alias("hour"))
+        .with_columns(hour_key().alias("hour"))
         .group_by("ip", "account", "hour")
         .agg(pl.col("t").min())
     )
     occ = _drop_crowded(occ, "ip", cfg.max_accounts)
     crowd = occ.group_by("ip", "hour").agg(pl.len().alias("crowd"))
     occ = occ.join(crowd, on=["ip", "hour"])
-    gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * _US)
+    gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
     pairs = windowed_pairs(
         occ, key="ip", window_rows=cfg.window_rows, max_gap_us=gap, carry=("hour", "crowd")
     )
@@ -185,17 +183,6 @@ def ip_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
     pairs = pairs.unique(["src", "dst", "entity", "hour"])
     weight = (1.0 / (1.0 + pl.col("crowd")).log(2)).sum()
     return _finish(pairs, occ, weight, cfg, "ip")
-
-
-def _engagement(events: pl.DataFrame, engagement_types: tuple[str, ...]) -> pl.DataFrame:
-    """First engagement of each account with each target (a like plus a comment is one act)."""
-    return (
-        events.filter(
-            pl.col("event_type").is_in(list(engagement_types)) & pl.col("target").is_not_null()
-        )
-        .group_by("target", "account")
-        .agg(pl.col("t").min())
-    )
 
 
 def sync_pairs(
@@ -207,10 +194,10 @@ def sync_pairs(
     within the hour ties strangers together only faintly, and such chance pairs rarely recur on
     a second target, which ``min_support`` requires.
     """
-    occ = _engagement(events, engagement_types)
+    occ = engagements(events, engagement_types)
     popularity = occ.group_by("target").agg(pl.len().alias("popularity"))
     occ = _drop_crowded(occ.join(popularity, on="target"), "target", cfg.max_accounts)
-    gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * _US)
+    gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
     pairs = windowed_pairs(
         occ, key="target", window_rows=cfg.window_rows, max_gap_us=gap, carry=("popularity",)
     )
@@ -227,7 +214,7 @@ def dense_pairs(
     ``cfg.max_accounts`` accounts take part (popular targets say nothing about who is
     coordinated), each weighted 1 / log2(2 + its engaging accounts).
     """
-    occ = _engagement(events, engagement_types)
+    occ = engagements(events, engagement_types)
     popularity = occ.group_by("target").agg(pl.len().alias("popularity"))
     occ = _drop_crowded(occ.join(popularity, on="target"), "target", cfg.max_accounts)
     pairs = windowed_pairs(

@@ -1,95 +1,33 @@
 """The detection pipeline: events -> graphs -> communities -> evidence -> scores -> run directory.
 
-`detect` works on a validated frame and returns values; `run_detection` adds reading and writing.
-Neither knows about Hydra or the terminal: progress goes to an optional callback.
+`detect` works on a validated frame and returns values; `run_detection` adds reading the log and
+writing the run directory (`graphguard.rundir`). Neither renders nor knows about Hydra or the
+terminal: progress goes to an optional callback, and a caller that wants a report written into
+the run passes a renderer (`extra_files`).
 """
 
 from __future__ import annotations
 
-import resource
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import psutil
 
-from graphguard import __version__, schema
-from graphguard.community.evidence import community_evidence
-from graphguard.community.leiden import Partition, leiden
-from graphguard.community.scoring import label_clusters, score_accounts, score_clusters
+from graphguard import __version__, metrics, rundir, schema
+from graphguard.community.scoring import label_clusters, score_accounts
+from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
-from graphguard.features.account import account_features
-from graphguard.pipeline.fusion import (
-    MODEL_COLUMNS,
-    fuse_scores,
-    model_inputs,
-    model_summary,
-    unseen_classes,
-)
-from graphguard.graph.build import AccountGraph, build_account_graph, entity_edges, index_events
-from graphguard.io import (
-    IngestReport,
-    atomic_directory,
-    load_events,
-    load_labels,
-    write_json_atomic,
-    write_parquet_atomic,
-    write_text_atomic,
-)
+from graphguard.graph.build import entity_edges
+from graphguard.graph.context import HOUR_US
+from graphguard.io import IngestReport, load_events, load_labels
+from graphguard.pipeline.fusion import fuse_scores, model_inputs, model_summary, unseen_classes
+from graphguard.pipeline.stages import Progress, StageTimer, build_stages, sync_window_s
 
 if TYPE_CHECKING:
     from graphguard.models.detector import GraphSAGEDetector
-
-Progress = Callable[[str], None]
-
-#: an account's own part in its community's coordination (0 for accounts in no community)
-PARTICIPATION_COLUMNS = (
-    "participation",
-    "p_shared_device",
-    "p_shared_ip",
-    "p_sync",
-    "p_exclusive",
-    "p_single_use_device",
-)
-ACCOUNT_COLUMNS = (
-    schema.ACCOUNT,
-    "cluster_id",
-    *schema.SCORE_COLUMNS,
-    "risk",
-    "predicted_label",
-    "flagged",
-    *PARTICIPATION_COLUMNS,
-    "n_events",
-)
-
-
-@dataclass
-class StageTimer:
-    """Wall time, resident memory and the process's peak memory after each stage."""
-
-    stages: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    @contextmanager
-    def stage(self, name: str, progress: Progress | None = None) -> Iterator[None]:
-        if progress:
-            progress(name)
-        start = time.perf_counter()
-        yield
-        rss = psutil.Process().memory_info().rss
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        self.stages[name] = {
-            "seconds": round(time.perf_counter() - start, 4),
-            "rss_mib": round(rss / 2**20, 1),
-            "peak_rss_mib": round(peak_kib / 1024, 1),
-        }
-
-    def seconds(self) -> dict[str, float]:
-        return {k: v["seconds"] for k, v in self.stages.items()}
 
 
 @dataclass
@@ -109,75 +47,8 @@ class DetectionResult:
     label_stats: dict[str, int] | None = None
     #: the supervised model that scored the accounts (`model_summary`), None without one
     model: dict[str, Any] | None = None
-
-
-@dataclass
-class Stages:
-    """What the pipeline holds once communities are scored: the input of every later step.
-
-    ``indexed`` are the events with integer account/entity indices (`index_events`),
-    ``account_ids`` maps an account index to its id, ``graph`` is the account graph,
-    ``partition`` the Leiden communities, ``clusters`` their scored evidence (column
-    ``cluster``) and ``members`` each member's participation.
-    """
-
-    indexed: pl.DataFrame
-    account_ids: pl.Series
-    graph: AccountGraph
-    partition: Partition
-    clusters: pl.DataFrame
-    members: pl.DataFrame
-    config: DetectConfig
-
-    @property
-    def n_accounts(self) -> int:
-        return len(self.account_ids)
-
-    def features(self) -> pl.DataFrame:
-        """`account_features` of every account index (one row each, sorted)."""
-        return account_features(
-            self.indexed,
-            self.n_accounts,
-            self.graph.edges,
-            self.partition.membership,
-            self.clusters,
-            self.members,
-            engagement_types=self.config.graph.engagement_types,
-            signup_types=self.config.scoring.signup_types,
-        )
-
-
-def build_stages(
-    events: pl.DataFrame,
-    config: DetectConfig | None = None,
-    *,
-    progress: Progress | None = None,
-    timer: StageTimer | None = None,
-) -> Stages:
-    """Validated events -> index -> projections -> Leiden -> community evidence, scored."""
-    config = config or DetectConfig()
-    timer = timer or StageTimer()
-    with timer.stage("index", progress):
-        indexed, account_ids = index_events(events)
-        n_accounts = len(account_ids)
-    with timer.stage("projections", progress):
-        graph = build_account_graph(indexed, n_accounts, config.graph)
-    with timer.stage("communities", progress):
-        partition = leiden(n_accounts, graph.edges, config.community)
-    sync_window_s = config.graph.sync.max_gap_s or 600.0
-    with timer.stage("evidence", progress):
-        clusters, members = community_evidence(
-            indexed,
-            partition.membership,
-            graph.edges,
-            engagement_types=config.graph.engagement_types,
-            signup_types=config.scoring.signup_types,
-            sync_window_s=sync_window_s,
-            sync_min_share=config.scoring.sync_min_share,
-            creation_burst_window_s=config.scoring.creation_burst_window_s,
-        )
-        clusters = score_clusters(clusters, sync_window_s=sync_window_s, cfg=config.scoring)
-    return Stages(indexed, account_ids, graph, partition, clusters, members, config)
+    #: the run.json document, once `run_detection` has written the run
+    meta: dict[str, Any] | None = None
 
 
 def detect(
@@ -222,15 +93,13 @@ def detect(
         clusters = label_clusters(stages.clusters, accounts)
         if labels is not None:
             accounts = accounts.join(
-                labels.rename({schema.LABEL: "known_label"}), on=schema.ACCOUNT, how="left"
+                labels.rename({schema.LABEL: rundir.KNOWN_LABEL}), on=schema.ACCOUNT, how="left"
             )
-        clusters = _finish_clusters(clusters)
-        account_cols = [
-            c for c in (*ACCOUNT_COLUMNS, *MODEL_COLUMNS, "known_label") if c in accounts.columns
-        ]
+        clusters = _finish_clusters(clusters, config)
+        names = [c.name for c in rundir.ACCOUNT_COLUMNS if c.name in accounts.columns]
         accounts = (
-            accounts.select(account_cols)
-            .with_columns(pl.col(c).fill_null(0.0) for c in PARTICIPATION_COLUMNS)
+            accounts.select(names)
+            .with_columns(pl.col(c).fill_null(0.0) for c in rundir.PARTICIPATION_COLUMNS)
             .with_columns(pl.col("n_events").fill_null(0))
         )
     with timer.stage("subgraphs", progress):
@@ -297,7 +166,7 @@ def _cluster_activity(member_events: pl.DataFrame, membership) -> pl.DataFrame:
     return (
         member_events.join(clusters, on="account")
         .with_columns(
-            pl.from_epoch(pl.col("t") // 3_600_000_000 * 3600, time_unit="s")
+            pl.from_epoch(pl.col("t") // HOUR_US * 3600, time_unit="s")
             .dt.replace_time_zone("UTC")
             .alias("hour")
         )
@@ -307,40 +176,67 @@ def _cluster_activity(member_events: pl.DataFrame, membership) -> pl.DataFrame:
     )
 
 
-def _finish_clusters(clusters: pl.DataFrame) -> pl.DataFrame:
-    """Contract names and order: cluster_id, size, suspicion, predicted_label, then evidence."""
+def _finish_clusters(clusters: pl.DataFrame, config: DetectConfig) -> pl.DataFrame:
+    """Contract names and order (`rundir.CLUSTER_COLUMNS` first, then the evidence measures),
+    the evidence in words, most suspicious first."""
+    leading = list(rundir.CLUSTER_LEADING)
     if clusters.height == 0:
-        return pl.DataFrame(
-            schema={
-                "cluster_id": pl.Int64,
-                "size": pl.Int64,
-                "suspicion": pl.Float64,
-                "predicted_label": pl.String,
-            }
-        )
-    first = [
-        "cluster_id",
-        "size",
-        "suspicion",
-        "predicted_label",
-        "n_flagged",
-        "mean_risk",
-        "evidence",
-    ]
+        return pl.DataFrame(schema={c.name: c.dtype for c in rundir.CLUSTER_COLUMNS})
     out = (
-        clusters.rename({"cluster": "cluster_id"})
+        clusters.rename({"cluster": rundir.CLUSTER_ID})
         .with_columns(
-            pl.col("cluster_id").cast(pl.Int64),
-            pl.col("size").cast(pl.Int64),
-            pl.from_epoch("first_us", time_unit="us")
-            .dt.replace_time_zone("UTC")
-            .alias("first_seen"),
-            pl.from_epoch("last_us", time_unit="us").dt.replace_time_zone("UTC").alias("last_seen"),
+            pl.col(rundir.CLUSTER_ID).cast(pl.Int64),
+            pl.col(rundir.SIZE).cast(pl.Int64),
+            *[
+                pl.from_epoch(f"{edge}_us", time_unit="us")
+                .dt.replace_time_zone("UTC")
+                .alias(f"{edge}_seen")
+                for edge in ("first", "last")
+            ],
         )
         .drop("first_us", "last_us")
     )
-    rest = [c for c in out.columns if c not in first]
-    return out.select(first + rest).sort(["suspicion", "cluster_id"], descending=[True, False])
+    summaries, facts = [], []
+    for row in out.iter_rows(named=True):  # one row per community, not per event
+        row_facts = evidence_facts(
+            row,
+            sync_window_s=sync_window_s(config),
+            burst_window_s=config.scoring.creation_burst_window_s,
+            engagement_types=config.graph.engagement_types,
+        )
+        summaries.append(summary_line(row, row_facts))
+        facts.append([{"text": f.sentence, "level": f.level} for f in row_facts])
+    out = out.with_columns(
+        pl.Series(rundir.EVIDENCE, summaries, dtype=pl.String),
+        pl.Series(rundir.EVIDENCE_FACTS, facts, dtype=rundir.FACT_DTYPE),
+    )
+    rest = [c for c in out.columns if c not in leading]
+    return out.select(leading + rest).sort(
+        [rundir.SUSPICION, rundir.CLUSTER_ID], descending=[True, False]
+    )
+
+
+def label_curve(accounts: pl.DataFrame) -> dict[str, Any] | None:
+    """How the run's risk ranks the accounts whose labels were given to detect: the
+    precision-recall points, and precision and recall of the flag. None without labels of
+    both kinds."""
+    if rundir.KNOWN_LABEL not in accounts.columns:
+        return None
+    known = accounts.filter(pl.col(rundir.KNOWN_LABEL).is_not_null())
+    abusive = (known.get_column(rundir.KNOWN_LABEL) != schema.BENIGN).to_numpy()
+    curve = metrics.pr_points(abusive, known.get_column(rundir.RISK).to_numpy())
+    if curve is None:
+        return None
+    flagged = known.get_column(rundir.FLAGGED).to_numpy()
+    true_positives = int((flagged & abusive).sum())
+    return {
+        "source": "labels given to detect",
+        "n_accounts": known.height,
+        "n_abusive": int(abusive.sum()),
+        **curve,
+        "precision_at_flag": true_positives / int(flagged.sum()) if flagged.any() else 0.0,
+        "recall_at_flag": true_positives / int(abusive.sum()),
+    }
 
 
 def run_detection(
@@ -352,10 +248,12 @@ def run_detection(
     model: GraphSAGEDetector | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    extra_files: Mapping[str, rundir.Renderer] | None = None,
 ) -> DetectionResult:
     """Read ``events_path``, detect (scoring with ``model`` if given), write ``out_dir``.
 
-    The run directory is written atomically: all of it or nothing.
+    The run directory is written atomically: all of it or nothing. ``extra_files`` (file name
+    -> renderer of the finished run) are written into it before it is published.
     """
     config = config or DetectConfig()
     timer = StageTimer()
@@ -372,8 +270,13 @@ def run_detection(
     result.rejected = rejected
     result.label_stats = label_stats
     with timer.stage("write", progress):
-        write_run(
-            result, out_dir, overwrite=overwrite, events_path=events_path, labels_path=labels_path
+        write_result(
+            result,
+            out_dir,
+            overwrite=overwrite,
+            events_path=events_path,
+            labels_path=labels_path,
+            extra_files=extra_files,
         )
     return result
 
@@ -382,7 +285,8 @@ def run_metadata(
     result: DetectionResult, *, events_path: Any = None, labels_path: Any = None
 ) -> dict[str, Any]:
     """The run.json document."""
-    flagged = int(result.accounts.get_column("flagged").sum())
+    threshold = result.config.scoring.risk_threshold
+    suspicion = result.clusters.get_column(rundir.SUSPICION)
     return {
         "graphguard_version": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -392,6 +296,7 @@ def run_metadata(
         },
         "ingest": None if result.ingest is None else result.ingest.to_dict(),
         "labels": result.label_stats,
+        "label_curve": label_curve(result.accounts),
         "config": to_dict(result.config),
         "community": result.community,
         "model": result.model,
@@ -400,41 +305,32 @@ def run_metadata(
         "summary": {
             "accounts": result.accounts.height,
             "clusters_reported": result.clusters.height,
-            "accounts_flagged": flagged,
-            "clusters_flagged": int(
-                (
-                    result.clusters.get_column("suspicion") >= result.config.scoring.risk_threshold
-                ).sum()
-            )
-            if result.clusters.height
-            else 0,
-            "risk_threshold": result.config.scoring.risk_threshold,
+            "accounts_flagged": int(result.accounts.get_column(rundir.FLAGGED).sum()),
+            "clusters_flagged": int((suspicion >= threshold).sum()),
+            "risk_threshold": threshold,
         },
     }
 
 
-def write_run(
+def write_result(
     result: DetectionResult,
     out_dir: str | Path,
     *,
     overwrite: bool = False,
     events_path: Any = None,
     labels_path: Any = None,
+    extra_files: Mapping[str, rundir.Renderer] | None = None,
 ) -> Path:
-    """Write accounts/clusters/edges Parquet, run.json and report.md; all or nothing."""
-    from graphguard.report.render import render_markdown
-    from graphguard.rundir import Run
-
-    meta = run_metadata(result, events_path=events_path, labels_path=labels_path)
-    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
-        write_parquet_atomic(result.accounts, tmp / "accounts.parquet")
-        write_parquet_atomic(result.clusters, tmp / "clusters.parquet")
-        write_parquet_atomic(result.account_edges, tmp / "account_edges.parquet")
-        write_parquet_atomic(result.entity_edges, tmp / "entity_edges.parquet")
-        write_parquet_atomic(result.cluster_activity, tmp / "cluster_activity.parquet")
-        if result.config.data.keep_rejected and result.rejected is not None:
-            write_parquet_atomic(result.rejected, tmp / "rejected_rows.parquet")
-        write_json_atomic(meta, tmp / "run.json")
-        run = Run(path=Path(out_dir), accounts=result.accounts, clusters=result.clusters, meta=meta)
-        write_text_atomic(render_markdown(run), tmp / "report.md")
-    return Path(out_dir)
+    """Lay ``result`` out as a run directory (`rundir.write_run`); all or nothing."""
+    result.meta = run_metadata(result, events_path=events_path, labels_path=labels_path)
+    keep_rejected = result.config.data.keep_rejected and result.rejected is not None
+    contents = rundir.RunContents(
+        accounts=result.accounts,
+        clusters=result.clusters,
+        account_edges=result.account_edges,
+        entity_edges=result.entity_edges,
+        cluster_activity=result.cluster_activity,
+        meta=result.meta,
+        rejected=result.rejected if keep_rejected else None,
+    )
+    return rundir.write_run(contents, out_dir, overwrite=overwrite, extra_files=extra_files)

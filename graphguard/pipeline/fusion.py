@@ -33,12 +33,10 @@ import polars as pl
 
 from graphguard import schema
 from graphguard.config import FUSIONS, ScoringConfig
+from graphguard.scores import predicted_label
 
 if TYPE_CHECKING:
     from graphguard.models.detector import GraphInputs, GraphSAGEDetector
-
-#: extra accounts.parquet columns of a run scored with a model
-MODEL_COLUMNS = ("model_risk", "evidence_risk")
 
 
 def model_inputs(
@@ -118,13 +116,6 @@ def fuse_scores(
             pl.lit(bot).alias("score_bot_ring"),
             pl.lit(fake).alias("score_fake_engagement"),
         ]
-    label = (
-        pl.concat_list(list(schema.SCORE_COLUMNS))
-        .list.arg_max()
-        .replace_strict(
-            list(range(len(schema.LABELS))), list(schema.LABELS), return_dtype=pl.String
-        )
-    )
     return (
         accounts.with_columns(
             evidence.alias("evidence_risk"), (1.0 - pl.lit(benign)).alias("model_risk")
@@ -132,7 +123,7 @@ def fuse_scores(
         .with_columns(scores)
         .with_columns((1.0 - pl.col("score_benign")).clip(0.0, 1.0).alias("risk"))
         .with_columns(
-            label.alias("predicted_label"),
+            predicted_label().alias("predicted_label"),
             (pl.col("risk") >= scoring.risk_threshold).alias("flagged"),
         )
     )

@@ -20,12 +20,12 @@ import polars as pl
 
 from graphguard import __version__, schema
 from graphguard.config import DetectConfig, to_dict
-from graphguard.pipeline.detect import Stages, StageTimer, build_stages
 from graphguard.errors import OutputExistsError
 from graphguard.features.account import FEATURE_NAMES
 from graphguard.graph.projections import RELATIONS
 from graphguard.io import load_events, load_labels
 from graphguard.models.detector import GraphInputs, GraphSAGEDetector, graph_inputs, label_codes
+from graphguard.pipeline.stages import Stages, StageTimer, build_stages
 
 Progress = Callable[[str], None]
 

@@ -5,13 +5,12 @@
 Both read only what `detect` wrote and return JSON-ready dicts; `format_explanation` turns one into
 text for a terminal.
 
-How risk is read back: `detect` gives an account its cluster's behavioural score in proportion to
-its synchronized engagement (p_sync) and the cluster's infrastructure score in proportion to its
-events on shared devices (p_shared_device), each full at ``scoring.participation_saturation``, and
-combines the two as a noisy-OR; repeated bursts on several distinct targets can raise the
-behavioural part further. `risk_drivers` reports those two parts so a person can see which one
-made the account risky. It mirrors `graphguard.community.scoring.score_accounts`; the stored risk
-is always the one shown.
+How risk is read back: `detect` stores each account's two parts of its cluster's suspicion
+(``behaviour_part``: the cluster's behaviour score times the account's share in the synchronized
+engagement; ``infrastructure_part``: the infrastructure score times its share of events on
+shared devices; `graphguard.community.scoring.score_accounts` is the one place that computes
+them) and its evidence risk is their noisy-OR. `risk_drivers` puts the stored parts into words;
+it computes no score of its own.
 """
 
 from __future__ import annotations
@@ -22,17 +21,22 @@ from typing import Any
 
 import polars as pl
 
-from graphguard.export.case import (
-    ACCOUNT_EDGES_FILE,
-    ENTITY_KINDS,
-    RELATIONS,
-    Case,
-    load_cases,
-    strongest_relation,
-)
+from graphguard.community.wording import RELATION_WORDS
+from graphguard.export.case import Case, load_cases, strongest_relation
 from graphguard.report.render import _plain
-from graphguard.rundir import CLUSTER_ID, Run, load_run
-from graphguard.schema import ACCOUNT
+from graphguard.rundir import (
+    ACCOUNT_EDGES_FILE,
+    BEHAVIOUR_PART,
+    CLUSTER_ID,
+    EVIDENCE_RISK,
+    INFRASTRUCTURE_PART,
+    MODEL_RISK,
+    N_SYNCED_TARGETS,
+    Run,
+    load_run,
+    scan_table,
+)
+from graphguard.schema import ACCOUNT, ENTITY_KINDS, RELATIONS, SCORE_COLUMNS
 
 #: Participation columns of accounts.parquet and what each says about the account.
 PARTICIPATION: dict[str, str] = {
@@ -42,14 +46,7 @@ PARTICIPATION: dict[str, str] = {
     "p_exclusive": "of its engagement went to targets mostly engaged by this group",
     "p_single_use_device": "of its events were on single-session device fingerprints",
 }
-RELATION_WORDS: dict[str, str] = {
-    "device": "shared devices",
-    "ip": "shared IPs in the same hour",
-    "sync": "synchronized engagement on the same targets",
-    "dense": "engagement on the same rare targets",
-}
-_DEFAULT_SATURATION = 0.4
-_SCORE_COLUMNS = ("score_benign", "score_bot_ring", "score_fake_engagement")
+__all__ = ["RELATION_WORDS", "explain_account", "explain_members", "format_explanation"]
 
 
 def _number(value: Any) -> float | None:
@@ -161,17 +158,17 @@ def participation(account: dict[str, Any]) -> list[dict[str, Any]]:
 def risk_drivers(
     account: dict[str, Any], cluster: dict[str, Any] | None, meta: dict[str, Any]
 ) -> dict[str, Any]:
-    """What made the account's risk what it is.
+    """What made the account's risk what it is, from the parts `detect` stored.
 
     Returns {"behaviour": part or None, "infrastructure": part or None, "model": the model's
     abuse probability or None (runs without a model), "main": one of "behaviour",
     "infrastructure", "model", "none", "sentences": [str, ...]}, where a part is the cluster
-    score times the account's share of it.
+    score times the account's share of it (None when the run predates stored parts).
     """
     risk = _number(account.get("risk")) or 0.0
-    model_risk = _number(account.get("model_risk"))
+    model_risk = _number(account.get(MODEL_RISK))
     # with a model, the evidence below explains the evidence part of the fused risk
-    evidence_risk = _number(account.get("evidence_risk")) if model_risk is not None else risk
+    evidence_risk = _number(account.get(EVIDENCE_RISK)) if model_risk is not None else risk
     evidence_risk = evidence_risk or 0.0
     threshold = _threshold(meta)
     flagged = account.get("flagged")
@@ -197,16 +194,13 @@ def risk_drivers(
                 flag_words,
             ],
         }
-    saturation = _number(_config(meta, "scoring", "participation_saturation", None))
-    saturation = saturation if saturation and saturation > 0 else _DEFAULT_SATURATION
     behaviour = _number(cluster.get("behaviour_score"))
     infra = _number(cluster.get("infrastructure_score"))
+    b_part = _number(account.get(BEHAVIOUR_PART))
+    i_part = _number(account.get(INFRASTRUCTURE_PART))
     p_sync = _number(account.get("p_sync")) or 0.0
     p_device = _number(account.get("p_shared_device")) or 0.0
-    sync_share = min(1.0, p_sync / saturation)
-    device_share = min(1.0, p_device / saturation)
-    b_part = None if behaviour is None else behaviour * sync_share
-    i_part = None if infra is None else infra * device_share
+    n_synced = _number(account.get(N_SYNCED_TARGETS))
     sentences = []
     if behaviour is not None and infra is not None:
         sentences.append(
@@ -214,23 +208,29 @@ def risk_drivers(
             f"landing in bursts on the same targets) and {infra:.2f} for shared infrastructure "
             "(devices or IPs shared alongside exclusive targets, signup bursts or synchrony)."
         )
-    if b_part is not None:
-        if p_sync > 0:
+    if b_part is None or i_part is None:
+        sentences.append(
+            "This run directory does not store the parts of the account's risk (it was written "
+            "by an older graphguard); run detection again to see them."
+        )
+    else:
+        if p_sync > 0 or n_synced:
+            on_targets = f" on {n_synced:.0f} distinct targets" if n_synced else ""
             sentences.append(
-                f"{_pct(p_sync)} of this account's engagement was in such bursts "
-                f"({_pct(saturation)} counts in full), so it takes on {_pct(sync_share)} of the "
-                f"behavioural score: {b_part:.2f}."
+                f"{_pct(p_sync)} of this account's engagement was in such bursts{on_targets}, "
+                f"so it takes on {_pct(_share(b_part, behaviour))} of the behavioural score: "
+                f"{b_part:.2f}."
             )
         else:
             sentences.append(
                 "None of its engagement landed in a burst with other members, so the "
                 "behavioural score does not pass to it."
             )
-    if i_part is not None:
         if p_device > 0:
             sentences.append(
                 f"{_pct(p_device)} of its events came from devices other members also used, so "
-                f"it takes on {_pct(device_share)} of the infrastructure score: {i_part:.2f}."
+                f"it takes on {_pct(_share(i_part, infra))} of the infrastructure score: "
+                f"{i_part:.2f}."
             )
         else:
             sentences.append(
@@ -238,14 +238,6 @@ def risk_drivers(
                 "pass to it."
             )
     parts = {"behaviour": b_part or 0.0, "infrastructure": i_part or 0.0}
-    combined = 1.0 - (1.0 - parts["behaviour"]) * (1.0 - parts["infrastructure"])
-    if evidence_risk > combined + 0.02:
-        sentences.append(
-            "It also joined bursts with other members on several distinct targets, which counts "
-            "however much other activity surrounds them; that lifts its evidence risk to "
-            f"{evidence_risk:.2f}."
-        )
-        parts["behaviour"] = max(parts["behaviour"], evidence_risk)
     main = max(parts, key=lambda name: parts[name])
     if parts[main] < 0.1:
         main = "none"
@@ -275,6 +267,11 @@ def risk_drivers(
         "model": model_risk,
         "sentences": sentences,
     }
+
+
+def _share(part: float, whole: float | None) -> float | None:
+    """What share of a cluster score an account's part is (None when the score is 0)."""
+    return part / whole if whole else None
 
 
 def _model_sentences(model_risk: float, evidence_risk: float, meta: dict[str, Any]) -> list[str]:
@@ -334,7 +331,7 @@ def _account_summary(account_id: str, account: dict[str, Any]) -> dict[str, Any]
         "flagged": account.get("flagged"),
         "predicted_label": account.get("predicted_label"),
         "known_label": account.get("known_label"),
-        "scores": {c: _number(account.get(c)) for c in _SCORE_COLUMNS if c in account},
+        "scores": {c: _number(account.get(c)) for c in SCORE_COLUMNS if c in account},
         "n_events": account.get("n_events"),
     }
 
@@ -393,12 +390,11 @@ def explain_account(
         case = load_cases(run, [cluster_id])[0]
         return explain_members(case, ties=ties, shared=shared)[account_id]
     # In no reported cluster: no case to cut, but its edges (if any) still say who it is near.
-    edges_path = run.path / ACCOUNT_EDGES_FILE
     edges = (
-        pl.scan_parquet(edges_path)
+        scan_table(run, ACCOUNT_EDGES_FILE)
         .filter((pl.col("src_id") == account_id) | (pl.col("dst_id") == account_id))
         .collect()
-        if edges_path.is_file()
+        if (run.path / ACCOUNT_EDGES_FILE).is_file()
         else pl.DataFrame()
     )
     tie_rows: list[dict[str, Any]] = []

@@ -1,0 +1,131 @@
+"""The stages every use of the pipeline shares: index, projections, communities, evidence.
+
+`build_stages` runs them on validated events and returns `Stages`, the input of everything
+later (`detect` scores accounts from it, `train` fits a model on its features, the experiments
+score baselines on it). Each stage is a plain function of the layer that owns it; this module only
+says in which order they run, and times them.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import polars as pl
+import psutil
+
+from graphguard.community.evidence import community_evidence
+from graphguard.community.leiden import Partition, leiden
+from graphguard.community.scoring import score_clusters
+from graphguard.config import DetectConfig
+from graphguard.features.account import account_features
+from graphguard.graph.build import AccountGraph, build_account_graph, index_events
+
+#: narration of what the pipeline is doing, one line per stage (stderr in the CLI)
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StageTimer:
+    """Wall time, resident memory and the process's peak memory after each stage."""
+
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str, progress: Progress | None = None) -> Iterator[None]:
+        if progress:
+            progress(name)
+        start = time.perf_counter()
+        yield
+        rss = psutil.Process().memory_info().rss
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.stages[name] = {
+            "seconds": round(time.perf_counter() - start, 4),
+            "rss_mib": round(rss / 2**20, 1),
+            "peak_rss_mib": round(peak_kib / 1024, 1),
+        }
+
+    def seconds(self) -> dict[str, float]:
+        return {k: v["seconds"] for k, v in self.stages.items()}
+
+
+@dataclass
+class Stages:
+    """What the pipeline holds once communities are scored: the input of every later step.
+
+    ``indexed`` are the events with integer account/entity indices (`index_events`),
+    ``account_ids`` maps an account index to its id, ``graph`` is the account graph,
+    ``partition`` the Leiden communities, ``clusters`` their scored evidence (column
+    ``cluster``) and ``members`` each member's participation.
+    """
+
+    indexed: pl.DataFrame
+    account_ids: pl.Series
+    graph: AccountGraph
+    partition: Partition
+    clusters: pl.DataFrame
+    members: pl.DataFrame
+    config: DetectConfig
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.account_ids)
+
+    @property
+    def sync_window_s(self) -> float:
+        """The window in which engagement counts as synchronized."""
+        return sync_window_s(self.config)
+
+    def features(self) -> pl.DataFrame:
+        """`account_features` of every account index (one row each, sorted)."""
+        return account_features(
+            self.indexed,
+            self.n_accounts,
+            self.graph.edges,
+            self.partition.membership,
+            self.clusters,
+            self.members,
+            engagement_types=self.config.graph.engagement_types,
+            signup_types=self.config.scoring.signup_types,
+        )
+
+
+def sync_window_s(config: DetectConfig) -> float:
+    """Seconds within which members' engagement on one target counts as together: the sync
+    relation's gap, or 10 minutes when that relation has none."""
+    return config.graph.sync.max_gap_s or 600.0
+
+
+def build_stages(
+    events: pl.DataFrame,
+    config: DetectConfig | None = None,
+    *,
+    progress: Progress | None = None,
+    timer: StageTimer | None = None,
+) -> Stages:
+    """Validated events -> index -> projections -> Leiden -> community evidence, scored."""
+    config = config or DetectConfig()
+    timer = timer or StageTimer()
+    with timer.stage("index", progress):
+        indexed, account_ids = index_events(events)
+        n_accounts = len(account_ids)
+    with timer.stage("projections", progress):
+        graph = build_account_graph(indexed, n_accounts, config.graph)
+    with timer.stage("communities", progress):
+        partition = leiden(n_accounts, graph.edges, config.community)
+    with timer.stage("evidence", progress):
+        clusters, members = community_evidence(
+            indexed,
+            partition.membership,
+            graph.edges,
+            engagement_types=config.graph.engagement_types,
+            signup_types=config.scoring.signup_types,
+            sync_window_s=sync_window_s(config),
+            sync_min_share=config.scoring.sync_min_share,
+            creation_burst_window_s=config.scoring.creation_burst_window_s,
+        )
+        clusters = score_clusters(clusters)
+    return Stages(indexed, account_ids, graph, partition, clusters, members, config)
