@@ -26,14 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sklearn.metrics import (
-    adjusted_rand_score,
-    average_precision_score,
-    normalized_mutual_info_score,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from graphguard import metrics as ranking
 from graphguard.rundir import (
     ACCOUNTS_FILE,
     CLUSTER_ID,
@@ -54,7 +49,7 @@ REQUIRED_TRUTH_COLUMNS: tuple[str, ...] = (ACCOUNT, LABEL)
 OPTIONAL_TRUTH_COLUMNS: tuple[str, ...] = (CAMPAIGN_ID, CAMPAIGN_KIND, HARD_NEGATIVE)
 
 #: The false-positive budget for `recall_at_1pct_fpr`.
-FPR_BUDGET = 0.01
+FPR_BUDGET = ranking.FPR_BUDGET
 #: Flag threshold on risk when neither a threshold nor a `flagged` column is given.
 DEFAULT_THRESHOLD = 0.5
 #: Group name for campaigns whose kind the truth table leaves null.
@@ -186,17 +181,10 @@ def _account_metrics(scored: pl.DataFrame) -> dict[str, Any]:
     n_benign = int(is_abusive.size - n_abusive)
     n_flagged = int(scored[FLAGGED].sum())
     true_positives = int((scored[FLAGGED] & scored[_ABUSIVE]).sum())
-    # Ranking metrics compare the two classes; with either missing they have no meaning.
-    ranked = n_abusive > 0 and n_benign > 0
-    recall_at_budget = None
-    if ranked:
-        fpr, tpr, _ = roc_curve(is_abusive, risk, drop_intermediate=False)
-        # fpr starts at 0, so the budget always admits at least the first point.
-        recall_at_budget = float(tpr[fpr <= FPR_BUDGET].max())
     return {
-        "auprc": _finite(average_precision_score(is_abusive, risk)) if ranked else None,
-        "auroc": _finite(roc_auc_score(is_abusive, risk)) if ranked else None,
-        "recall_at_1pct_fpr": recall_at_budget,
+        "auprc": ranking.auprc(is_abusive, risk),
+        "auroc": ranking.auroc(is_abusive, risk),
+        "recall_at_1pct_fpr": ranking.recall_at_fpr(is_abusive, risk, FPR_BUDGET),
         "precision": _share(true_positives, n_flagged),
         "recall": _share(true_positives, n_abusive),
         "n_abusive": n_abusive,
