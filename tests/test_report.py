@@ -22,8 +22,8 @@ from graphguard.report import (
     md_escape,
     render_json,
     render_markdown,
-    render_terminal,
 )
+from graphguard.terminal import render_terminal
 
 MARKUP_ID = "[bold red]x[/]"
 HTML_ID = "<img src=x onerror=alert(1)>"

@@ -23,7 +23,7 @@ import polars as pl
 
 from graphguard.community.wording import RELATION_WORDS
 from graphguard.export.case import Case, load_cases, strongest_relation
-from graphguard.report.render import _plain
+from graphguard.report.text import plain as _plain
 from graphguard.rundir import (
     ACCOUNT_EDGES_FILE,
     BEHAVIOUR_PART,
