@@ -13,16 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from graphguard.errors import OutputExistsError
-from graphguard.export.case import (
-    ACCOUNT_NODE,
-    ENTITY_KINDS,
-    NODE_TYPES,
-    Case,
-    case_tables,
-    entity_nodes,
-    load_cases,
-    top_cluster_ids,
-)
+from graphguard.export.case import ACCOUNT_NODE, NODE_TYPES, case_tables
 from graphguard.export.formats import (
     FORMATS,
     cytoscape_elements,
@@ -33,7 +24,8 @@ from graphguard.export.formats import (
 )
 from graphguard.export.pseudonym import KEY_ENV, Pseudonymizer, resolve_key
 from graphguard.rundir import Run, load_run
-from graphguard.schema import ACCOUNT
+from graphguard.rundir.cases import Case, entity_nodes, load_cases, top_cluster_ids
+from graphguard.schema import ACCOUNT, ENTITY_KINDS
 
 __all__ = [
     "ACCOUNT_NODE",

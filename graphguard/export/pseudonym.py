@@ -19,7 +19,7 @@ import os
 
 import polars as pl
 
-from graphguard.export.case import Case
+from graphguard.rundir.cases import Case
 from graphguard.schema import ACCOUNT
 
 #: Environment variable that holds the key when --key is not given.

@@ -22,7 +22,6 @@ from typing import Any
 import polars as pl
 
 from graphguard.community.wording import RELATION_WORDS
-from graphguard.export.case import Case, load_cases, strongest_relation
 from graphguard.report.text import plain as _plain
 from graphguard.rundir import (
     ACCOUNT_EDGES_FILE,
@@ -36,6 +35,7 @@ from graphguard.rundir import (
     load_run,
     scan_table,
 )
+from graphguard.rundir.cases import Case, load_cases, strongest_relation
 from graphguard.schema import ACCOUNT, ENTITY_KINDS, RELATIONS, SCORE_COLUMNS
 
 #: Participation columns of accounts.parquet and what each says about the account.
