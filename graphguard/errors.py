@@ -38,4 +38,8 @@ class InputError(GraphguardError):
 
 
 class OutputExistsError(GraphguardError):
-    """The output directory exists and overwriting was not asked for."""
+    """The output exists and overwriting was not asked for (the CLI adds how to ask)."""
+
+    def __init__(self, path: object) -> None:
+        self.path = path
+        super().__init__(f"{path}: already exists")

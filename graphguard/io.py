@@ -459,7 +459,7 @@ def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[P
     """
     path = Path(path)
     if path.exists() and not overwrite and (not path.is_dir() or any(path.iterdir())):
-        raise OutputExistsError(f"{path}: already exists; pass --overwrite to replace it")
+        raise OutputExistsError(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:

@@ -277,7 +277,7 @@ def test_top_clusters_in_every_format(simulated_run: Path, tmp_path: Path) -> No
     }
     assert {p.name for p in paths} == expected
     assert {p.name for p in tmp_path.iterdir()} == expected  # no temporary files left
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="already exists"):
         export_clusters(simulated_run, tmp_path, top=3, formats=formats)
     export_clusters(simulated_run, tmp_path, top=3, formats=formats, overwrite=True)
 

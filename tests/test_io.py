@@ -552,7 +552,7 @@ def test_atomic_directory_refuses_a_non_empty_directory(tmp_path):
     target.mkdir()
     (target / "old.txt").write_text("old")
     entered = False
-    with pytest.raises(OutputExistsError, match="overwrite"), atomic_directory(target):
+    with pytest.raises(OutputExistsError, match="already exists"), atomic_directory(target):
         entered = True
     assert not entered
     assert (target / "old.txt").read_text() == "old"

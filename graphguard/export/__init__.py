@@ -87,7 +87,7 @@ def export_clusters(
             raise ValueError(
                 f"{run.path}: the run reported no clusters, so there is nothing to export"
             )
-        raise ValueError("choose clusters with --cluster ID or --top N")
+        raise ValueError("choose clusters: give cluster ids or a number of top clusters")
     cases = load_cases(run, wanted)
     if pseudonymizer is not None:
         cases = pseudonymize_cases(run, cases, pseudonymizer)
@@ -103,7 +103,7 @@ def export_clusters(
         for _, _, paths in tasks:
             for path in paths:
                 if path.exists():
-                    raise OutputExistsError(f"{path}: already exists; pass --overwrite")
+                    raise OutputExistsError(path)
     written: dict[int, list[Path]] = {}
     workers = _workers(tasks)
     if workers > 1:

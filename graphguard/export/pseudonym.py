@@ -40,7 +40,7 @@ def resolve_key(key: str | None) -> str:
     """
     key = key if key is not None else os.environ.get(KEY_ENV)
     if not key:
-        raise ValueError(f"pseudonymising needs a key: pass --key or set {KEY_ENV}")
+        raise ValueError(f"pseudonymising needs a key: give one or set {KEY_ENV}")
     return key
 
 

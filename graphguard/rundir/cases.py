@@ -96,7 +96,7 @@ def load_cases(run: Run | str | Path, cluster_ids: Sequence[int]) -> list[Case]:
     if absent:
         raise ValueError(
             f"cluster {absent[0]} is not in clusters.parquet "
-            f"({run.clusters.height} clusters reported; `graphguard report` lists them)"
+            f"({run.clusters.height} clusters reported)"
         )
     wanted_ids = pl.Series(wanted, dtype=pl.Int64).implode()
     members = run.accounts.filter(pl.col(CLUSTER_ID).is_in(wanted_ids)).sort(
