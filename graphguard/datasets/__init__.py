@@ -31,7 +31,7 @@ import polars as pl
 import torch
 from sklearn.model_selection import train_test_split
 
-from graphguard.models.detector import GraphInputs
+from graphguard.graph.inputs import GraphInputs
 
 #: dataset name -> folder under the shared data root
 DATASET_DIRS: dict[str, str] = {
