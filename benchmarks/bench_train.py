@@ -301,7 +301,7 @@ def prepare(out_dir: Path, n_accounts: int, seed: int) -> dict:
     from graphguard.config import DetectConfig
     from graphguard.pipeline.stages import build_stages
     from graphguard.features.account import FEATURE_NAMES
-    from graphguard.models.detector import graph_inputs, label_codes
+    from graphguard.graph.inputs import graph_inputs, label_codes
     from graphguard.simulate import SimulationConfig, simulate
 
     timings = {}

@@ -9,21 +9,29 @@ fails here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
 
 from graphguard.features import FEATURE_NAMES
-from graphguard.models import GraphSAGEDetector, NeighborSampler, graph_inputs, label_codes
-from graphguard.models.detector import GraphInputs, abuse_auprc
+from graphguard.graph.inputs import GraphInputs, graph_inputs, label_codes
+from graphguard.metrics import auprc
+from graphguard.models.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+from graphguard.models.detector import GraphSAGEDetector
+from graphguard.models.params import GraphSAGEParams, param_names
 from graphguard.models.sage import RelationalGraphSAGE, adjacency
 from graphguard.models.sampling import (
     PYG_SAMPLER_AVAILABLE,
     NeighborBatches,
+    NeighborSampler,
     sample_positions,
     to_csr,
 )
-from graphguard.schema import BOT_RING, FAKE_ENGAGEMENT, LABELS
+from graphguard.schema import BENIGN, BOT_RING, FAKE_ENGAGEMENT, LABELS
 from tests.worlds import pipeline_world
 
 TRAIN_SEED, OTHER_SEED = 21, 22
@@ -36,6 +44,11 @@ def _inputs(seed: int) -> tuple[GraphInputs, np.ndarray, np.ndarray]:
     y = label_codes(pipeline.account_ids, world.labels)
     truth = label_codes(pipeline.account_ids, world.truth)
     return inputs, y, truth
+
+
+def _abuse_auprc(truth: np.ndarray, abuse_score: np.ndarray) -> float | None:
+    """AUPRC of abusive (any class but benign) vs benign."""
+    return auprc(truth != LABELS.index(BENIGN), abuse_score)
 
 
 def _kind_accuracy(proba: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
@@ -197,7 +210,7 @@ def test_training_floor_on_unlabelled_accounts(world, fitted):
     assert proba.shape == (len(y), 3)
     assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     unlabelled = y < 0
-    assert abuse_auprc(truth[unlabelled], fitted.decision_function(inputs)[unlabelled]) >= 0.95
+    assert _abuse_auprc(truth[unlabelled], fitted.decision_function(inputs)[unlabelled]) >= 0.95
     assert _kind_accuracy(proba, truth, unlabelled) >= 0.9
     assert set(fitted.predict(inputs)) <= set(LABELS)
     assert 1 <= fitted.best_epoch_ <= len(fitted.history_) <= fitted.epochs
@@ -206,7 +219,7 @@ def test_training_floor_on_unlabelled_accounts(world, fitted):
 def test_a_model_trained_on_one_world_scores_another(fitted):
     inputs, _, truth = _inputs(OTHER_SEED)
     proba = fitted.predict_proba(inputs)
-    assert abuse_auprc(truth, 1.0 - proba[:, 0]) >= 0.95
+    assert _abuse_auprc(truth, 1.0 - proba[:, 0]) >= 0.95
     assert _kind_accuracy(proba, truth, truth >= 0) >= 0.9
 
 
@@ -232,7 +245,7 @@ def test_mini_batch_training_through_the_sampler(world):
     assert not detector.full_batch_
     unlabelled = y < 0
     # scored layer-wise over full neighbourhoods (the graph is above full_batch_max_nodes)
-    assert abuse_auprc(truth[unlabelled], detector.decision_function(inputs)[unlabelled]) >= 0.9
+    assert _abuse_auprc(truth[unlabelled], detector.decision_function(inputs)[unlabelled]) >= 0.9
 
 
 def test_checkpoint_round_trip(world, fitted, tmp_path):
@@ -280,6 +293,59 @@ def test_unfitted_detector_says_so(world):
         GraphSAGEDetector().predict_proba(world[0])
 
 
+def test_hyper_parameters_come_from_the_params_dataclass():
+    base = GraphSAGEParams(hidden=16, epochs=3)
+    detector = GraphSAGEDetector(base, epochs=5, fanouts=[4, 3], progress=print)
+    assert (detector.hidden, detector.epochs, detector.fanouts) == (16, 5, (4, 3))
+    assert base.epochs == 3  # the caller's object is left as it was
+    params = detector.get_params()
+    assert list(params) == list(param_names())
+    assert params["fanouts"] == [4, 3] and params["device"] == "auto"
+    assert detector.params == GraphSAGEParams(**params)
+    assert GraphSAGEDetector(**params).get_params() == params
+    assert GraphSAGEDetector().get_params() == asdict(GraphSAGEParams())
+    with pytest.raises(TypeError, match="'hiden'; known: .*hidden"):
+        GraphSAGEDetector(hiden=3)
+    with pytest.raises(TypeError, match="GraphSAGEParams"):
+        GraphSAGEDetector(64)
+
+
+def test_hyper_parameter_values_are_checked():
+    with pytest.raises(ValueError, match="fanouts needs one entry per layer"):
+        GraphSAGEDetector(layers=3)
+    with pytest.raises(ValueError, match="label_input_rate"):
+        GraphSAGEDetector(label_input_rate=1.0)
+    with pytest.raises(ValueError, match="select_on"):
+        GraphSAGEDetector(GraphSAGEParams(select_on="f1"))
+
+
+def test_checkpoint_format_and_old_spellings(fitted, tmp_path):
+    stored = torch.load(fitted.save(tmp_path / "model.pt"), weights_only=True)
+    assert (stored["format"], stored["version"]) == (CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
+    assert (CHECKPOINT_FORMAT, CHECKPOINT_VERSION) == ("graphguard.graphsage", 1)
+    assert set(stored["params"]) == set(param_names())
+    # early checkpoints named the selection score separately
+    early = {**stored, "params": {**stored["params"], "select_on": "auprc", "val_metric": "auroc"}}
+    torch.save(early, tmp_path / "early.pt")
+    assert GraphSAGEDetector.load(tmp_path / "early.pt").select_on == "auroc"
+    refused = {
+        "version 2": {**stored, "version": 2},
+        "new_knob": {**stored, "params": {**stored["params"], "new_knob": 1}},
+        "labels": {**stored, "labels": ["benign", "abusive"]},
+        "not a graphguard": {**stored, "format": "other"},
+    }
+    for i, (message, checkpoint) in enumerate(refused.items()):
+        torch.save(checkpoint, tmp_path / f"bad{i}.pt")
+        with pytest.raises(ValueError, match=f"bad{i}.pt: .*{message}"):
+            GraphSAGEDetector.load(tmp_path / f"bad{i}.pt")
+
+
+def test_graph_and_params_modules_do_not_load_torch():
+    code = "import sys, graphguard.graph, graphguard.models.params; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("amp", [False, True])
 def test_cuda_training_and_scoring(world, amp):
@@ -288,7 +354,7 @@ def test_cuda_training_and_scoring(world, amp):
     assert detector.device_.type == "cuda"
     assert next(detector.model_.parameters()).is_cuda
     unlabelled = y < 0
-    assert abuse_auprc(truth[unlabelled], detector.decision_function(inputs)[unlabelled]) >= 0.9
+    assert _abuse_auprc(truth[unlabelled], detector.decision_function(inputs)[unlabelled]) >= 0.9
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")

@@ -338,8 +338,8 @@ def test_fused_scores_beat_the_model_alone_when_kinds_are_unlabelled():
 
 
 def test_the_merged_relation_is_the_union_of_the_relations():
+    from graphguard.graph.inputs import graph_inputs
     from graphguard.graph.projections import ANY_RELATION
-    from graphguard.models.detector import graph_inputs
     from tests.worlds import pipeline_world
 
     _, pipeline = pipeline_world(21)
@@ -379,8 +379,8 @@ def test_reports_say_a_model_scored_the_run(scored_run, model):
 
 
 def test_a_kind_the_model_never_saw_is_named_by_the_evidence():
-    from graphguard.pipeline.fusion import unseen_classes
     from graphguard.models.detector import GraphSAGEDetector
+    from graphguard.pipeline.fusion import unseen_classes
 
     detector = GraphSAGEDetector()
     detector.class_counts_ = [900, 40, 0]

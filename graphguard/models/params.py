@@ -8,7 +8,8 @@ parameter or a default again. Torch-free, so composing a config never loads torc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 #: the two config groups a parameter can belong to
@@ -71,3 +72,28 @@ def param_names(group: str | None = None) -> tuple[str, ...]:
     return tuple(
         f.name for f in fields(GraphSAGEParams) if group is None or f.metadata["group"] == group
     )
+
+
+def with_overrides(
+    params: GraphSAGEParams | None = None, overrides: Mapping[str, Any] | None = None
+) -> GraphSAGEParams:
+    """A new `GraphSAGEParams`: ``params`` (default: all defaults) with ``overrides`` applied.
+
+    ``params`` itself is never changed. An override that is no parameter is a `TypeError`
+    naming it and the known ones, as a misspelt keyword argument would be.
+    """
+    overrides = dict(overrides or {})
+    known = param_names()
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise TypeError(
+            f"unknown GraphSAGE parameter {unknown[0]!r}; known: {', '.join(sorted(known))}"
+        )
+    if params is None:
+        return GraphSAGEParams(**overrides)
+    if not isinstance(params, GraphSAGEParams):
+        raise TypeError(
+            f"params must be a GraphSAGEParams, got {type(params).__name__}; pass"
+            " hyper-parameters by keyword"
+        )
+    return replace(params, **overrides)

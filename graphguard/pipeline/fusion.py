@@ -36,14 +36,15 @@ from graphguard.config import FUSIONS, ScoringConfig
 from graphguard.scores import predicted_label
 
 if TYPE_CHECKING:
-    from graphguard.models.detector import GraphInputs, GraphSAGEDetector
+    from graphguard.graph.inputs import GraphInputs
+    from graphguard.models.detector import GraphSAGEDetector
 
 
 def model_inputs(
     model: GraphSAGEDetector, features: pl.DataFrame, edges: pl.DataFrame
 ) -> GraphInputs:
     """`GraphInputs` with the model's own feature columns and relations."""
-    from graphguard.models.detector import graph_inputs
+    from graphguard.graph.inputs import graph_inputs
 
     return graph_inputs(
         features, edges, feature_names=model.feature_names_, relations=model.relations_

@@ -22,9 +22,11 @@ from graphguard import __version__, schema
 from graphguard.config import DetectConfig, to_dict
 from graphguard.errors import OutputExistsError
 from graphguard.features.account import FEATURE_NAMES
+from graphguard.graph.inputs import GraphInputs, graph_inputs, label_codes
 from graphguard.graph.projections import RELATIONS
 from graphguard.io import load_events, load_labels
-from graphguard.models.detector import GraphInputs, GraphSAGEDetector, graph_inputs, label_codes
+from graphguard.models.detector import GraphSAGEDetector
+from graphguard.models.params import param_names
 from graphguard.pipeline.stages import Stages, StageTimer, build_stages
 
 Progress = Callable[[str], None]
@@ -38,7 +40,7 @@ _NOT_FEATURES = {"scoring.risk_threshold", "scoring.fusion"}
 def build_detector(params: Mapping[str, Any], **overrides: Any) -> GraphSAGEDetector:
     """A `GraphSAGEDetector` from the ``model`` config section; unknown keys are named."""
     params = {**dict(params), **overrides}
-    known = set(GraphSAGEDetector._PARAMS) | {"progress"}
+    known = set(param_names()) | {"progress"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise ValueError(f"unknown setting model.{unknown[0]}; known: {', '.join(sorted(known))}")
