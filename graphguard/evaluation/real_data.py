@@ -23,15 +23,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
+from graphguard.datasets import GraphDataset
+from graphguard.metrics import auprc, auroc
 from graphguard.models.baselines import (
     fit_predict_gbt,
     fit_predict_mlp,
     neighbour_aggregate,
     neighbour_label_share,
 )
-from graphguard.datasets import GraphDataset
 from graphguard.models.detector import GraphSAGEDetector
 
 MODELS: tuple[str, ...] = ("graphsage", "gbt", "mlp", "agg_mlp")
@@ -40,12 +40,19 @@ AGGREGATE_MODELS: frozenset[str] = frozenset({"gbt", "agg_mlp"})
 
 
 def split_metrics(y: np.ndarray, score: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """ROC-AUC and AUPRC of abusive (y > 0) vs benign over the ``mask`` nodes."""
+    """ROC-AUC and AUPRC of abusive (y > 0) vs benign over the ``mask`` nodes.
+
+    A mask without both classes is an error: the splits are stratified, so it means a broken
+    split, and a NaN would only surface later as a NaN mean.
+    """
     truth = y[mask] > 0
-    return {
-        "roc_auc": float(roc_auc_score(truth, score[mask])),
-        "auprc": float(average_precision_score(truth, score[mask])),
-    }
+    roc_auc, average_precision = auroc(truth, score[mask]), auprc(truth, score[mask])
+    if roc_auc is None or average_precision is None:
+        raise ValueError(
+            f"split_metrics needs abusive and benign nodes in the mask; it has {int(truth.sum())}"
+            f" abusive of {truth.size}"
+        )
+    return {"roc_auc": roc_auc, "auprc": average_precision}
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, float]:

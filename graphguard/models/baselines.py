@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
+
+from graphguard.metrics import auroc
 
 # --------------------------------------------------------------------------------------------
 # graph features for models that do not read the graph
@@ -162,13 +163,6 @@ def neighbour_label_share(
 # models
 
 
-def _abuse_auroc(y: np.ndarray, score: np.ndarray) -> float:
-    abusive = y > 0
-    if abusive.all() or not abusive.any():
-        return float("nan")
-    return float(roc_auc_score(abusive, score))
-
-
 def _check(X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, val_mask: np.ndarray) -> None:
     if X.shape[0] != y.shape[0] or train_mask.shape != y.shape or val_mask.shape != y.shape:
         raise ValueError(
@@ -285,7 +279,7 @@ def fit_predict_mlp(
         loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
         optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         best, best_state, stale = -np.inf, None, 0
-        y_val = y[val_mask]
+        abusive_val = y[val_mask] > 0
         for _ in range(epochs):
             model.train()
             optimiser.zero_grad(set_to_none=True)
@@ -295,8 +289,8 @@ def fit_predict_mlp(
             model.eval()
             with torch.no_grad():
                 proba = torch.softmax(model(features[val_idx]), dim=1)[:, 0].numpy()
-            score = _abuse_auroc(y_val, 1.0 - proba)
-            if np.isnan(score):
+            score = auroc(abusive_val, 1.0 - proba)
+            if score is None:  # one class in validation: no ranking to select on, so the loss
                 score = -float(loss_fn(model(features[val_idx]), target[val_idx]))
             if score > best:
                 best, best_state, stale = score, copy.deepcopy(model.state_dict()), 0
