@@ -1,0 +1,376 @@
+"""The run report, and `write_html_report`, which writes it with the top clusters' case files.
+
+The report shows the run's headline counts, the distributions of cluster size and suspicion,
+precision-recall curves when labels are at hand, the clusters ranked by suspicion (linked to
+their case files) and the parameters and ingest counts of run.json.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from graphguard.io import write_text_atomic
+from graphguard.report.html.case import render_case_html
+from graphguard.report.html.charts import SERIES_COLOURS, bar_chart, line_chart, series_legend
+from graphguard.report.html.escape import esc, number
+from graphguard.report.html.page import (
+    badge,
+    kv_table,
+    meta_section,
+    page,
+    parameters_html,
+    risk_colour,
+)
+from graphguard.report.summary import run_summary
+from graphguard.rundir import (
+    CLUSTER_ID,
+    DOMINANT_RELATION,
+    EVIDENCE,
+    PREDICTED_LABEL,
+    RISK,
+    SIZE,
+    SUSPICION,
+    Run,
+    load_run,
+)
+from graphguard.rundir.cases import load_cases, top_cluster_ids
+from graphguard.schema import ACCOUNT, BENIGN
+
+# --------------------------------------------------------------------------------------------
+# Headline counts
+
+
+def _tile_counts(
+    run: Run, summary: Mapping[str, Any], ranked: pl.DataFrame
+) -> list[tuple[str, Any]]:
+    """The headline tiles, (label, value), from the run summary and the ranked clusters."""
+    threshold = number(summary.get("risk_threshold"))
+    flagged_clusters = (
+        int((ranked[SUSPICION] >= threshold).sum())
+        if threshold is not None and ranked.height
+        else None
+    )
+    return [
+        ("events used", meta_section(run.meta, "ingest").get("rows_used")),
+        ("accounts", summary["accounts"]),
+        ("clusters reported", summary["clusters_reported"]),
+        ("clusters flagged", flagged_clusters),
+        ("accounts flagged", summary["accounts_flagged"]),
+        ("flag threshold (risk)", summary["risk_threshold"]),
+    ]
+
+
+def _tiles_section(tiles: Sequence[tuple[str, Any]]) -> str:
+    return (
+        '<section class="card"><div class="tiles">'
+        + "".join(f'<div class="tile"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in tiles)
+        + "</div></section>"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Distributions of size and suspicion
+
+
+def _size_bins(sizes: Sequence[int]) -> tuple[list[str], list[float]]:
+    edges = [1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000]
+    top = max(sizes, default=1)
+    edges = [e for e in edges if e <= top] + [next((e for e in edges if e > top), top + 1)]
+    low = min(sizes, default=1)
+    while len(edges) > 2 and edges[1] <= low:
+        edges = edges[1:]
+    labels, counts = [], []
+    for a, b in zip(edges, edges[1:], strict=False):
+        labels.append(str(a) if b - a == 1 else f"{a}–{b - 1}")
+        counts.append(float(sum(a <= s < b for s in sizes)))
+    return labels, counts
+
+
+def _size_chart(ranked: pl.DataFrame) -> str:
+    sizes = [int(s) for s in ranked[SIZE].drop_nulls().to_list()]
+    size_labels, size_counts = _size_bins(sizes)
+    return bar_chart(
+        size_labels,
+        [("clusters", size_counts, "#2563eb")],
+        titles=[
+            f"{int(c)} clusters of size {lab}"
+            for lab, c in zip(size_labels, size_counts, strict=True)
+        ],
+        x_label="accounts per cluster",
+        y_label="clusters",
+    )
+
+
+def _suspicion_chart(ranked: pl.DataFrame, threshold: float | None) -> str:
+    suspicion = [float(s) for s in ranked[SUSPICION].drop_nulls().to_list()]
+    bins = 20
+    counts = [0.0] * bins
+    for value in suspicion:
+        counts[min(bins - 1, max(0, int(value * bins)))] += 1
+    cut = bins if threshold is None else int(math.floor(threshold * bins))
+    low = [c if i < cut else 0.0 for i, c in enumerate(counts)]
+    high = [c if i >= cut else 0.0 for i, c in enumerate(counts)]
+    return bar_chart(
+        [f"{i / bins:.1f}" for i in range(bins + 1)],
+        [("below threshold", low, "#94a3b8"), ("at or above", high, "#c62828")],
+        titles=[
+            f"suspicion {i / bins:.2f}–{(i + 1) / bins:.2f}: {int(c)} clusters"
+            for i, c in enumerate(counts)
+        ],
+        x_label="cluster suspicion",
+        y_label="clusters",
+        tick_every=4,
+        marker=None if threshold is None else (threshold * bins, f"threshold {threshold:g}"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Precision and recall
+
+
+def precision_recall(scores: np.ndarray, abusive: np.ndarray, *, max_points: int = 300) -> dict:
+    """Precision-recall curve of ``scores`` against boolean ``abusive``, thinned for drawing."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(abusive, scores)
+    keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), max_points)).astype(int))
+    return {
+        "recall": recall[keep].tolist(),
+        "precision": precision[keep].tolist(),
+        "average_precision": float(average_precision_score(abusive, scores)),
+        "base_rate": float(abusive.mean()),
+    }
+
+
+def _label_sets(run: Run, truth: pl.DataFrame | None) -> list[tuple[str, pl.DataFrame]]:
+    """(name, frame of risk, flagged, abusive) for each label source at hand."""
+    sets = []
+    flagged = pl.col("flagged") if "flagged" in run.accounts.columns else pl.lit(None)
+    if "known_label" in run.accounts.columns:
+        known = run.accounts.filter(pl.col("known_label").is_not_null()).select(
+            RISK, flagged.alias("flagged"), (pl.col("known_label") != BENIGN).alias("abusive")
+        )
+        if known.height:
+            sets.append(("labels given to detect", known))
+    if truth is not None:
+        scored = (
+            truth.select(pl.col(ACCOUNT).cast(pl.String), pl.col("label").cast(pl.String))
+            .join(
+                run.accounts.select(ACCOUNT, RISK, flagged.alias("flagged")), on=ACCOUNT, how="left"
+            )
+            .select(
+                pl.col(RISK).fill_null(0.0),
+                pl.col("flagged").fill_null(False),
+                (pl.col("label") != BENIGN).alias("abusive"),
+            )
+        )
+        if scored.height:
+            sets.append(("truth file", scored))
+    return sets
+
+
+def _pr_section(run: Run, truth: pl.DataFrame | None) -> str:
+    """The precision-recall card: a curve per label source, the flagged accounts as points."""
+    sets = _label_sets(run, truth)
+    # A curve needs both classes.
+    usable = [(n, f) for n, f in sets if 0 < int(f["abusive"].sum()) < f.height]
+    if not usable:
+        return (
+            '<section class="card"><h2>Precision and recall</h2><p class="muted">No labels: '
+            "run detect with --labels, or pass --truth, to see precision-recall curves.</p>"
+            "</section>"
+        )
+    curves, points, notes = [], [], []
+    for i, (name, frame) in enumerate(usable):
+        colour = SERIES_COLOURS[i]
+        pr = precision_recall(frame[RISK].to_numpy(), frame["abusive"].to_numpy())
+        curves.append(
+            (f"{name}: AP {pr['average_precision']:.3f}", pr["recall"], pr["precision"], colour)
+        )
+        note = (
+            f"{name}: {frame.height:,} accounts, {int(frame['abusive'].sum()):,} abusive; "
+            f"average precision {pr['average_precision']:.3f}"
+        )
+        if frame["flagged"].null_count() < frame.height:
+            hit = frame.filter(pl.col("flagged"))
+            tp = int(hit["abusive"].sum())
+            positives = int(frame["abusive"].sum())
+            p = tp / hit.height if hit.height else 0.0
+            r = tp / positives
+            points.append(
+                (f"{name}: flagged accounts (precision {p:.2f}, recall {r:.2f})", r, p, colour)
+            )
+            note += f"; at the flag threshold precision {p:.2f}, recall {r:.2f}"
+        notes.append(note)
+    chart = line_chart(curves, points, baseline=float(usable[0][1]["abusive"].mean()))
+    legend = series_legend([(c[0], None, c[3]) for c in curves])
+    caveat = (
+        " Labels given to detect are not held out: if a model learnt from them, their curve is "
+        "optimistic."
+        if any(n == "labels given to detect" for n, _ in usable)
+        else ""
+    )
+    return (
+        '<section class="card"><h2>Precision and recall <small>account risk against labels; '
+        f"circles: the flagged accounts</small></h2>{legend}{chart}"
+        f'<p class="caption">{esc("; ".join(notes) + "." + caveat)}</p></section>'
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Ranked clusters, parameters
+
+
+def _clusters_section(ranked: pl.DataFrame, case_files: Mapping[int, str], top: int) -> str:
+    rows = []
+    flagged_col = "n_flagged" in ranked.columns
+    for rank, row in enumerate(ranked.head(top).to_dicts(), start=1):
+        cid = row[CLUSTER_ID]
+        link = case_files.get(cid)
+        name = f'<a href="{esc(link)}">cluster {esc(cid)}</a>' if link else f"cluster {esc(cid)}"
+        value = number(row.get(SUSPICION)) or 0.0
+        rows.append(
+            "<tr>"
+            f'<td class="num" data-v="{rank}">{rank}</td>'
+            f'<td class="nowrap" data-v="{cid}">{name}</td>'
+            f'<td class="num" data-v="{row.get(SIZE) or 0}">{esc(row.get(SIZE))}</td>'
+            f'<td class="num" data-v="{value:.6f}">{value:.3f}<span class="rbar"><i style="width:'
+            f'{value * 100:.0f}%;background:{risk_colour(value)}"></i></span></td>'
+            f'<td data-v="{esc(row.get(PREDICTED_LABEL))}">{badge(row.get(PREDICTED_LABEL))}</td>'
+            + (
+                f'<td class="num" data-v="{row.get("n_flagged") or 0}">'
+                f"{esc(row.get('n_flagged'))}</td>"
+                if flagged_col
+                else ""
+            )
+            + f'<td data-v="{esc(row.get(DOMINANT_RELATION))}">'
+            f"{esc(row.get(DOMINANT_RELATION))}</td>"
+            f"<td>{esc(row.get(EVIDENCE))}</td></tr>"
+        )
+    head = (
+        '<th class="sortable num">#</th><th class="sortable">cluster</th>'
+        '<th class="sortable num">size</th><th class="sortable num">suspicion</th>'
+        '<th class="sortable">label</th>'
+        + ('<th class="sortable num">flagged</th>' if flagged_col else "")
+        + '<th class="sortable">relation</th><th>evidence</th>'
+    )
+    shown = min(top, ranked.height)
+    cases_note = f"; case files for the top {len(case_files)}" if case_files else ""
+    return (
+        f'<section class="card"><h2>Clusters <small>top {shown:,} of {ranked.height:,} by '
+        f"suspicion{cases_note}</small></h2>"
+        + (
+            '<div class="tablewrap"><table class="sortable"><thead><tr>'
+            f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+            if rows
+            else '<p class="muted">No clusters reported.</p>'
+        )
+        + "</section>"
+    )
+
+
+def _parameters_section(meta: Mapping[str, Any]) -> str:
+    ingest = meta_section(meta, "ingest")
+    rejected = ingest.get("rows_rejected")
+    ingest_rows = [
+        ("rows read", ingest.get("rows_read")),
+        ("duplicates dropped", ingest.get("duplicates_dropped")),
+        ("rows rejected", sum(rejected.values()) if isinstance(rejected, dict) else None),
+        ("rows used", ingest.get("rows_used")),
+        *[(f"rejected: {k}", v) for k, v in (rejected or {}).items()],
+        *[(f"stage seconds: {k}", v) for k, v in meta_section(meta, "timings_s").items()],
+    ]
+    return (
+        '<section class="card"><h2>How this was produced <small>from run.json</small></h2>'
+        f"{parameters_html(meta)}<h3>Ingest and timings</h3>{kv_table(ingest_rows)}</section>"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The page and the files
+
+
+def render_run_html(
+    run: Run,
+    *,
+    case_files: Mapping[int, str] | None = None,
+    truth: pl.DataFrame | None = None,
+    top: int = 50,
+) -> str:
+    """The run report: headline counts, distributions, PR curves, ranked clusters, parameters.
+
+    Args:
+        run: the loaded run.
+        case_files: cluster id -> relative link of its case file.
+        truth: optional truth or labels table (account_id, label) for precision-recall curves.
+        top: clusters listed in the ranked table.
+    """
+    case_files = case_files or {}
+    summary = run_summary(run)
+    meta = run.meta
+    ranked = run.clusters.sort(SUSPICION, descending=True, nulls_last=True, maintain_order=True)
+    header = (
+        '<header class="top"><div class="crumbs">graphguard run report</div>'
+        f'<h1>Run {esc(run.path.name or str(run.path))}</h1><div class="facts">'
+        f"<span>run directory <b>{esc(str(run.path))}</b></span>"
+        f"<span>created <b>{esc(meta.get('created_at'))}</b></span>"
+        f"<span>graphguard <b>{esc(meta.get('graphguard_version'))}</b></span></div></header>"
+    )
+    threshold = number(summary.get("risk_threshold"))
+    charts = (
+        '<div class="row3">'
+        f'<section class="card"><h2>Cluster sizes</h2>{_size_chart(ranked)}</section>'
+        '<section class="card"><h2>Cluster suspicion</h2>'
+        f"{_suspicion_chart(ranked, threshold)}</section>"
+        f"{_pr_section(run, truth)}</div>"
+    )
+    body = "\n".join(
+        [
+            _tiles_section(_tile_counts(run, summary, ranked)),
+            charts,
+            _clusters_section(ranked, case_files, top),
+            _parameters_section(meta),
+        ]
+    )
+    return page(f"graphguard report · {run.path.name}", header, body, {"report": True})
+
+
+def write_html_report(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    *,
+    cases: int = 10,
+    top: int = 50,
+    truth_path: str | Path | None = None,
+) -> list[Path]:
+    """Write the run report (default ``<run_dir>/report.html``) and, next to it, the case files
+    ``cluster-<id>.html`` of the ``cases`` most suspicious clusters. Returns the paths, report
+    first."""
+    run = load_run(run_dir)
+    report_path = Path(out) if out is not None else run.path / "report.html"
+    truth = None
+    if truth_path is not None:
+        from graphguard.evaluation.evaluate import read_truth
+
+        truth = read_truth(truth_path)
+        missing = [c for c in (ACCOUNT, "label") if c not in truth.columns]
+        if missing:
+            raise ValueError(f"{Path(truth_path).name}: missing column {missing[0]!r}")
+    written: list[Path] = []
+    case_files: dict[int, str] = {}
+    if cases > 0 and run.clusters.height:
+        for case in load_cases(run, top_cluster_ids(run, cases)):
+            name = f"cluster-{case.cluster_id}.html"
+            path = report_path.parent / name
+            written.append(
+                write_text_atomic(render_case_html(case, report_href=report_path.name), path)
+            )
+            case_files[case.cluster_id] = name
+    page_html = render_run_html(run, case_files=case_files, truth=truth, top=top)
+    return [write_text_atomic(page_html, report_path), *written]
