@@ -74,3 +74,24 @@ def pr_points(
         "average_precision": auprc(truth, score),
         "base_rate": float(truth.mean()),
     }
+
+
+def flag_curve(
+    truth: np.ndarray, score: np.ndarray, flagged: np.ndarray, *, source: str
+) -> dict[str, object] | None:
+    """What a report draws for one source of labels: `pr_points` of ``score``, and the
+    precision and recall of the ``flagged`` accounts; None when one class is absent."""
+    truth = np.asarray(truth, dtype=bool)
+    curve = pr_points(truth, score)
+    if curve is None:
+        return None
+    flagged = np.asarray(flagged, dtype=bool)
+    true_positives = int((flagged & truth).sum())
+    return {
+        "source": source,
+        "n_accounts": int(truth.size),
+        "n_abusive": int(truth.sum()),
+        **curve,
+        "precision_at_flag": true_positives / int(flagged.sum()) if flagged.any() else 0.0,
+        "recall_at_flag": true_positives / int(truth.sum()),
+    }

@@ -24,6 +24,7 @@ import pytest
 from typer.testing import CliRunner
 
 from graphguard.cli import app
+from graphguard.evaluation.evaluate import read_truth, truth_curve
 from graphguard.export import load_cases, top_cluster_ids
 from graphguard.report.html import (
     evidence_sentences,
@@ -50,6 +51,12 @@ from tests.test_export import (
 runner = CliRunner(env={"GRAPHGUARD_DEBUG": None})
 DATA_BLOCK = re.compile(r'<script type="application/json" id="gg-data">(.*?)</script>', re.S)
 CODE_BLOCK = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def truth_curves(run_dir: Path, truth: Path) -> list[dict]:
+    """The truth file's curve, as `graphguard report --html --truth` computes it."""
+    curve = truth_curve(load_run(run_dir), read_truth(truth))
+    return [curve] if curve else []
 
 
 @pytest.fixture(scope="module")
@@ -140,49 +147,13 @@ def test_case_file_shows_graph_evidence_timeline_members_parameters(
     assert page.count('class="e ') > 0
     # Every member is a table row and has an explanation.
     assert page.count('<tr class="pick"') == case.members.height == len(data["explain"])
-    for text, _ in evidence_sentences(case.cluster, run.meta):
+    for text, _ in evidence_sentences(case.cluster):
         assert html.escape(text) in page
     assert "Activity over time" in page and page.count("<rect x=") > 3
     seed = run.meta["community"]["seed"]
     assert f"<tr><td>seed</td><td>{seed}</td></tr>" in page
     assert "Detector's summary" in page
     assert render_case_html(case) == page  # deterministic, layout included
-
-
-def test_evidence_sentences_name_the_numbers() -> None:
-    cluster = {
-        "size": 31,
-        "n_events": 900,
-        "n_devices": 4,
-        "n_ips": 2,
-        "n_targets": 40,
-        "shared_device_event_share": 0.97,
-        "accounts_per_device": 7.75,
-        "sync_engagement_share": 0.92,
-        "n_engagements": 600,
-        "n_synced_targets": 25,
-        "signup_burst_size": 31,
-        "n_signups": 31,
-        "creation_burst_share": 1.0,
-    }
-    meta = {"config": {"graph": {"sync": {"max_gap_s": 600}, "engagement_types": ["like"]}}}
-    sentences = dict(evidence_sentences(cluster, meta))
-    assert (
-        sentences[
-            "31 accounts made 900 events from 4 devices and 2 IPs on 40 targets, between - and -."
-        ]
-        == ""
-    )
-    device = (
-        "97% of their events came from devices other members also used (7.8 accounts per device)."
-    )
-    assert sentences[device] == "strong"
-    sync = next(s for s in sentences if s.startswith("92% of their 600 engagements (like)"))
-    assert "within 10 minutes" in sync and sentences[sync] == "strong"
-    assert (
-        "31 of the 31 accounts signed up within 6 hours of each other (31 signups in the window)."
-        in sentences
-    )
 
 
 # ------------------------------------------------------------------------------ run report
@@ -192,7 +163,9 @@ def test_run_report_links_case_files_and_draws_curves(
     simulated_world: tuple[Path, Path], tmp_path: Path
 ) -> None:
     run_dir, truth = simulated_world
-    paths = write_html_report(run_dir, tmp_path / "report.html", cases=3, truth_path=truth)
+    paths = write_html_report(
+        run_dir, tmp_path / "report.html", cases=3, curves=truth_curves(run_dir, truth)
+    )
     report = paths[0].read_text(encoding="utf-8")
     top = top_cluster_ids(load_run(run_dir), 3)
     assert [p.name for p in paths] == ["report.html", *(f"cluster-{c}.html" for c in top)]
@@ -292,7 +265,9 @@ def test_pages_in_headless_chromium(
         encoding="utf-8",
     )
     run_dir, truth = simulated_world
-    report, *cases = write_html_report(run_dir, tmp_path / "report.html", cases=1, truth_path=truth)
+    report, *cases = write_html_report(
+        run_dir, tmp_path / "report.html", cases=1, curves=truth_curves(run_dir, truth)
+    )
 
     # The script runs without a console message and fills the details panel from the URL,
     # showing the hostile id as text: no element is made from it.

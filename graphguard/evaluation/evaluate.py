@@ -35,6 +35,7 @@ from graphguard.rundir import (
     FLAGGED,
     PREDICTED_LABEL,
     RISK,
+    Run,
     load_run,
 )
 from graphguard.schema import ACCOUNT, BENIGN, BOT_RING, FAKE_ENGAGEMENT, LABEL, LABELS
@@ -442,6 +443,35 @@ def evaluate(
         catch_share=catch_share,
         accounts_source="accounts",
         truth_source="truth",
+    )
+
+
+def truth_curve(
+    run: Run, truth: pl.DataFrame, *, source: str = "truth file"
+) -> dict[str, Any] | None:
+    """The precision-recall curve of a run's risk against a truth or labels table, and the
+    precision and recall of its flag, for a report to draw (`metrics.flag_curve`); None when
+    the truth holds one class only. Accounts the run never saw count as risk 0, unflagged.
+
+    Raises:
+        ValueError: the truth lacks account_id or label, naming the column.
+    """
+    _require_columns(truth, REQUIRED_TRUTH_COLUMNS, source)
+    flagged = pl.col(FLAGGED) if FLAGGED in run.accounts.columns else pl.lit(False)
+    scored = (
+        truth.select(pl.col(ACCOUNT).cast(pl.String), pl.col(LABEL).cast(pl.String))
+        .join(run.accounts.select(ACCOUNT, RISK, flagged.alias(FLAGGED)), on=ACCOUNT, how="left")
+        .select(
+            pl.col(RISK).fill_null(0.0),
+            pl.col(FLAGGED).fill_null(False),
+            (pl.col(LABEL) != BENIGN).alias(_ABUSIVE),
+        )
+    )
+    return ranking.flag_curve(
+        scored[_ABUSIVE].to_numpy(),
+        scored[RISK].to_numpy(),
+        scored[FLAGGED].to_numpy(),
+        source=source,
     )
 
 

@@ -216,27 +216,22 @@ def _finish_clusters(clusters: pl.DataFrame, config: DetectConfig) -> pl.DataFra
     )
 
 
+#: the source name of the curve against the labels given to detect (run.json label_curve)
+DETECT_LABELS = "labels given to detect"
+
+
 def label_curve(accounts: pl.DataFrame) -> dict[str, Any] | None:
-    """How the run's risk ranks the accounts whose labels were given to detect: the
-    precision-recall points, and precision and recall of the flag. None without labels of
-    both kinds."""
+    """How the run's risk ranks the accounts whose labels were given to detect
+    (`metrics.flag_curve`); None without labels of both kinds."""
     if rundir.KNOWN_LABEL not in accounts.columns:
         return None
     known = accounts.filter(pl.col(rundir.KNOWN_LABEL).is_not_null())
-    abusive = (known.get_column(rundir.KNOWN_LABEL) != schema.BENIGN).to_numpy()
-    curve = metrics.pr_points(abusive, known.get_column(rundir.RISK).to_numpy())
-    if curve is None:
-        return None
-    flagged = known.get_column(rundir.FLAGGED).to_numpy()
-    true_positives = int((flagged & abusive).sum())
-    return {
-        "source": "labels given to detect",
-        "n_accounts": known.height,
-        "n_abusive": int(abusive.sum()),
-        **curve,
-        "precision_at_flag": true_positives / int(flagged.sum()) if flagged.any() else 0.0,
-        "recall_at_flag": true_positives / int(abusive.sum()),
-    }
+    return metrics.flag_curve(
+        (known.get_column(rundir.KNOWN_LABEL) != schema.BENIGN).to_numpy(),
+        known.get_column(rundir.RISK).to_numpy(),
+        known.get_column(rundir.FLAGGED).to_numpy(),
+        source=DETECT_LABELS,
+    )
 
 
 def run_detection(

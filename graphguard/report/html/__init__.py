@@ -25,15 +25,13 @@ Modules, each importing only those above it:
 * `page`: the page frame with its CSP and inlined ``static/`` assets, small widgets;
 * `charts`: bar and line charts, the timeline, legends;
 * `graph`: which nodes and edges a case graph draws, the force layout, the SVG;
-* `evidence`: the cluster's evidence as sentences;
-* `case`: the case file page;
+* `case`: the case file page (the evidence sentences are detection's, stored in the run);
 * `run`: the run report page and `write_html_report`.
 """
 
-from graphguard.report.html.case import render_case_html
+from graphguard.report.html.case import evidence_sentences, render_case_html
 from graphguard.report.html.charts import bar_chart, line_chart, timeline_html
 from graphguard.report.html.escape import esc, inert, script_json
-from graphguard.report.html.evidence import evidence_sentences
 from graphguard.report.html.graph import (
     LABELLED_ENTITIES,
     LAYOUT_SEED,
@@ -48,7 +46,7 @@ from graphguard.report.html.graph import (
     place_nodes,
 )
 from graphguard.report.html.page import parameters_html
-from graphguard.report.html.run import precision_recall, render_run_html, write_html_report
+from graphguard.report.html.run import render_run_html, write_html_report
 
 __all__ = [
     "LABELLED_ENTITIES",
@@ -68,7 +66,6 @@ __all__ = [
     "line_chart",
     "parameters_html",
     "place_nodes",
-    "precision_recall",
     "render_case_html",
     "render_run_html",
     "script_json",

@@ -7,15 +7,15 @@ the member's explanation), and the parameters that produced it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from graphguard.report.explain import entity_counts, explain_members
 from graphguard.report.html.charts import timeline_html
 from graphguard.report.html.escape import esc, fixed, number, pct, when
-from graphguard.report.html.evidence import evidence_sentences
 from graphguard.report.html.graph import GraphView, graph_legend, graph_svg, graph_view
 from graphguard.report.html.page import badge, meter, page, parameters_html, risk_colour
-from graphguard.rundir import EVIDENCE, PREDICTED_LABEL, RISK, SIZE, SUSPICION
+from graphguard.rundir import EVIDENCE, EVIDENCE_FACTS, PREDICTED_LABEL, RISK, SIZE, SUSPICION
 from graphguard.rundir.cases import Case
 from graphguard.schema import ACCOUNT
 
@@ -56,11 +56,19 @@ def _header(case: Case, report_href: str | None) -> str:
     )
 
 
+def evidence_sentences(cluster: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The cluster's evidence sentences with their levels (strong, notable or plain), as
+    detection worded them (clusters.parquet ``evidence_facts``, `graphguard.community.wording`)."""
+    facts = cluster.get(EVIDENCE_FACTS)
+    if not isinstance(facts, list):
+        return []  # a run written before the evidence was stored in words
+    return [(str(f.get("text")), str(f.get("level") or "")) for f in facts if isinstance(f, dict)]
+
+
 def _evidence_section(case: Case) -> str:
     cluster = case.cluster
     sentences = "".join(
-        f'<li class="{level}">{esc(text)}</li>'
-        for text, level in evidence_sentences(cluster, case.meta)
+        f'<li class="{level}">{esc(text)}</li>' for text, level in evidence_sentences(cluster)
     )
     meters = "".join(
         meter(name, cluster.get(column), hint)

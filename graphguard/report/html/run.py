@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from graphguard.io import write_text_atomic
@@ -33,34 +32,24 @@ from graphguard.rundir import (
     DOMINANT_RELATION,
     EVIDENCE,
     PREDICTED_LABEL,
-    RISK,
     SIZE,
     SUSPICION,
     Run,
     load_run,
 )
 from graphguard.rundir.cases import load_cases, top_cluster_ids
-from graphguard.schema import ACCOUNT, BENIGN
 
 # --------------------------------------------------------------------------------------------
 # Headline counts
 
 
-def _tile_counts(
-    run: Run, summary: Mapping[str, Any], ranked: pl.DataFrame
-) -> list[tuple[str, Any]]:
-    """The headline tiles, (label, value), from the run summary and the ranked clusters."""
-    threshold = number(summary.get("risk_threshold"))
-    flagged_clusters = (
-        int((ranked[SUSPICION] >= threshold).sum())
-        if threshold is not None and ranked.height
-        else None
-    )
+def _tile_counts(run: Run, summary: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The headline tiles, (label, value), as the run recorded them."""
     return [
         ("events used", meta_section(run.meta, "ingest").get("rows_used")),
         ("accounts", summary["accounts"]),
         ("clusters reported", summary["clusters_reported"]),
-        ("clusters flagged", flagged_clusters),
+        ("clusters flagged", meta_section(run.meta, "summary").get("clusters_flagged")),
         ("accounts flagged", summary["accounts_flagged"]),
         ("flag threshold (risk)", summary["risk_threshold"]),
     ]
@@ -134,86 +123,40 @@ def _suspicion_chart(ranked: pl.DataFrame, threshold: float | None) -> str:
 # Precision and recall
 
 
-def precision_recall(scores: np.ndarray, abusive: np.ndarray, *, max_points: int = 300) -> dict:
-    """Precision-recall curve of ``scores`` against boolean ``abusive``, thinned for drawing."""
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
-    precision, recall, _ = precision_recall_curve(abusive, scores)
-    keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), max_points)).astype(int))
-    return {
-        "recall": recall[keep].tolist(),
-        "precision": precision[keep].tolist(),
-        "average_precision": float(average_precision_score(abusive, scores)),
-        "base_rate": float(abusive.mean()),
-    }
+#: the label source whose curve is optimistic when a model learnt from it
+_DETECT_LABELS = "labels given to detect"
 
 
-def _label_sets(run: Run, truth: pl.DataFrame | None) -> list[tuple[str, pl.DataFrame]]:
-    """(name, frame of risk, flagged, abusive) for each label source at hand."""
-    sets = []
-    flagged = pl.col("flagged") if "flagged" in run.accounts.columns else pl.lit(None)
-    if "known_label" in run.accounts.columns:
-        known = run.accounts.filter(pl.col("known_label").is_not_null()).select(
-            RISK, flagged.alias("flagged"), (pl.col("known_label") != BENIGN).alias("abusive")
-        )
-        if known.height:
-            sets.append(("labels given to detect", known))
-    if truth is not None:
-        scored = (
-            truth.select(pl.col(ACCOUNT).cast(pl.String), pl.col("label").cast(pl.String))
-            .join(
-                run.accounts.select(ACCOUNT, RISK, flagged.alias("flagged")), on=ACCOUNT, how="left"
-            )
-            .select(
-                pl.col(RISK).fill_null(0.0),
-                pl.col("flagged").fill_null(False),
-                (pl.col("label") != BENIGN).alias("abusive"),
-            )
-        )
-        if scored.height:
-            sets.append(("truth file", scored))
-    return sets
-
-
-def _pr_section(run: Run, truth: pl.DataFrame | None) -> str:
-    """The precision-recall card: a curve per label source, the flagged accounts as points."""
-    sets = _label_sets(run, truth)
-    # A curve needs both classes.
-    usable = [(n, f) for n, f in sets if 0 < int(f["abusive"].sum()) < f.height]
-    if not usable:
+def _pr_section(curves: Sequence[Mapping[str, Any]]) -> str:
+    """The precision-recall card: one curve per label source (`metrics.flag_curve` documents,
+    stored in run.json or computed by the caller against a truth file), the flagged accounts
+    as points."""
+    if not curves:
         return (
             '<section class="card"><h2>Precision and recall</h2><p class="muted">No labels: '
-            "run detect with --labels, or pass --truth, to see precision-recall curves.</p>"
-            "</section>"
+            "give detection a labels file, or the report a truth file, to see "
+            "precision-recall curves.</p></section>"
         )
-    curves, points, notes = [], [], []
-    for i, (name, frame) in enumerate(usable):
-        colour = SERIES_COLOURS[i]
-        pr = precision_recall(frame[RISK].to_numpy(), frame["abusive"].to_numpy())
-        curves.append(
-            (f"{name}: AP {pr['average_precision']:.3f}", pr["recall"], pr["precision"], colour)
+    lines, points, notes = [], [], []
+    for i, curve in enumerate(curves):
+        colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
+        name, ap = str(curve["source"]), float(curve["average_precision"])
+        lines.append((f"{name}: AP {ap:.3f}", curve["recall"], curve["precision"], colour))
+        p, r = float(curve["precision_at_flag"]), float(curve["recall_at_flag"])
+        points.append(
+            (f"{name}: flagged accounts (precision {p:.2f}, recall {r:.2f})", r, p, colour)
         )
-        note = (
-            f"{name}: {frame.height:,} accounts, {int(frame['abusive'].sum()):,} abusive; "
-            f"average precision {pr['average_precision']:.3f}"
+        notes.append(
+            f"{name}: {curve['n_accounts']:,} accounts, {curve['n_abusive']:,} abusive; "
+            f"average precision {ap:.3f}; at the flag threshold precision {p:.2f}, "
+            f"recall {r:.2f}"
         )
-        if frame["flagged"].null_count() < frame.height:
-            hit = frame.filter(pl.col("flagged"))
-            tp = int(hit["abusive"].sum())
-            positives = int(frame["abusive"].sum())
-            p = tp / hit.height if hit.height else 0.0
-            r = tp / positives
-            points.append(
-                (f"{name}: flagged accounts (precision {p:.2f}, recall {r:.2f})", r, p, colour)
-            )
-            note += f"; at the flag threshold precision {p:.2f}, recall {r:.2f}"
-        notes.append(note)
-    chart = line_chart(curves, points, baseline=float(usable[0][1]["abusive"].mean()))
-    legend = series_legend([(c[0], None, c[3]) for c in curves])
+    chart = line_chart(lines, points, baseline=float(curves[0]["base_rate"]))
+    legend = series_legend([(c[0], None, c[3]) for c in lines])
     caveat = (
         " Labels given to detect are not held out: if a model learnt from them, their curve is "
         "optimistic."
-        if any(n == "labels given to detect" for n, _ in usable)
+        if any(c["source"] == _DETECT_LABELS for c in curves)
         else ""
     )
     return (
@@ -296,11 +239,18 @@ def _parameters_section(meta: Mapping[str, Any]) -> str:
 # The page and the files
 
 
+def _curves(run: Run, extra: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The run's own curve (run.json ``label_curve``), then the caller's; drawable ones only."""
+    own = run.meta.get("label_curve")
+    curves = [own] if isinstance(own, Mapping) else []
+    return [c for c in [*curves, *extra] if c]
+
+
 def render_run_html(
     run: Run,
     *,
     case_files: Mapping[int, str] | None = None,
-    truth: pl.DataFrame | None = None,
+    curves: Sequence[Mapping[str, Any]] = (),
     top: int = 50,
 ) -> str:
     """The run report: headline counts, distributions, PR curves, ranked clusters, parameters.
@@ -308,7 +258,9 @@ def render_run_html(
     Args:
         run: the loaded run.
         case_files: cluster id -> relative link of its case file.
-        truth: optional truth or labels table (account_id, label) for precision-recall curves.
+        curves: precision-recall curves against other labels (a truth file's, from
+            `graphguard.evaluation.evaluate.truth_curve`), drawn after the run's own curve
+            against the labels given to detect.
         top: clusters listed in the ranked table.
     """
     case_files = case_files or {}
@@ -328,11 +280,11 @@ def render_run_html(
         f'<section class="card"><h2>Cluster sizes</h2>{_size_chart(ranked)}</section>'
         '<section class="card"><h2>Cluster suspicion</h2>'
         f"{_suspicion_chart(ranked, threshold)}</section>"
-        f"{_pr_section(run, truth)}</div>"
+        f"{_pr_section(_curves(run, curves))}</div>"
     )
     body = "\n".join(
         [
-            _tiles_section(_tile_counts(run, summary, ranked)),
+            _tiles_section(_tile_counts(run, summary)),
             charts,
             _clusters_section(ranked, case_files, top),
             _parameters_section(meta),
@@ -347,21 +299,13 @@ def write_html_report(
     *,
     cases: int = 10,
     top: int = 50,
-    truth_path: str | Path | None = None,
+    curves: Sequence[Mapping[str, Any]] = (),
 ) -> list[Path]:
     """Write the run report (default ``<run_dir>/report.html``) and, next to it, the case files
     ``cluster-<id>.html`` of the ``cases`` most suspicious clusters. Returns the paths, report
-    first."""
+    first. ``curves``: as `render_run_html` takes them."""
     run = load_run(run_dir)
     report_path = Path(out) if out is not None else run.path / "report.html"
-    truth = None
-    if truth_path is not None:
-        from graphguard.evaluation.evaluate import read_truth
-
-        truth = read_truth(truth_path)
-        missing = [c for c in (ACCOUNT, "label") if c not in truth.columns]
-        if missing:
-            raise ValueError(f"{Path(truth_path).name}: missing column {missing[0]!r}")
     written: list[Path] = []
     case_files: dict[int, str] = {}
     if cases > 0 and run.clusters.height:
@@ -372,5 +316,5 @@ def write_html_report(
                 write_text_atomic(render_case_html(case, report_href=report_path.name), path)
             )
             case_files[case.cluster_id] = name
-    page_html = render_run_html(run, case_files=case_files, truth=truth, top=top)
+    page_html = render_run_html(run, case_files=case_files, curves=curves, top=top)
     return [write_text_atomic(page_html, report_path), *written]
