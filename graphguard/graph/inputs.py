@@ -17,7 +17,6 @@ import polars as pl
 import torch
 from torch import Tensor
 
-from graphguard.features.account import FEATURE_NAMES
 from graphguard.graph.projections import ANY_RELATION, RELATIONS
 from graphguard.schema import ACCOUNT, LABEL, LABELS
 
@@ -45,12 +44,15 @@ def graph_inputs(
     features: pl.DataFrame,
     edges: pl.DataFrame,
     *,
-    feature_names: Sequence[str] = FEATURE_NAMES,
+    feature_names: Sequence[str] | None = None,
     relations: Sequence[str] = RELATIONS,
     edge_weights: bool = False,
 ) -> GraphInputs:
     """Turn `account_features` output and `AccountGraph.edges` into `GraphInputs`.
 
+    ``feature_names`` are the columns of ``x``, in order; default: every column of ``features``
+    but ``account`` (for `account_features` output, its `FEATURE_NAMES`). The graph layer sits
+    below the features, so it takes the feature list from its input rather than importing it.
     A pair is an edge of relation r when its ``{r}_support`` is positive (of `ANY_RELATION`
     when its combined weight is); every edge appears in both directions because GraphSAGE
     aggregates over incoming edges.
@@ -59,6 +61,8 @@ def graph_inputs(
     accounts = features.get_column("account").to_numpy()
     if not np.array_equal(accounts, np.arange(n)):
         raise ValueError("features must have one row per account index 0..n-1, sorted")
+    if feature_names is None:
+        feature_names = [name for name in features.columns if name != "account"]
     missing = [name for name in feature_names if name not in features.columns]
     if missing:
         raise ValueError(f"features lack column {missing[0]!r}")
