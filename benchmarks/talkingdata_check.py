@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from graphguard.compose import compose_config, detect_config
+from graphguard.compose import compose_config, settings
 from graphguard.pipeline.detect import run_detection
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared/data/talkingdata-adtracking-sample"
@@ -27,7 +27,7 @@ def main() -> None:
     if not source.exists():
         sys.exit(f"{source} not found")
     out = Path("runs/talkingdata")
-    config = detect_config(compose_config(["data=talkingdata", "graph=talkingdata"]))
+    config = settings(compose_config(["data=talkingdata", "graph=talkingdata"])).detect
     result = run_detection(source, out, config, overwrite=True)
     clicks = pl.read_csv(source, infer_schema=False).with_columns(
         pl.col("is_attributed").cast(pl.Int32)

@@ -158,9 +158,9 @@ def simulate(
     Example: graphguard simulate data/demo --accounts 20000 --seed 7
     """
     with _errors():
-        from graphguard.compose import as_container, compose_config
-        from graphguard.simulate import SimulationConfig, write_world
+        from graphguard.compose import compose_config, settings
         from graphguard.simulate import simulate as run_simulation
+        from graphguard.simulate import write_world
 
         kinds = (
             None
@@ -181,7 +181,7 @@ def simulate(
                 set_,
             )
         )
-        sim_cfg = SimulationConfig.from_mapping(as_container(cfg, "simulate"))
+        sim_cfg = settings(cfg).simulate
         existing = [
             p
             for p in ("events.parquet", "labels.parquet", "truth.parquet")
@@ -248,7 +248,7 @@ def detect(
     Example: graphguard detect data/new/events.parquet --model models/demo.pt --out runs/new
     """
     with _errors():
-        from graphguard.compose import compose_config, detect_config
+        from graphguard.compose import compose_config, settings
         from graphguard.pipeline.detect import run_detection, run_metadata
 
         cfg = compose_config(
@@ -264,7 +264,7 @@ def detect(
                 set_,
             )
         )
-        config = detect_config(cfg)
+        config = settings(cfg).detect
         detector = None
         if model is not None:
             from graphguard.pipeline.train import config_drift, load_model
@@ -319,19 +319,16 @@ def train(
     """Train the GraphSAGE account classifier on labelled events and write a model file.
 
     The model scores other logs' accounts (it is inductive): pass it to `detect --model`.
-    Settings: conf/model (network), conf/train (training), conf/features (feature set).
+    Settings: the model (network), train (training) and features (feature set) groups; see
+    `graphguard config`.
 
     Example: graphguard train data/demo/events.parquet --labels data/demo/labels.parquet
     --out models/demo.pt
     """
     with _errors():
-        from graphguard.compose import (
-            compose_config,
-            detect_config,
-            feature_names,
-            feature_relations,
-        )
-        from graphguard.compose import model_params as model_settings
+        from dataclasses import asdict
+
+        from graphguard.compose import compose_config, settings
         from graphguard.pipeline.train import run_training
 
         cfg = compose_config(
@@ -340,17 +337,16 @@ def train(
                 set_,
             )
         )
-        config = detect_config(cfg)
-        params = model_settings(cfg)
-        names = feature_names(cfg)
+        s = settings(cfg)
+        names = s.feature_names
         result = run_training(
             events,
             labels,
             model_path,
-            config,
-            params,
+            s.detect,
+            asdict(s.params),
             feature_names=names,
-            relations=feature_relations(cfg),
+            relations=s.features.relations,
             overwrite=overwrite,
             progress=_progress(quiet),
         )
@@ -584,20 +580,10 @@ def show_config(set_: SetOption = None) -> None:
     with _errors():
         from omegaconf import OmegaConf
 
-        from graphguard.compose import (
-            compose_config,
-            detect_config,
-            feature_names,
-            feature_relations,
-            model_params,
-        )
+        from graphguard.compose import compose_config, settings
 
         cfg = compose_config(_overrides({}, set_))
-        # validate every section: the pipeline dataclasses, the model and the feature set
-        detect_config(cfg)
-        model_params(cfg)
-        feature_names(cfg)
-        feature_relations(cfg)
+        settings(cfg)  # builds every section's dataclass, so each one's checks run
         sys.stdout.write(OmegaConf.to_yaml(cfg))
 
 

@@ -1,43 +1,19 @@
-"""Typed settings for each pipeline stage.
+"""Typed settings for each pipeline stage: the one place their fields and defaults are written.
 
-These dataclasses are what library code receives. `conf/` (Hydra) holds the same fields with the
-same defaults; `from_mapping` turns a resolved config section into a dataclass and rejects unknown
-keys so that a typo in an override fails loudly instead of being ignored.
+These dataclasses are what library code receives. `graphguard.compose` registers them as
+Hydra structured configs, so conf/ only holds named alternatives that change a few of these
+fields; composing checks every key and type against them, and one conversion there turns a
+composed config into these objects. `to_dict` gives the plain-dict form that run.json and
+checkpoints record.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
-
-
-def from_mapping(cls: type[T], mapping: Mapping[str, Any] | None, *, section: str = "") -> T:
-    """Build dataclass ``cls`` from ``mapping``, recursing into nested dataclass fields."""
-    mapping = dict(mapping or {})
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(mapping) - set(fields))
-    if unknown:
-        where = f"{section}." if section else ""
-        raise ValueError(f"unknown setting {where}{unknown[0]}; known: {', '.join(sorted(fields))}")
-    kwargs: dict[str, Any] = {}
-    for name, value in mapping.items():
-        ftype = fields[name].type
-        nested = _DATACLASS_FIELDS.get((cls.__name__, name))
-        if nested is not None and isinstance(value, Mapping):
-            kwargs[name] = from_mapping(nested, value, section=f"{section}.{name}".strip("."))
-        elif isinstance(value, list) and "tuple" in str(ftype):
-            kwargs[name] = tuple(value)
-        elif isinstance(value, Mapping):
-            kwargs[name] = {
-                k: (list(v) if isinstance(v, list | tuple) else v) for k, v in value.items()
-            }
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
+from graphguard.schema import ANY_RELATION, RELATIONS
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -54,6 +30,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _as_tuples(obj: Any, *names: str) -> None:
+    """Store the sequence fields ``names`` of a frozen dataclass as tuples (a composed config
+    hands them over as lists)."""
+    for name in names:
+        value = getattr(obj, name)
+        object.__setattr__(obj, name, (value,) if isinstance(value, str) else tuple(value))
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """How to read an event log and map its columns onto the canonical ones."""
@@ -62,9 +46,9 @@ class DataConfig:
     format: str | None = None
     #: canonical name -> source column, or a list of source columns joined with ':' (for
     #: composite keys such as device = device + os).
-    columns: Mapping[str, Any] = field(default_factory=dict)
+    columns: dict[str, Any] = field(default_factory=dict)
     #: canonical name -> fixed value, for logs without that column (e.g. event_type: click).
-    constants: Mapping[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
     #: unit of integer event_time values: s or ms.
     epoch_unit: str = "s"
     #: drop exact duplicate events (same time, account, type, device, ip, target).
@@ -122,6 +106,9 @@ class GraphConfig:
     #: an edge must carry at least this much combined weight to enter community detection.
     min_edge_weight: float = 0.0
 
+    def __post_init__(self) -> None:
+        _as_tuples(self, "engagement_types")
+
 
 @dataclass(frozen=True)
 class CommunityConfig:
@@ -173,6 +160,7 @@ class ScoringConfig:
     fusion: str = "noisy_or"
 
     def __post_init__(self) -> None:
+        _as_tuples(self, "signup_types")
         if self.fusion not in FUSIONS:
             raise ValueError(
                 f"scoring.fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}"
@@ -189,13 +177,25 @@ class DetectConfig:
     scoring: ScoringConfig = ScoringConfig()
 
 
-_DATACLASS_FIELDS: dict[tuple[str, str], type] = {
-    ("GraphConfig", "device"): RelationConfig,
-    ("GraphConfig", "ip"): RelationConfig,
-    ("GraphConfig", "sync"): RelationConfig,
-    ("GraphConfig", "dense"): RelationConfig,
-    ("DetectConfig", "data"): DataConfig,
-    ("DetectConfig", "graph"): GraphConfig,
-    ("DetectConfig", "community"): CommunityConfig,
-    ("DetectConfig", "scoring"): ScoringConfig,
-}
+@dataclass(frozen=True)
+class FeatureConfig:
+    """What the supervised models read (`graphguard train`, the experiments)."""
+
+    #: feature names or fnmatch patterns left out of `graphguard.features.FEATURE_NAMES`
+    #: (e.g. ``cluster_*`` for an ablation); `graphguard.features.select_features` applies it.
+    exclude: tuple[str, ...] = ()
+    #: the account-graph relations GraphSAGE keeps apart (each gets its own weights);
+    #: ``("any",)`` merges them into one homogeneous graph.
+    relations: tuple[str, ...] = RELATIONS
+
+    def __post_init__(self) -> None:
+        _as_tuples(self, "exclude", "relations")
+        if not self.relations:  # none named: all of them, apart
+            object.__setattr__(self, "relations", RELATIONS)
+        known = (*RELATIONS, ANY_RELATION)
+        unknown = [r for r in self.relations if r not in known]
+        if unknown:
+            raise ValueError(
+                f"features.relations: unknown relation {unknown[0]!r}; "
+                f"choose from {', '.join(known)}"
+            )

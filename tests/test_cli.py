@@ -341,6 +341,73 @@ def test_config_prints_yaml_with_overrides():
     assert set(cfg) >= {"data", "graph", "community", "scoring"}
 
 
+def test_config_prints_every_section_in_full():
+    cfg = yaml.safe_load(invoke("config").stdout)
+    assert set(cfg) == {
+        "data", "graph", "community", "scoring", "features", "model", "train", "simulate", "paths"
+    }  # fmt: skip
+    from graphguard.models.params import param_names
+
+    assert tuple(cfg["model"]) == param_names("model")
+    assert tuple(cfg["train"]) == param_names("train")
+    assert cfg["simulate"]["n_accounts"] == 20000
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("community.resolution=abc", "community.resolution"),
+        ("model.hidden=wide", "model.hidden"),
+        ("simulate.n_accounts=many", "simulate.n_accounts"),
+        ("graph.sync.max_gap_s=soon", "graph.sync.max_gap_s"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_usage_error_naming_the_key(override, key):
+    result = invoke("config", "--set", override)
+    assert_clean_error(result, key, code=2)
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("scoring.fusion=both", "scoring.fusion"),
+        ("features.relations=[device,phone]", "phone"),
+        ("features.exclude=[no_such_feature*]", "no_such_feature*"),
+    ],
+)
+def test_config_runs_each_section_s_own_checks(override, fragment):
+    result = invoke("config", "--set", override)
+    assert_clean_error(result, fragment)
+    assert result.stdout == ""
+
+
+def test_named_alternatives_extend_the_defaults():
+    talkingdata = yaml.safe_load(
+        invoke("config", "--set", "data=talkingdata", "--set", "graph=talkingdata").stdout
+    )
+    default = yaml.safe_load(invoke("config").stdout)
+    assert talkingdata["data"]["columns"]["device_id"] == ["device", "os"]
+    assert talkingdata["data"]["epoch_unit"] == default["data"]["epoch_unit"]
+    assert talkingdata["graph"]["engagement_types"] == ["click"]
+    assert talkingdata["graph"]["sync"] == default["graph"]["sync"]
+    merged = yaml.safe_load(invoke("config", "--set", "features=merged").stdout)
+    assert merged["features"] == {**default["features"], "relations": ["any"]}
+
+
+def test_config_does_not_load_torch():
+    code = (
+        "import sys; from graphguard.cli import app; from typer.testing import CliRunner; "
+        "r = CliRunner().invoke(app, ['config']); assert r.exit_code == 0, r.output; "
+        "print('torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
 def test_flags_and_overrides_agree(ring_log, tmp_path):
     via_flag = invoke("detect", ring_log, "--out", tmp_path / "flag", "-q", "--resolution", "0.5")
     via_set = invoke(

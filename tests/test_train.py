@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,13 +14,13 @@ from typer.testing import CliRunner
 
 from graphguard import schema
 from graphguard.cli import app
-from graphguard.compose import as_container, compose_config
+from graphguard.compose import compose_config, settings
 from graphguard.config import DetectConfig, ScoringConfig
 from graphguard.evaluation.evaluate import evaluate
 from graphguard.features import FEATURE_NAMES, select_features
 from graphguard.pipeline.fusion import fuse_scores
-from graphguard.simulate import SimulationConfig, simulate, write_world
 from graphguard.pipeline.train import build_detector, config_drift, load_model
+from graphguard.simulate import SimulationConfig, simulate, write_world
 
 runner = CliRunner()
 TRAIN = ["--set", "train.epochs=40", "--set", "train.device=cpu", "-q"]
@@ -297,24 +298,27 @@ def test_an_experiment_writes_config_metrics_plots_and_model(tmp_path):
 
 def test_every_shipped_experiment_composes():
     from graphguard.compose import config_dir
-    from graphguard.experiment import _check_config, real_graphsage_params
+    from graphguard.evaluation.harness import real_graphsage_params
 
     names = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
     assert {"sim_labels40", "sim_heldout", "sim_inductive"} <= set(names)
     for name in names:
-        cfg = compose_config([f"experiment={name}"], config_name="experiments")
-        assert cfg.experiment.name == name
-        assert cfg.experiment.kind in ("simulated", "inductive", "real")
-        _check_config(cfg)
-        for target in cfg.experiment.targets.values():
-            assert target.method in cfg.experiment.methods
-        if cfg.experiment.kind == "real":  # its GraphSAGE settings make a valid detector
-            build_detector(real_graphsage_params(cfg))
+        # every section converts, so each dataclass's checks pass
+        experiment_settings = settings(
+            compose_config([f"experiment={name}"], config_name="experiments")
+        )
+        experiment = experiment_settings.experiment
+        assert experiment.name == name
+        assert experiment.kind in ("simulated", "inductive", "real")
+        for target in experiment.targets.values():
+            assert target["method"] in experiment.methods
+        if experiment.kind == "real":  # its GraphSAGE settings make a valid detector
+            build_detector(real_graphsage_params(experiment_settings.params, experiment))
 
 
 def test_fused_scores_beat_the_model_alone_when_kinds_are_unlabelled():
     """The reason fusion exists: a kind missing from the labels is still caught."""
-    from graphguard.experiment import score_world
+    from graphguard.evaluation.harness import score_world
 
     cfg = compose_config(
         [
@@ -326,8 +330,16 @@ def test_fused_scores_beat_the_model_alone_when_kinds_are_unlabelled():
         ],
         config_name="experiments",
     )
-    world = simulate(SimulationConfig.from_mapping({**as_container(cfg, "simulate"), "seed": 5}))
-    scores, _ = score_world(cfg, world)
+    s = settings(cfg)
+    world = simulate(replace(s.simulate, seed=5))
+    scores, _ = score_world(
+        s.detect,
+        s.features,
+        s.params,
+        world,
+        methods=s.experiment.methods,
+        baselines=s.experiment.baselines,
+    )
     metrics = scores.evaluate()
     fused, alone = metrics["graphsage+evidence"], metrics["graphsage"]
     held_out = ("engagement_pod", "paid_boost")
