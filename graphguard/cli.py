@@ -59,7 +59,7 @@ def _errors() -> Iterator[None]:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from graphguard.errors import GraphguardError
+    from graphguard.errors import GraphguardError, OutputExistsError
 
     try:
         yield
@@ -67,6 +67,8 @@ def _errors() -> Iterator[None]:
         raise
     except (UsageError, HydraException, OmegaConfBaseException) as exc:
         _fail(exc, 2)
+    except OutputExistsError as exc:  # the library names the path; the flag is the CLI's word
+        _fail(exc, 1, hint="pass --overwrite to replace it")
     except (GraphguardError, FileNotFoundError, ValueError, OSError) as exc:
         _fail(exc, 1)
     except Exception as exc:  # a bug: still one line, but say how to see the traceback
@@ -249,7 +251,9 @@ def detect(
     """
     with _errors():
         from graphguard.compose import compose_config, settings
-        from graphguard.pipeline.detect import run_detection, run_metadata
+        from graphguard.pipeline.detect import run_detection
+        from graphguard.report.markdown import render_markdown
+        from graphguard.rundir import REPORT_FILE
 
         cfg = compose_config(
             _overrides(
@@ -286,9 +290,10 @@ def detect(
             model=detector,
             overwrite=overwrite,
             progress=_progress(quiet),
+            extra_files={REPORT_FILE: render_markdown},
         )
         if as_json:
-            meta = run_metadata(result, events_path=events, labels_path=labels)
+            meta = result.meta or {}
             out.print_json(json.dumps({k: meta[k] for k in ("summary", "ingest", "timings_s")}))
             return
         _print_report(out_dir, top)
@@ -364,8 +369,8 @@ def train(
 
 
 def _print_report(run_dir: Path, top: int) -> None:
-    from graphguard.report.render import render_terminal
     from graphguard.rundir import load_run
+    from graphguard.terminal import render_terminal
 
     render_terminal(load_run(run_dir), out, top=top)
 
@@ -402,8 +407,9 @@ def report(
     Example: graphguard report runs/demo --html --truth data/demo/truth.parquet
     """
     with _errors():
-        from graphguard.report.render import render_json, render_markdown, render_terminal
+        from graphguard.report import render_json, render_markdown
         from graphguard.rundir import load_run
+        from graphguard.terminal import render_terminal
 
         if sum((as_json, markdown, html)) > 1:
             raise UsageError("choose one of --json, --markdown and --html")
@@ -415,7 +421,13 @@ def report(
             from graphguard.report.html import write_html_report
 
             err.print(f"[dim]graphguard:[/] writing the HTML report and top {cases} case files…")
-            paths = write_html_report(run_dir, out_file, cases=cases, top=top, truth_path=truth)
+            curves = []
+            if truth is not None:  # the report draws curves; evaluation computes them
+                from graphguard.evaluation.evaluate import read_truth, truth_curve
+
+                curve = truth_curve(load_run(run_dir), read_truth(truth))
+                curves = [curve] if curve else []
+            paths = write_html_report(run_dir, out_file, cases=cases, top=top, curves=curves)
             sys.stdout.write("".join(f"{path}\n" for path in paths))
             return
         run = load_run(run_dir)
@@ -499,7 +511,7 @@ def export(
             try:
                 secret = resolve_key(key)
             except ValueError as exc:
-                raise UsageError(str(exc)) from exc
+                raise UsageError(f"{exc} (--key or the environment variable)") from exc
             if len(secret) < MIN_KEY_LENGTH and not quiet:
                 err.print(
                     f"[yellow]graphguard: the pseudonym key is shorter than {MIN_KEY_LENGTH} "

@@ -260,7 +260,7 @@ def test_bad_input_fails_cleanly(tmp_path, ring_log, case, quiet):
 
 
 def test_failure_while_writing_leaves_no_partial_run(ring_log, tmp_path, monkeypatch):
-    import graphguard.report.render as render
+    import graphguard.report.markdown as render
 
     def broken(*args, **kwargs):
         raise RuntimeError("renderer exploded")

@@ -146,7 +146,7 @@ def run_training(
     """Read events and labels, train, and write the checkpoint ``model_path`` atomically."""
     model_path = Path(model_path)
     if model_path.exists() and not overwrite:
-        raise OutputExistsError(f"{model_path} already exists; pass --overwrite to replace it")
+        raise OutputExistsError(model_path)
     timer = StageTimer()
     with timer.stage("read", progress):
         events, _, _ = load_events(events_path, config.data)
