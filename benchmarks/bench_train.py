@@ -299,9 +299,9 @@ def memory_cap(max_rss_gib: float, enabled: bool):
 def prepare(out_dir: Path, n_accounts: int, seed: int) -> dict:
     """Simulate, build the stages and features as `graphguard train` does, save the inputs."""
     from graphguard.config import DetectConfig
-    from graphguard.pipeline.stages import build_stages
     from graphguard.features.account import FEATURE_NAMES
     from graphguard.graph.inputs import graph_inputs, label_codes
+    from graphguard.pipeline.stages import build_stages
     from graphguard.simulate import SimulationConfig, simulate
 
     timings = {}

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from graphguard.config import DetectConfig
-from graphguard.pipeline.detect import detect
 from graphguard.evaluation.evaluate import evaluate
+from graphguard.pipeline.detect import detect
 from graphguard.simulate import SimulationConfig, simulate
 
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from graphguard import schema
 from graphguard.cli import app
-from graphguard.report.explain import explain_account, explain_members, format_explanation
 from graphguard.export import load_cases
+from graphguard.report.explain import explain_account, explain_members, format_explanation
 from graphguard.rundir import load_run
 from graphguard.simulate import SimulationConfig, simulate
 from tests.test_export import (

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from graphguard import schema
 from graphguard.cli import app
-from graphguard.pipeline.detect import run_detection
 from graphguard.errors import OutputExistsError
 from graphguard.export import (
     Pseudonymizer,
@@ -29,6 +28,7 @@ from graphguard.export import (
     load_cases,
     top_cluster_ids,
 )
+from graphguard.pipeline.detect import run_detection
 from graphguard.rundir import load_run
 from graphguard.simulate import SimulationConfig, simulate
 from tests.worlds import bot_ring, frame, ordinary_users

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from graphguard.config import DetectConfig
-from graphguard.pipeline.detect import detect
 from graphguard.evaluation.evaluate import evaluate
+from graphguard.pipeline.detect import detect
 from graphguard.simulate import SimulationConfig, simulate
 
 
