@@ -4,7 +4,8 @@ AUROC, average precision (AUPRC), recall at a false-positive budget and thinned
 precision-recall points for drawing. Every function returns ``None`` where the metric is
 undefined (one class absent) instead of raising or returning NaN, so results go straight to
 JSON. Used by the model's epoch selection, the pipeline (curves against the labels given to
-detect), evaluation and the experiments alike.
+detect), evaluation and the experiments alike. scikit-learn is imported when a metric is first
+computed, not with the module: it costs detection half a second of start-up it rarely needs.
 """
 
 from __future__ import annotations
@@ -12,12 +13,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.metrics import (
-    average_precision_score,
-    precision_recall_curve,
-    roc_auc_score,
-    roc_curve,
-)
 
 #: the false-positive budget of `recall_at_fpr` unless one is given
 FPR_BUDGET = 0.01
@@ -38,6 +33,8 @@ def auroc(truth: np.ndarray, score: np.ndarray) -> float | None:
     """ROC-AUC of ``score`` for boolean ``truth``; None when one class is absent."""
     if not _ranked(truth):
         return None
+    from sklearn.metrics import roc_auc_score
+
     return _finite(roc_auc_score(np.asarray(truth, dtype=bool), score))
 
 
@@ -45,6 +42,8 @@ def auprc(truth: np.ndarray, score: np.ndarray) -> float | None:
     """Average precision of ``score`` for boolean ``truth``; None when one class is absent."""
     if not _ranked(truth):
         return None
+    from sklearn.metrics import average_precision_score
+
     return _finite(average_precision_score(np.asarray(truth, dtype=bool), score))
 
 
@@ -53,6 +52,8 @@ def recall_at_fpr(truth: np.ndarray, score: np.ndarray, budget: float = FPR_BUDG
     cut; None when one class is absent."""
     if not _ranked(truth):
         return None
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(np.asarray(truth, dtype=bool), score, drop_intermediate=False)
     # fpr starts at 0, so the budget always admits at least the first point.
     return float(tpr[fpr <= budget].max())
@@ -65,6 +66,8 @@ def pr_points(
     precision and the base rate; None when one class is absent."""
     if not _ranked(truth):
         return None
+    from sklearn.metrics import precision_recall_curve
+
     truth = np.asarray(truth, dtype=bool)
     precision, recall, _ = precision_recall_curve(truth, score)
     keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), max_points)).astype(int))
