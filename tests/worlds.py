@@ -1,18 +1,22 @@
 """Event logs with known answers shared by the tests: tiny hand-built ones, and small simulated
-worlds run through the pipeline (`pipeline_world`)."""
+worlds run through the pipeline (`pipeline_world`), and run directories written by the real
+pipeline (`build_run`), among them a ring whose ids, devices, IP and targets are hostile."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from graphguard import schema
 from graphguard.config import DetectConfig
+from graphguard.pipeline.detect import run_detection
 from graphguard.pipeline.stages import Stages, build_stages
+from graphguard.rundir import load_run
 from graphguard.simulate import SimulationConfig, World, simulate
 
 
@@ -125,3 +129,50 @@ def viral_burst(
         )
         for a in range(n_users)
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# A ring with hostile ids, and runs of the real pipeline (exports, case files, explanations)
+
+HTML_ID = "<img src=x onerror=alert(1)>"
+SCRIPT_ID = "</script><script>alert(1)</script>"
+QUOTE_ID = "q\"uote'&amp;<b>"
+CONTROL_ID = "evil\x1b[31mred"
+HOSTILE_ACCOUNTS = (HTML_ID, SCRIPT_ID, QUOTE_ID, CONTROL_ID)
+HOSTILE_DEVICE = '<svg onload=alert("dev")>'
+HOSTILE_IP = "\"><iframe src=javascript:alert('ip')>"
+HOSTILE_TARGET = "</script><img src=x onerror=alert('target')>"
+RING_SIZE = 12
+
+
+def hostile_log(seed: int = 5) -> pl.DataFrame:
+    """Three hundred ordinary users and one bot ring whose first accounts, first device, IP and
+    first target carry hostile strings."""
+    rng = np.random.default_rng(seed)
+    rows = ordinary_users(rng, 300) + bot_ring(rng, size=RING_SIZE, devices=2, waves=8)
+    renames = {f"ring{i}": hostile for i, hostile in enumerate(HOSTILE_ACCOUNTS)}
+    return frame(rows).with_columns(
+        pl.col(schema.ACCOUNT).replace(renames),
+        pl.col(schema.DEVICE).replace({"ring-dev0": HOSTILE_DEVICE}),
+        pl.col(schema.IP).replace({"203.0.113.7": HOSTILE_IP}),
+        pl.col(schema.TARGET).replace({"ring-target0": HOSTILE_TARGET}),
+    )
+
+
+def build_run(events: pl.DataFrame, directory: Path, labels: pl.DataFrame | None = None) -> Path:
+    """Write ``events`` (and labels) and run the real detection into ``directory / run``."""
+    events_path = directory / "events.parquet"
+    events.write_parquet(events_path)
+    labels_path = None
+    if labels is not None:
+        labels_path = directory / "labels.parquet"
+        labels.write_parquet(labels_path)
+    run_detection(events_path, directory / "run", labels_path=labels_path)
+    return directory / "run"
+
+
+def hostile_cluster(run_dir: Path) -> int:
+    accounts = load_run(run_dir).accounts
+    ids = accounts.filter(pl.col(schema.ACCOUNT) == HTML_ID).get_column("cluster_id")
+    assert ids[0] is not None, "the hostile ring must be found as a cluster"
+    return int(ids[0])

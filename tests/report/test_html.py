@@ -35,7 +35,7 @@ from graphguard.report.html import (
 )
 from graphguard.rundir import load_run
 from graphguard.simulate import SimulationConfig, simulate
-from tests.test_export import (
+from tests.worlds import (
     HOSTILE_DEVICE,
     HOSTILE_IP,
     HOSTILE_TARGET,

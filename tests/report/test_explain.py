@@ -15,7 +15,7 @@ from graphguard.export import load_cases
 from graphguard.report.explain import explain_account, explain_members, format_explanation
 from graphguard.rundir import load_run
 from graphguard.simulate import SimulationConfig, simulate
-from tests.test_export import (
+from tests.worlds import (
     CONTROL_ID,
     HOSTILE_DEVICE,
     HOSTILE_IP,

@@ -14,7 +14,7 @@ from graphguard.datasets import DATASET_DIRS, load_dataset, load_yelpchi
 
 DATA_ROOT = Path(
     os.environ.get(
-        "GRAPHGUARD_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
+        "GRAPHGUARD_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"
     )
 )
 

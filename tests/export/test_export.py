@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 import networkx as nx
-import numpy as np
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -28,48 +27,23 @@ from graphguard.export import (
     load_cases,
     top_cluster_ids,
 )
-from graphguard.pipeline.detect import run_detection
 from graphguard.rundir import load_run
 from graphguard.simulate import SimulationConfig, simulate
-from tests.worlds import bot_ring, frame, ordinary_users
-
-HTML_ID = "<img src=x onerror=alert(1)>"
-SCRIPT_ID = "</script><script>alert(1)</script>"
-QUOTE_ID = "q\"uote'&amp;<b>"
-CONTROL_ID = "evil\x1b[31mred"
-HOSTILE_ACCOUNTS = (HTML_ID, SCRIPT_ID, QUOTE_ID, CONTROL_ID)
-HOSTILE_DEVICE = '<svg onload=alert("dev")>'
-HOSTILE_IP = "\"><iframe src=javascript:alert('ip')>"
-HOSTILE_TARGET = "</script><img src=x onerror=alert('target')>"
-RING_SIZE = 12
+from tests.worlds import (
+    HOSTILE_ACCOUNTS,
+    HOSTILE_DEVICE,
+    HOSTILE_IP,
+    HOSTILE_TARGET,
+    HTML_ID,
+    QUOTE_ID,
+    RING_SIZE,
+    SCRIPT_ID,
+    build_run,
+    hostile_cluster,
+    hostile_log,
+)
 
 runner = CliRunner(env={"GRAPHGUARD_DEBUG": None, "GRAPHGUARD_PSEUDONYM_KEY": None})
-
-
-def hostile_log(seed: int = 5) -> pl.DataFrame:
-    """Three hundred ordinary users and one bot ring whose first accounts, first device, IP and
-    first target carry hostile strings."""
-    rng = np.random.default_rng(seed)
-    rows = ordinary_users(rng, 300) + bot_ring(rng, size=RING_SIZE, devices=2, waves=8)
-    renames = {f"ring{i}": hostile for i, hostile in enumerate(HOSTILE_ACCOUNTS)}
-    return frame(rows).with_columns(
-        pl.col(schema.ACCOUNT).replace(renames),
-        pl.col(schema.DEVICE).replace({"ring-dev0": HOSTILE_DEVICE}),
-        pl.col(schema.IP).replace({"203.0.113.7": HOSTILE_IP}),
-        pl.col(schema.TARGET).replace({"ring-target0": HOSTILE_TARGET}),
-    )
-
-
-def build_run(events: pl.DataFrame, directory: Path, labels: pl.DataFrame | None = None) -> Path:
-    """Write ``events`` (and labels) and run the real detection into ``directory / run``."""
-    events_path = directory / "events.parquet"
-    events.write_parquet(events_path)
-    labels_path = None
-    if labels is not None:
-        labels_path = directory / "labels.parquet"
-        labels.write_parquet(labels_path)
-    run_detection(events_path, directory / "run", labels_path=labels_path)
-    return directory / "run"
 
 
 @pytest.fixture(scope="session")
@@ -89,13 +63,6 @@ def simulated_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 @pytest.fixture(scope="session")
 def simulated_run(simulated_world: tuple[Path, Path]) -> Path:
     return simulated_world[0]
-
-
-def hostile_cluster(run_dir: Path) -> int:
-    accounts = load_run(run_dir).accounts
-    ids = accounts.filter(pl.col(schema.ACCOUNT) == HTML_ID).get_column("cluster_id")
-    assert ids[0] is not None, "the hostile ring must be found as a cluster"
-    return int(ids[0])
 
 
 def export_one(run_dir: Path, cluster: int, fmt: str, out: Path, **kw) -> list[Path]:
