@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny hand-built event log with one planted bot ring."""
+"""Shared fixtures: a tiny hand-built event log with one planted bot ring, and run directories
+of the real pipeline (a hostile ring, a small simulated world) for the readers' tests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import polars as pl
 import pytest
 
 from graphguard import schema
+from graphguard.simulate import SimulationConfig, simulate
+from tests.worlds import build_run, hostile_log
 
 RING_SIZE = 10
 ORDINARY_ACCOUNTS = 100
@@ -50,3 +53,24 @@ def ring_log(ring_events: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory
     path = tmp_path_factory.mktemp("ring_log") / "events.parquet"
     ring_events.write_parquet(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run of a log whose planted ring carries hostile ids, devices, IP and targets
+    (`tests.worlds.hostile_log`); read-only."""
+    return build_run(hostile_log(), tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.fixture(scope="session")
+def simulated_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(run directory, truth file) of a small simulated world, detected with its labels."""
+    world = simulate(SimulationConfig(n_accounts=2000, seed=11))
+    directory = tmp_path_factory.mktemp("simulated")
+    world.truth.write_parquet(directory / "truth.parquet")
+    return build_run(world.events, directory, world.labels), directory / "truth.parquet"
+
+
+@pytest.fixture(scope="session")
+def simulated_run(simulated_world: tuple[Path, Path]) -> Path:
+    return simulated_world[0]

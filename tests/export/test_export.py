@@ -28,7 +28,6 @@ from graphguard.export import (
     top_cluster_ids,
 )
 from graphguard.rundir import load_run
-from graphguard.simulate import SimulationConfig, simulate
 from tests.worlds import (
     HOSTILE_ACCOUNTS,
     HOSTILE_DEVICE,
@@ -38,31 +37,10 @@ from tests.worlds import (
     QUOTE_ID,
     RING_SIZE,
     SCRIPT_ID,
-    build_run,
     hostile_cluster,
-    hostile_log,
 )
 
 runner = CliRunner(env={"GRAPHGUARD_DEBUG": None, "GRAPHGUARD_PSEUDONYM_KEY": None})
-
-
-@pytest.fixture(scope="session")
-def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_run(hostile_log(), tmp_path_factory.mktemp("hostile"))
-
-
-@pytest.fixture(scope="session")
-def simulated_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(run directory, truth file) of a small simulated world, detected with its labels."""
-    world = simulate(SimulationConfig(n_accounts=2000, seed=11))
-    directory = tmp_path_factory.mktemp("simulated")
-    world.truth.write_parquet(directory / "truth.parquet")
-    return build_run(world.events, directory, world.labels), directory / "truth.parquet"
-
-
-@pytest.fixture(scope="session")
-def simulated_run(simulated_world: tuple[Path, Path]) -> Path:
-    return simulated_world[0]
 
 
 def export_one(run_dir: Path, cluster: int, fmt: str, out: Path, **kw) -> list[Path]:

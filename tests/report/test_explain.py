@@ -14,30 +14,16 @@ from graphguard.cli import app
 from graphguard.export import load_cases
 from graphguard.report.explain import explain_account, explain_members, format_explanation
 from graphguard.rundir import load_run
-from graphguard.simulate import SimulationConfig, simulate
 from tests.worlds import (
     CONTROL_ID,
     HOSTILE_DEVICE,
     HOSTILE_IP,
     HTML_ID,
     RING_SIZE,
-    build_run,
     hostile_cluster,
-    hostile_log,
 )
 
 runner = CliRunner(env={"GRAPHGUARD_DEBUG": None})
-
-
-@pytest.fixture(scope="module")
-def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_run(hostile_log(), tmp_path_factory.mktemp("hostile"))
-
-
-@pytest.fixture(scope="module")
-def simulated_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    world = simulate(SimulationConfig(n_accounts=2000, seed=11))
-    return build_run(world.events, tmp_path_factory.mktemp("simulated"), world.labels)
 
 
 def test_a_ring_member_is_explained_by_its_ring(hostile_run: Path) -> None:

@@ -34,7 +34,6 @@ from graphguard.report.html import (
     write_html_report,
 )
 from graphguard.rundir import load_run
-from graphguard.simulate import SimulationConfig, simulate
 from tests.worlds import (
     HOSTILE_DEVICE,
     HOSTILE_IP,
@@ -43,9 +42,7 @@ from tests.worlds import (
     QUOTE_ID,
     RING_SIZE,
     SCRIPT_ID,
-    build_run,
     hostile_cluster,
-    hostile_log,
 )
 
 runner = CliRunner(env={"GRAPHGUARD_DEBUG": None})
@@ -57,19 +54,6 @@ def truth_curves(run_dir: Path, truth: Path) -> list[dict]:
     """The truth file's curve, as `graphguard report --html --truth` computes it."""
     curve = truth_curve(load_run(run_dir), read_truth(truth))
     return [curve] if curve else []
-
-
-@pytest.fixture(scope="module")
-def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_run(hostile_log(), tmp_path_factory.mktemp("hostile"))
-
-
-@pytest.fixture(scope="module")
-def simulated_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    world = simulate(SimulationConfig(n_accounts=2000, seed=11))
-    directory = tmp_path_factory.mktemp("simulated")
-    world.truth.write_parquet(directory / "truth.parquet")
-    return build_run(world.events, directory, world.labels), directory / "truth.parquet"
 
 
 @pytest.fixture(scope="module")
