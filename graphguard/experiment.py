@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from graphguard.compose import config_dir, settings
 from graphguard.evaluation import harness
-from graphguard.io import write_text_atomic
+from graphguard.outputs import write_text_atomic
 
 #: what `metrics.json` records as the command, before the overrides
 COMMAND = "python -m graphguard.experiment"

@@ -1,4 +1,4 @@
-"""Reading event logs and labels into canonical, validated frames; atomic writers.
+"""Reading event logs and labels into canonical, validated frames.
 
 `scan_events` maps a raw log onto the canonical columns lazily; `load_events` validates it in one
 pass, counting (and optionally keeping) the rows it cannot use. Every problem with the input is an
@@ -8,12 +8,6 @@ pass, counting (and optionally keeping) the rows it cannot use. Every problem wi
 from __future__ import annotations
 
 import glob as globlib
-import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +16,7 @@ import polars as pl
 
 from graphguard import schema
 from graphguard.config import DataConfig
-from graphguard.errors import InputError, OutputExistsError
+from graphguard.errors import InputError
 
 _EXTENSIONS = {
     ".parquet": "parquet",
@@ -397,81 +391,3 @@ def load_labels(
         stats["accounts_not_in_events"] = unknown_accounts.height
         labels = labels.filter(pl.col(schema.ACCOUNT).is_in(known_accounts.implode()))
     return labels, stats
-
-
-# --- atomic writers -------------------------------------------------------------------------
-
-
-def _umask() -> int:
-    """The process's umask (reading it means setting it; it is set straight back)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def publish_mode(tmp: str | Path, *, directory: bool = False) -> None:
-    """Give a temporary file or directory the mode a plain ``open``/``mkdir`` would have.
-
-    `tempfile` creates them private (0600 / 0700); a finished result should be as readable
-    as anything else the user writes.
-    """
-    os.chmod(tmp, (0o777 if directory else 0o666) & ~_umask())
-
-
-def _write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Run ``write(tmp)`` on a temporary name beside ``path``, then rename it into place.
-
-    Same directory, so the rename is atomic: readers see the old file or the whole new one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        publish_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_parquet_atomic(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as Parquet to ``path`` atomically."""
-    return _write_atomic(path, frame.write_parquet)
-
-
-def write_text_atomic(text: str, path: str | Path) -> Path:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    return _write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
-def write_json_atomic(data: Any, path: str | Path) -> Path:
-    return write_text_atomic(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", path)
-
-
-@contextmanager
-def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory that becomes ``path`` only if the block finishes.
-
-    A run that fails half-way leaves nothing at ``path`` that could pass for a finished result.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite and (not path.is_dir() or any(path.iterdir())):
-        raise OutputExistsError(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    publish_mode(tmp, directory=True)
-    old = None
-    if path.exists():
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -16,13 +16,8 @@ from polars.testing import assert_frame_equal
 from graphguard import schema
 from graphguard.config import DataConfig
 from graphguard.errors import InputError, OutputExistsError
-from graphguard.io import (
-    REJECT_REASON,
-    atomic_directory,
-    load_events,
-    load_labels,
-    write_parquet_atomic,
-)
+from graphguard.io import REJECT_REASON, load_events, load_labels
+from graphguard.outputs import atomic_directory, write_parquet_atomic
 
 UTC = timezone.utc
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -620,7 +615,7 @@ def test_atomic_writes_get_the_usual_file_modes(tmp_path):
     """Temporary files are private; what is published is as readable as a plain write."""
     import os
 
-    from graphguard.io import atomic_directory, write_text_atomic
+    from graphguard.outputs import atomic_directory, write_text_atomic
 
     mask = os.umask(0o022)
     try:

@@ -45,7 +45,7 @@ import polars as pl
 
 from graphguard import schema
 from graphguard.config import DetectConfig, FeatureConfig, ScoringConfig
-from graphguard.io import write_json_atomic, write_text_atomic
+from graphguard.outputs import write_json_atomic, write_text_atomic
 from graphguard.scores import noisy_or_array
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ import polars.selectors as cs
 from networkx.readwrite.gexf import GEXFWriter
 
 from graphguard.export.case import case_tables, cluster_attributes
-from graphguard.io import publish_mode, write_parquet_atomic, write_text_atomic
+from graphguard.outputs import publish_mode, write_parquet_atomic, write_text_atomic
 from graphguard.rundir.cases import Case
 
 #: Format name -> file name suffixes it writes (after "cluster-<id>").

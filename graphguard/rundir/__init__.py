@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from graphguard.io import (
+from graphguard.outputs import (
     atomic_directory,
     write_json_atomic,
     write_parquet_atomic,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from graphguard.io import write_parquet_atomic
+from graphguard.outputs import write_parquet_atomic
 from graphguard.schema import (
     ACCOUNT,
     DEVICE,

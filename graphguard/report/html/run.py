@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from graphguard.io import write_text_atomic
+from graphguard.outputs import write_text_atomic
 from graphguard.report.html.case import render_case_html
 from graphguard.report.html.charts import SERIES_COLOURS, bar_chart, line_chart, series_legend
 from graphguard.report.html.escape import esc, number
