@@ -15,10 +15,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from graphguard import __version__, schema
-from graphguard.cli import app
+from tests.clicheck import assert_clean_error, assert_no_run_left, invoke
 
 REPO = Path(__file__).resolve().parents[1]
 RING = {f"ring{i}" for i in range(10)}
@@ -37,32 +36,6 @@ CONTRACT_CLUSTER_DTYPES = {
     "suspicion": pl.Float64,
     "predicted_label": pl.String,
 }
-
-# GRAPHGUARD_DEBUG would turn every clean error into a traceback.
-runner = CliRunner(env={"GRAPHGUARD_DEBUG": None})
-
-
-def invoke(*args: object):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_clean_error(result, *fragments: str, code: int = 1) -> str:
-    """Exit ``code``, one `Error: ...` line on stderr holding every fragment, no traceback."""
-    assert result.exit_code == code, result.output
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("Error: "), lines
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
-
-
-def assert_no_run_left(out_dir: Path) -> None:
-    assert not out_dir.exists()
-    if out_dir.parent.exists():
-        assert not [p.name for p in out_dir.parent.iterdir() if "partial" in p.name]
 
 
 @pytest.fixture(scope="module")
