@@ -16,11 +16,14 @@ from graphguard.errors import OutputExistsError
 from graphguard.export.case import ACCOUNT_NODE, NODE_TYPES, case_tables
 from graphguard.export.formats import (
     FORMATS,
+    ID_ESCAPING,
     cytoscape_elements,
     output_paths,
     to_networkx,
     write_case,
     write_format,
+    xml_escape,
+    xml_unescape,
 )
 from graphguard.export.pseudonym import KEY_ENV, Pseudonymizer, resolve_key
 from graphguard.rundir import Run, load_run
@@ -31,6 +34,7 @@ __all__ = [
     "ACCOUNT_NODE",
     "ENTITY_KINDS",
     "FORMATS",
+    "ID_ESCAPING",
     "KEY_ENV",
     "NODE_TYPES",
     "Case",
@@ -45,6 +49,8 @@ __all__ = [
     "to_networkx",
     "top_cluster_ids",
     "write_case",
+    "xml_escape",
+    "xml_unescape",
 ]
 
 

@@ -2,8 +2,21 @@
 
 * GraphML and GEXF (via networkx), for Gephi, yEd, Cytoscape desktop: typed nodes (attribute
   ``type``), scalar attributes only. Datetimes become ISO-8601 strings, nulls and NaN are left
-  out, and the few characters XML 1.0 cannot carry (control characters other than tab and
-  newline) are written as ``\\xNN`` escapes; every other string, markup included, round-trips.
+  out. XML 1.0 cannot carry a few characters, so every string (node ids, labels, edge ends and
+  ids, every string attribute, the graph's own) goes through one *injective* escaping,
+  `xml_escape` (its description, `ID_ESCAPING`, is the graph attribute ``id_escaping`` of a
+  GraphML file and ends the GEXF meta description):
+
+  - a backslash is doubled: ``\\`` -> ``\\\\``;
+  - a C0 control other than tab and newline (carriage return included, which XML readers
+    normalise away) becomes ``\\xNN`` (two lower-case hex digits);
+  - U+FFFE, U+FFFF and lone surrogates become ``\\uNNNN`` (four lower-case hex digits);
+  - every other character, markup included, is written as it is.
+
+  As a backslash in the output always starts one of these three escapes, `xml_unescape` gives
+  back the original string, and two different accounts can never become one node: ``x`` +
+  NUL is written ``x\\x00``, an account spelled ``x\\x00`` is written ``x\\\\x00``. Ordinary
+  ids (no backslash, no control character) are written unchanged.
 * Cytoscape.js JSON: ``{"data": {...}, "elements": {"nodes": [{"data": {"id", ...}}],
   "edges": [{"data": {"id", "source", "target", ...}}]}}``.
 * Parquet: the node table and the edge table of `case_tables`, columns typed.
@@ -45,8 +58,19 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "html": (".html",),
 }
 
-# XML 1.0 forbids most C0 controls; a carriage return would be normalised away on reading.
-_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
+# XML 1.0 forbids most C0 controls (a carriage return would be normalised away on reading),
+# U+FFFE and U+FFFF; lone surrogates cannot be encoded. The backslash is the escape character.
+_XML_ESCAPED = re.compile(r"[\\\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+# The same set for Polars' regex engine (which cannot hold surrogates: Polars strings never do).
+_XML_ESCAPED_RUST = r"[\\\x00-\x08\x0b-\x1f\x{FFFE}\x{FFFF}]"
+_XML_ESCAPE_SEQUENCE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+#: How strings are escaped in GraphML and GEXF exports (written into each file).
+ID_ESCAPING = (
+    "graphguard-xml-escape/1: a backslash is written \\\\; C0 controls other than tab and "
+    "newline as \\xNN; U+FFFE, U+FFFF and surrogates as \\uNNNN (lower-case hex); every other "
+    "character as is. Decode by reading each backslash escape back."
+)
 
 
 def case_stem(case: Case) -> str:
@@ -72,23 +96,43 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\\":
+        return "\\\\"
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def xml_escape(text: str) -> str:
+    """``text`` as it is written in GraphML and GEXF; injective, inverse `xml_unescape`."""
+    return _XML_ESCAPED.sub(_escape_char, text)
+
+
+def _unescape_sequence(match: re.Match[str]) -> str:
+    body = match.group(1)
+    return "\\" if body == "\\" else chr(int(body[1:], 16))
+
+
+def xml_unescape(text: str) -> str:
+    """The original string of an id, label or attribute read back from a GraphML/GEXF export."""
+    return _XML_ESCAPE_SEQUENCE.sub(_unescape_sequence, text)
+
+
 def _xml_safe(value: Any) -> Any:
-    if isinstance(value, str) and _XML_UNSAFE.search(value):
-        return _XML_UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
-    return value
+    return xml_escape(value) if isinstance(value, str) else value
 
 
 def _xml_safe_columns(frame: pl.DataFrame) -> pl.DataFrame:
-    """String columns with XML-unsafe characters escaped; a vectorised scan finds the rare
-    columns that need it, so clean data costs one regex pass per column."""
-    unsafe = _XML_UNSAFE.pattern
+    """String columns through `xml_escape`; a vectorised scan finds the rare columns that need
+    it (a backslash or a control character), so clean data costs one regex pass per column."""
     dirty = [
         name
         for name in frame.select(cs.string()).columns
-        if frame.get_column(name).str.contains(unsafe).any()
+        if frame.get_column(name).str.contains(_XML_ESCAPED_RUST).any()
     ]
     return frame.with_columns(
-        pl.col(name).map_elements(_xml_safe, return_dtype=pl.String) for name in dirty
+        pl.col(name).map_elements(xml_escape, return_dtype=pl.String) for name in dirty
     )
 
 
@@ -118,7 +162,8 @@ def to_networkx(case: Case, *, xml_safe: bool = True, edge_ids: bool = True) -> 
     """The case as an undirected networkx graph with typed nodes and scalar attributes.
 
     Node keys are the typed node ids (``account:<id>``); ``label`` holds the raw id. The graph's
-    own attributes hold the cluster's row (suspicion, evidence, measures).
+    own attributes hold the cluster's row (suspicion, evidence, measures). With ``xml_safe``
+    every string is passed through `xml_escape` (and ``id_escaping`` says how).
     """
     nodes, edges = case_tables(case)
     if xml_safe:
@@ -127,6 +172,8 @@ def to_networkx(case: Case, *, xml_safe: bool = True, edge_ids: bool = True) -> 
     graph = nx.Graph()
     graph.graph.update(_graph_attributes(case, clean))
     graph.graph["name"] = clean(f"graphguard cluster {case.cluster_id}")
+    if xml_safe:
+        graph.graph["id_escaping"] = ID_ESCAPING
     graph.add_nodes_from((row.pop("node_id"), row) for row in _records(nodes))
     edges = edges.rename({"edge_id": "id"}) if edge_ids else edges.drop("edge_id")
     graph.add_edges_from((row.pop("source"), row.pop("target"), row) for row in _records(edges))
@@ -164,10 +211,13 @@ def write_gexf(case: Case, path: Path) -> Path:
     meta = writer.xml.find("meta")
     if meta is not None:
         cluster = case.cluster
-        ET.SubElement(meta, "description").text = _xml_safe(
-            f"graphguard cluster {case.cluster_id}: suspicion {cluster.get('suspicion')}, "
-            f"predicted {cluster.get('predicted_label')}, {cluster.get('size')} accounts. "
-            f"Evidence: {cluster.get('evidence')}"
+        ET.SubElement(meta, "description").text = (
+            _xml_safe(
+                f"graphguard cluster {case.cluster_id}: suspicion {cluster.get('suspicion')}, "
+                f"predicted {cluster.get('predicted_label')}, {cluster.get('size')} accounts. "
+                f"Evidence: {cluster.get('evidence')}"
+            )
+            + f" Strings: {ID_ESCAPING}"
         )
     with _atomic_binary(path) as fh:
         writer.write(fh)
