@@ -75,9 +75,9 @@ def community_evidence(
     member_map = pl.DataFrame(
         {"account": np.arange(membership.shape[0], dtype=np.uint32), "cluster": membership}
     ).filter(pl.col("cluster") >= 0)
+    # No community (a clean log, one account, nothing shared) runs the same steps on empty
+    # frames, so the empty tables carry every column and dtype of a full run.
     ev = indexed.join(member_map, on="account", how="inner")
-    if ev.height == 0:
-        return _empty_clusters(), _empty_members()
 
     # --- shared infrastructure -------------------------------------------------------------
     dev = (
@@ -296,10 +296,3 @@ def _internal_structure(edges: pl.DataFrame, member_map: pl.DataFrame) -> pl.Dat
         "dominant_relation",
     )
 
-
-def _empty_clusters() -> pl.DataFrame:
-    return pl.DataFrame(schema={"cluster": pl.Int64, "size": pl.UInt32})
-
-
-def _empty_members() -> pl.DataFrame:
-    return pl.DataFrame(schema={"account": pl.UInt32, "cluster": pl.Int64})

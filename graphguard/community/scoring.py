@@ -39,11 +39,6 @@ def _logistic(x: pl.Expr, curve: tuple[float, float]) -> pl.Expr:
 def score_clusters(clusters: pl.DataFrame) -> pl.DataFrame:
     """Add ``behaviour_score``, ``infrastructure_score``, ``suspicion`` and ``bot_likeness`` to
     the community evidence table (`community.wording` puts them into words)."""
-    if clusters.height == 0:
-        return clusters.with_columns(
-            pl.lit(0.0).alias("suspicion"),
-            pl.lit(0.0).alias("bot_likeness"),
-        )
     infra_signal = pl.max_horizontal(
         "shared_device_event_share", "shared_ip_event_share"
     ) * pl.max_horizontal("target_exclusivity", "creation_burst_share", "sync_engagement_share")
