@@ -43,3 +43,17 @@ class OutputExistsError(GraphguardError):
     def __init__(self, path: object) -> None:
         self.path = path
         super().__init__(f"{path}: already exists")
+
+
+class OutOfMemoryError(GraphguardError, MemoryError):
+    """A stage ran out of memory (`StageTimer.stage` names it): the input is too large for the
+    memory this process may use. Still a `MemoryError` for callers that catch that."""
+
+    def __init__(self, stage: str, peak_rss_mib: float | None = None) -> None:
+        self.stage = stage
+        self.peak_rss_mib = peak_rss_mib
+        peak = "" if peak_rss_mib is None else f" (peak resident memory {peak_rss_mib:,.0f} MiB)"
+        super().__init__(
+            f"out of memory in stage '{stage}'{peak}: run on a machine with more memory, "
+            "raise the memory limit, or use a smaller log"
+        )

@@ -9,7 +9,7 @@ the run passes a renderer (`extra_files`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,13 @@ from graphguard.graph.build import entity_edges
 from graphguard.graph.context import HOUR_US
 from graphguard.io import IngestReport, load_events, load_labels
 from graphguard.pipeline.fusion import fuse_scores, model_inputs, model_summary, unseen_classes
-from graphguard.pipeline.stages import Progress, StageTimer, build_stages, sync_window_s
+from graphguard.pipeline.stages import (
+    Progress,
+    StageTimer,
+    build_stages,
+    label_warnings,
+    sync_window_s,
+)
 
 if TYPE_CHECKING:
     from graphguard.models.detector import GraphSAGEDetector
@@ -49,6 +55,9 @@ class DetectionResult:
     model: dict[str, Any] | None = None
     #: the run.json document, once `run_detection` has written the run
     meta: dict[str, Any] | None = None
+    #: what the user should know about the input to read the result right (run.json
+    #: ``warnings``; the CLI prints them); the library never prints
+    warnings: list[str] = field(default_factory=list)
 
 
 def detect(
@@ -152,6 +161,7 @@ def detect(
         config=config,
         timer=timer,
         model=None if model is None else model_summary(model),
+        warnings=list(stages.warnings),
     )
 
 
@@ -180,8 +190,6 @@ def _finish_clusters(clusters: pl.DataFrame, config: DetectConfig) -> pl.DataFra
     """Contract names and order (`rundir.CLUSTER_COLUMNS` first, then the evidence measures),
     the evidence in words, most suspicious first."""
     leading = list(rundir.CLUSTER_LEADING)
-    if clusters.height == 0:
-        return pl.DataFrame(schema={c.name: c.dtype for c in rundir.CLUSTER_COLUMNS})
     out = (
         clusters.rename({"cluster": rundir.CLUSTER_ID})
         .with_columns(
@@ -264,6 +272,9 @@ def run_detection(
     result.ingest = ingest
     result.rejected = rejected
     result.label_stats = label_stats
+    result.warnings.extend(
+        label_warnings(label_stats, "they are left out of known_label and the label curve")
+    )
     with timer.stage("write", progress):
         write_result(
             result,
@@ -297,6 +308,7 @@ def run_metadata(
         "model": result.model,
         "timings_s": result.timer.seconds(),
         "stages": result.timer.stages,
+        "warnings": list(result.warnings),
         "summary": {
             "accounts": result.accounts.height,
             "clusters_reported": result.clusters.height,

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import polars as pl
 import psutil
 
+from graphguard import schema
 from graphguard.community.evidence import community_evidence
 from graphguard.community.leiden import Partition, leiden
 from graphguard.community.scoring import score_clusters
 from graphguard.config import DetectConfig
+from graphguard.errors import OutOfMemoryError
 from graphguard.features.account import account_features
 from graphguard.graph.build import AccountGraph, build_account_graph, index_events
+from graphguard.graph.context import is_engagement
 
 #: narration of what the pipeline is doing, one line per stage (stderr in the CLI)
 Progress = Callable[[str], None]
@@ -36,20 +39,32 @@ class StageTimer:
 
     @contextmanager
     def stage(self, name: str, progress: Progress | None = None) -> Iterator[None]:
+        """Run one stage, timed. A `MemoryError` inside it becomes `OutOfMemoryError`
+        naming the stage. (An allocation that fails inside Polars' Rust code may abort the
+        process instead of raising: that cannot be caught here.)"""
         if progress:
             progress(name)
         start = time.perf_counter()
-        yield
+        try:
+            yield
+        except MemoryError as exc:
+            if isinstance(exc, OutOfMemoryError):  # a stage inside this one named itself
+                raise
+            raise OutOfMemoryError(name, _peak_rss_mib()) from exc
         rss = psutil.Process().memory_info().rss
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self.stages[name] = {
             "seconds": round(time.perf_counter() - start, 4),
             "rss_mib": round(rss / 2**20, 1),
-            "peak_rss_mib": round(peak_kib / 1024, 1),
+            "peak_rss_mib": _peak_rss_mib(),
         }
 
     def seconds(self) -> dict[str, float]:
         return {k: v["seconds"] for k, v in self.stages.items()}
+
+
+def _peak_rss_mib() -> float:
+    """The process's peak resident memory (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 @dataclass
@@ -69,6 +84,8 @@ class Stages:
     clusters: pl.DataFrame
     members: pl.DataFrame
     config: DetectConfig
+    #: what the caller should tell the user about the input (`input_warnings`)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_accounts(self) -> int:
@@ -97,6 +114,46 @@ def sync_window_s(config: DetectConfig) -> float:
     """Seconds within which members' engagement on one target counts as together: the sync
     relation's gap, or 10 minutes when that relation has none."""
     return config.graph.sync.max_gap_s or 600.0
+
+
+def input_warnings(indexed: pl.DataFrame, config: DetectConfig) -> list[str]:
+    """What about the events makes the result mean less than it seems: no event engages a
+    target (`is_engagement`), so the synchronized and dense relations and every engagement
+    measure are empty."""
+    if indexed.height == 0:
+        return []
+    types = config.graph.engagement_types
+    if indexed.select(is_engagement(types).any()).item():
+        return []
+    relations = "the synchronized and dense relations and the engagement evidence are empty"
+    named = ", ".join(types)
+    typed = indexed.filter(pl.col("event_type").is_in(list(types))).height
+    if typed:
+        return [
+            f"no engagement event ({named}) in the log has a target ({schema.TARGET} is empty "
+            f"in all {typed:,} of them), so {relations}"
+        ]
+    seen = indexed.get_column("event_type").drop_nulls().unique().sort()
+    shown = ", ".join(seen.head(8).to_list()) + (", ..." if seen.len() > 8 else "")
+    return [
+        f"no event type in the log is an engagement type (graph.engagement_types: {named}; "
+        f"the log has: {shown}), so {relations}; set graph.engagement_types to the types "
+        "that engage a target"
+    ]
+
+
+def label_warnings(label_stats: Mapping[str, int] | None, consequence: str) -> list[str]:
+    """Labels given for accounts the events never mention (`load_labels` counts them in
+    ``accounts_not_in_events``): ``consequence`` says what that means for the caller."""
+    stats = label_stats or {}
+    missing = stats.get("accounts_not_in_events", 0)
+    if not missing:
+        return []
+    rows = stats.get("rows", missing)
+    return [
+        f"{missing:,} of {rows:,} labelled accounts do not appear in the events; {consequence} "
+        "(run.json labels.accounts_not_in_events)"
+    ]
 
 
 def build_stages(
@@ -128,4 +185,5 @@ def build_stages(
             creation_burst_window_s=config.scoring.creation_burst_window_s,
         )
         clusters = score_clusters(clusters)
-    return Stages(indexed, account_ids, graph, partition, clusters, members, config)
+    warnings = input_warnings(indexed, config)
+    return Stages(indexed, account_ids, graph, partition, clusters, members, config, warnings)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from graphguard.graph.projections import RELATIONS
 from graphguard.io import load_events, load_labels
 from graphguard.models.detector import GraphSAGEDetector
 from graphguard.models.params import param_names
-from graphguard.pipeline.stages import Stages, StageTimer, build_stages
+from graphguard.pipeline.stages import Stages, StageTimer, build_stages, label_warnings
 
 Progress = Callable[[str], None]
 
@@ -57,6 +57,8 @@ class TrainResult:
     inputs: GraphInputs
     y: np.ndarray
     timer: StageTimer
+    #: what the user should know about the input (the CLI prints them); never printed here
+    warnings: list[str] = field(default_factory=list)
 
     def label_counts(self) -> dict[str, int]:
         counts = np.bincount(self.y[self.y >= 0], minlength=len(schema.LABELS))
@@ -97,7 +99,7 @@ def train_detector(
     detector = build_detector(model_params, progress=progress)
     with timer.stage("train", progress):
         detector.fit(inputs, y)
-    return TrainResult(detector, stages, features, inputs, y, timer)
+    return TrainResult(detector, stages, features, inputs, y, timer, list(stages.warnings))
 
 
 def checkpoint_metadata(
@@ -165,6 +167,7 @@ def run_training(
         progress=progress,
         timer=timer,
     )
+    result.warnings.extend(label_warnings(label_stats, "they are not trained on"))
     metadata = checkpoint_metadata(
         result, config, events_path=events_path, labels_path=labels_path, label_stats=label_stats
     )
