@@ -104,6 +104,17 @@ def _override_value(value: Any) -> str:
     return str(value)
 
 
+#: -q silences narration only: a warning changes what the result means (an empty relation,
+#: labels left out), so an unattended pipeline's log must still show it
+QUIET_HELP = "No progress on stderr (warnings are still printed, as 'graphguard: warning: ...')."
+
+
+def _warn(warnings: list[str]) -> None:
+    """The pipeline's warnings on stderr, one line each, printed whatever -q says."""
+    for warning in warnings:
+        err.print(f"graphguard: warning: {warning}", markup=False, soft_wrap=True)
+
+
 def _progress(quiet: bool) -> Callable[[str], None] | None:
     if quiet:
         return None
@@ -229,7 +240,7 @@ def detect(
         typer.Option(help="Risk at which an account is flagged (scoring.risk_threshold)."),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
     top: Annotated[int, typer.Option(help="Clusters shown in the printed report.")] = 15,
     model: Annotated[
@@ -292,6 +303,7 @@ def detect(
             progress=_progress(quiet),
             extra_files={REPORT_FILE: render_markdown},
         )
+        _warn(result.warnings)
         if as_json:
             meta = result.meta or {}
             out.print_json(json.dumps({k: meta[k] for k in ("summary", "ingest", "timings_s")}))
@@ -318,7 +330,7 @@ def train(
         typer.Option(help="Data config name in conf/data (column mapping), e.g. talkingdata."),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing model file.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
     set_: SetOption = None,
 ) -> None:
     """Train the GraphSAGE account classifier on labelled events and write a model file.
@@ -355,6 +367,7 @@ def train(
             overwrite=overwrite,
             progress=_progress(quiet),
         )
+        _warn(result.warnings)
         trained = result.detector.metadata_["trained"]
         counts = ", ".join(f"{n:,} {label}" for label, n in trained["labelled"].items())
         auprc = trained["best_val_auprc"]
