@@ -57,3 +57,22 @@ class OutOfMemoryError(GraphguardError, MemoryError):
             f"out of memory in stage '{stage}'{peak}: run on a machine with more memory, "
             "raise the memory limit, or use a smaller log"
         )
+
+
+class OutputError(GraphguardError):
+    """An output path graphguard refuses to write: names the path and why (checked before any
+    work starts)."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class OutputBusyError(OutputError):
+    """Another live graphguard process is writing the same output."""
+
+    def __init__(self, path: object, pid: int | None = None) -> None:
+        self.pid = pid
+        who = "another graphguard process" + (f" (pid {pid})" if pid else "")
+        super().__init__(path, f"{who} is writing it; wait for it to finish")

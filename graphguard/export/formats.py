@@ -46,7 +46,7 @@ import polars.selectors as cs
 from networkx.readwrite.gexf import GEXFWriter
 
 from graphguard.export.case import case_tables, cluster_attributes
-from graphguard.outputs import publish_mode, write_parquet_atomic, write_text_atomic
+from graphguard.outputs import publish_mode, temp_prefix, write_parquet_atomic, write_text_atomic
 from graphguard.rundir.cases import Case
 
 #: Format name -> file name suffixes it writes (after "cluster-<id>").
@@ -183,7 +183,7 @@ def to_networkx(case: Case, *, xml_safe: bool = True, edge_ids: bool = True) -> 
 @contextmanager
 def _atomic_binary(path: Path) -> Iterator[Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
