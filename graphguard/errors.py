@@ -6,6 +6,23 @@ structured fields.
 
 from __future__ import annotations
 
+#: longest example shown in a message; a longer one is cut with an ellipsis
+EXAMPLE_CHARS = 80
+
+
+def inert(text: str) -> str:
+    """``text`` with every non-printable character (control, bidi override, line break) escaped
+    as Python does in a repr, so data put in a message can neither drive a terminal nor split the
+    line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def _example_text(value: object) -> str:
+    text = inert(repr(value))
+    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
+
 
 class GraphguardError(Exception):
     """Base class for errors graphguard raises on purpose."""
@@ -27,13 +44,13 @@ class InputError(GraphguardError):
         self.example = example
         parts = []
         if path is not None:
-            parts.append(str(path))
+            parts.append(inert(str(path)))
         if column is not None:
-            parts.append(f"column '{column}'")
+            parts.append(f"column '{inert(str(column))}'")
         prefix = ": ".join(parts)
         text = f"{prefix}: {message}" if prefix else message
         if example is not None:
-            text += f" (example: {example!r})"
+            text += f" (example: {_example_text(example)})"
         super().__init__(text)
 
 
