@@ -57,6 +57,10 @@ class DataConfig:
     keep_rejected: bool = False
     #: above this share of unusable rows the input is taken as malformed and the run stops.
     max_rejected_share: float = 0.1
+    #: plausible years of an event_time, first and last inclusive (UTC); times outside are
+    #: unusable rows (reason event_time_out_of_range): epoch milliseconds read as seconds,
+    #: corrupted timestamps, 0 used as "unknown".
+    event_years: tuple[int, int] = (1990, 2100)
 
 
 @dataclass(frozen=True)
