@@ -3,12 +3,34 @@
 `scan_events` maps a raw log onto the canonical columns lazily; `load_events` validates it in one
 pass, counting (and optionally keeping) the rows it cannot use. Every problem with the input is an
 `InputError` naming the file, the column and an example value.
+
+What is checked, and where:
+
+* reading: every Polars read (schema or rows) goes through `_reading`, so an unreadable file,
+  non-UTF-8 text, a broken NDJSON line or an unbalanced CSV quote names the file (and, for text,
+  the line). UTF-16/32 text is refused as not UTF-8; a UTF-8 byte-order mark is accepted.
+* files of a directory or glob are read one by one, each mapped onto the needed columns only:
+  other columns are ignored in every file alike, and a needed column missing from one file, or
+  stored as a time in one file and as a number in another, names that file.
+* types: id columns (account, event type, device, ip, target) must be text or integers (read as
+  strings); a boolean, float, list or JSON object there is refused with an example.
+* times: a time outside `DataConfig.event_years` (epoch milliseconds read as seconds, a corrupted
+  timestamp, 0 for "unknown") is an unusable row, reason ``event_time_out_of_range``; NaN and
+  infinite epochs are ``unparseable_event_time``. A whole column in the wrong epoch unit is an
+  error naming the setting.
+* IP addresses are kept as opaque text: the graph only asks whether two accounts share one, and a
+  malformed address (``10.0.0.999``, ``unknown``) is still a consistent key, so its row is used,
+  not rejected. IPv6 text is kept as written.
 """
 
 from __future__ import annotations
 
 import glob as globlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +38,7 @@ import polars as pl
 
 from graphguard import schema
 from graphguard.config import DataConfig
-from graphguard.errors import InputError
+from graphguard.errors import InputError, inert
 
 _EXTENSIONS = {
     ".parquet": "parquet",
@@ -37,6 +59,23 @@ _ISO_FORMATS = (
 # milliseconds (1973): used to catch a wrong `epoch_unit` before it silently shifts every time.
 _EPOCH_S_MS_BOUNDARY = 100_000_000_000
 REJECT_REASON = "reject_reason"
+OUT_OF_RANGE = "event_time_out_of_range"
+_PARSED = "_parsed_time"
+_OUT_OF_RANGE = "_time_out_of_range"
+# Timestamps beyond about year +-250,000 would overflow when widened to microseconds or printed
+# (polars panics); they are clipped to it first, and so fall out of the plausible range, as the
+# corrupt values they are.
+_MAX_PHYSICAL = {"ms": 8_000_000_000_000_000, "us": 8_000_000_000_000_000_000}
+_MAX_DAYS = 90_000_000
+# How much of a text file is read again to find the line behind a read error.
+_DIAGNOSE_BYTES = 64 * 1024 * 1024
+_UTF8_BOM = b"\xef\xbb\xbf"
+_WIDE_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
 
 
 @dataclass
@@ -84,61 +123,204 @@ def detect_format(path: str | Path, forced: str | None = None) -> str:
     )
 
 
-def _resolve_source(path: str | Path, fmt: str) -> str | list[str]:
+def _resolve_files(path: str | Path) -> list[str]:
+    """The files behind ``path``: itself, the matches of a glob, or a directory's .parquet files."""
     text = str(path)
     if any(ch in text for ch in "*?["):
-        matches = sorted(globlib.glob(text))
+        matches = sorted(f for f in globlib.glob(text) if Path(f).is_file())
         if not matches:
             raise InputError("no file matches this pattern", path=text)
-        return matches
-    p = Path(text)
-    if p.is_dir():
-        files = sorted(str(f) for f in p.rglob("*.parquet"))
-        if not files:
-            raise InputError("directory holds no .parquet files", path=text)
-        return files
-    if not p.exists():
-        raise InputError("file not found", path=text)
-    if p.stat().st_size == 0:
-        raise InputError("file is empty", path=text)
-    return text
+        files = matches
+    else:
+        p = Path(text)
+        if p.is_dir():
+            files = sorted(str(f) for f in p.rglob("*.parquet") if f.is_file())
+            if not files:
+                raise InputError("directory holds no .parquet files", path=text)
+        elif not p.exists():
+            raise InputError("file not found", path=text)
+        else:
+            files = [text]
+    for name in files:
+        if Path(name).stat().st_size == 0:
+            raise InputError("file is empty", path=name)
+    return files
 
 
-def _scan_raw(path: str | Path, fmt: str) -> pl.LazyFrame:
-    source = _resolve_source(path, fmt)
-    try:
+def _text_head(file: str, fmt: str) -> bytes:
+    """The first bytes of a CSV or NDJSON file, refusing UTF-16/32 text (polars reads UTF-8)."""
+    if fmt == "parquet":
+        return b""
+    with open(file, "rb") as fh:
+        head = fh.read(4096)
+    for bom, name in _WIDE_BOMS.items():
+        if head.startswith(bom):
+            raise InputError(
+                f"the file is {name} text, not UTF-8; re-encode it as UTF-8", path=file
+            )
+    if b"\x00" in head:
+        raise InputError(
+            "the file holds NUL bytes: not UTF-8 text (UTF-16?); re-encode it as UTF-8", path=file
+        )
+    return head
+
+
+def _scan_file(file: str, fmt: str) -> pl.LazyFrame:
+    head = _text_head(file, fmt)
+    with _reading(file, fmt):
         if fmt == "parquet":
-            return pl.scan_parquet(source)
+            return pl.scan_parquet(file)
         if fmt == "csv":
             # Everything as text: ids may look numeric but are identifiers, and times are
-            # parsed below with the same rules whatever the format.
-            return pl.scan_csv(source, infer_schema=False)
-        return pl.scan_ndjson(source, infer_schema_length=10_000)
+            # parsed below with the same rules whatever the format. Polars skips a UTF-8 BOM.
+            return pl.scan_csv(file, infer_schema=False)
+        if head.startswith(_UTF8_BOM):  # polars' NDJSON reader does not skip it
+            return pl.scan_ndjson(
+                Path(file).read_bytes()[len(_UTF8_BOM) :], infer_schema_length=10_000
+            )
+        return pl.scan_ndjson(file, infer_schema_length=10_000)
+
+
+@contextmanager
+def _reading(file: str, fmt: str) -> Iterator[None]:
+    """Turn whatever a reader raises into an `InputError` naming ``file``."""
+    try:
+        yield
+    except InputError:
+        raise
     except Exception as exc:  # polars raises several types for unreadable input
-        raise InputError(f"cannot read as {fmt}: {_first_line(exc)}", path=str(path)) from exc
+        raise InputError(_read_problem(exc, file, fmt), path=file) from exc
+
+
+def _read_problem(exc: BaseException, file: str, fmt: str) -> str:
+    text = _first_line(exc)
+    if fmt != "parquet" and Path(file).is_file():
+        if "utf-8" in text.lower() or "utf8" in text.lower():
+            return _utf8_problem(file)
+        if fmt == "ndjson":
+            line = _bad_json_line(file)
+            if line is not None:
+                return f"cannot read as ndjson: line {line:,} is not a JSON object ({text})"
+    if fmt == "csv" and "malformed" in text.lower():
+        text += " (an unbalanced quote?)"
+    return f"cannot read as {fmt}: {text}"
+
+
+def _utf8_problem(file: str) -> str:
+    """Where a text file stops being UTF-8 (only on the error path, from its first 64 MiB)."""
+    with open(file, "rb") as fh:
+        data = fh.read(_DIAGNOSE_BYTES)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(data) - 4 or len(data) < _DIAGNOSE_BYTES:
+            line = data.count(b"\n", 0, exc.start) + 1
+            return (
+                f"not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line:,}; "
+                "re-encode the file as UTF-8"
+            )
+    return "not UTF-8 text; re-encode the file as UTF-8"
+
+
+def _bad_json_line(file: str) -> int | None:
+    """The first line of an NDJSON file that is not a JSON object (error path, first 64 MiB)."""
+    with open(file, "rb") as fh:
+        data = fh.read(_DIAGNOSE_BYTES)
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]
+    lines = data.split(b"\n")
+    if len(data) == _DIAGNOSE_BYTES:
+        lines = lines[:-1]  # may be cut short
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            return number
+        if not isinstance(value, dict):
+            return number
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return inert(text[0]) if text else type(exc).__name__
 
 
-def scan_events(path: str | Path, config: DataConfig | None = None) -> tuple[pl.LazyFrame, str]:
-    """Lazily map a raw event log onto the canonical columns (types not yet validated).
+def _columns_list(names: list[str]) -> str:
+    shown = ", ".join(inert(n) for n in names[:20])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
 
-    Returns the LazyFrame and the detected format. Raises `InputError` for a missing file,
-    an unreadable file or a missing column.
-    """
-    config = config or DataConfig()
-    fmt = detect_format(path, config.format)
-    raw = _scan_raw(path, fmt)
-    try:
-        available = raw.collect_schema()
-    except Exception as exc:
-        raise InputError(f"cannot read as {fmt}: {_first_line(exc)}", path=str(path)) from exc
-    if not available:
-        raise InputError("file has no columns", path=str(path))
 
+def _is_id_dtype(dtype: pl.DataType) -> bool:
+    return (
+        dtype == pl.String
+        or dtype.is_integer()
+        or isinstance(dtype, (pl.Categorical, pl.Enum, pl.Null))
+    )
+
+
+def _is_time_dtype(dtype: pl.DataType) -> bool:
+    return (
+        dtype == pl.String
+        or dtype.is_integer()
+        or dtype.is_float()
+        or isinstance(dtype, (pl.Datetime, pl.Date, pl.Null))
+    )
+
+
+def _time_kind(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "timestamp"
+    if dtype.is_numeric():
+        return "number"
+    return "text"
+
+
+def _example(raw: pl.LazyFrame, column: str, file: str, fmt: str) -> Any:
+    with _reading(file, fmt):
+        return raw.select(pl.col(column).drop_nulls().first()).collect().item()
+
+
+def _wrong_type(raw: pl.LazyFrame, column: str, dtype: pl.DataType, file: str, fmt: str) -> None:
+    example = _example(raw, column, file, fmt)
+    raise InputError(
+        f"holds {dtype} values; it must be text or integer ids",
+        path=file,
+        column=column,
+        example=example,
+    )
+
+
+def _normalise_time(source: str, dtype: pl.DataType) -> pl.Expr:
+    """A file's raw time column with timestamps as Datetime(us, UTC); other kinds as they are."""
+    col = pl.col(source)
+    if isinstance(dtype, pl.Date):
+        return (
+            col.cast(pl.Int32)
+            .clip(-_MAX_DAYS, _MAX_DAYS)
+            .cast(pl.Date)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+        )
+    if isinstance(dtype, pl.Datetime):
+        limit = _MAX_PHYSICAL.get(dtype.time_unit)
+        if limit is not None:
+            col = col.cast(pl.Int64).clip(-limit, limit).cast(dtype)
+        col = col.dt.cast_time_unit("us")
+        if dtype.time_zone is None:
+            return col.dt.replace_time_zone("UTC")
+        return col.dt.convert_time_zone("UTC")
+    if isinstance(dtype, pl.Null):
+        return col.cast(pl.String)
+    return col
+
+
+def _map_file(
+    raw: pl.LazyFrame, available: pl.Schema, config: DataConfig, file: str, fmt: str
+) -> pl.LazyFrame:
+    """One file's needed columns, mapped onto the canonical names (times not yet parsed)."""
     exprs: list[pl.Expr] = []
     for name in schema.EVENT_COLUMNS:
         if name in config.constants:
@@ -156,13 +338,26 @@ def scan_events(path: str | Path, config: DataConfig | None = None) -> tuple[pl.
                 continue
             mapped = f" (mapped to {name})" if missing[0] != name else ""
             raise InputError(
-                f"missing column{mapped}; the file has: {', '.join(available.names()[:20])}",
-                path=str(path),
+                f"missing column{mapped}; the file has: {_columns_list(available.names())}",
+                path=file,
                 column=missing[0],
             )
         if name == schema.TIME and len(sources) == 1:
-            exprs.append(pl.col(sources[0]).alias(name))
-        elif len(sources) == 1:
+            dtype = available[sources[0]]
+            if not _is_time_dtype(dtype):
+                example = _example(raw, sources[0], file, fmt)
+                raise InputError(
+                    f"holds {dtype} values; it must be a timestamp, ISO-8601 text or epoch numbers",
+                    path=file,
+                    column=sources[0],
+                    example=example,
+                )
+            exprs.append(_normalise_time(sources[0], dtype).alias(name))
+            continue
+        for s in sources:
+            if not _is_id_dtype(available[s]):
+                _wrong_type(raw, s, available[s], file, fmt)
+        if len(sources) == 1:
             exprs.append(pl.col(sources[0]).cast(pl.String).alias(name))
         else:
             exprs.append(
@@ -170,52 +365,181 @@ def scan_events(path: str | Path, config: DataConfig | None = None) -> tuple[pl.
                     name
                 )
             )
-    return raw.select(exprs), fmt
+    return raw.select(exprs)
 
 
-def _parse_time(dtype: pl.DataType, epoch_unit: str) -> pl.Expr:
-    """Expression turning the raw event_time column into Datetime(us, UTC); null if unparseable."""
+def _source_name(config: DataConfig, name: str) -> str:
+    """The file's column behind canonical ``name`` (itself when mapped to several or none)."""
+    source = config.columns.get(name, name)
+    return source if isinstance(source, str) else name
+
+
+@dataclass
+class _Source:
+    """An event log as files, each mapped lazily onto the canonical columns."""
+
+    path: str
+    fmt: str
+    files: list[str]
+    frames: list[pl.LazyFrame]
+
+    @property
+    def frame(self) -> pl.LazyFrame:
+        if len(self.frames) == 1:
+            return self.frames[0]
+        return pl.concat(self.frames, how="vertical_relaxed")
+
+    def collect(self, lf: pl.LazyFrame) -> pl.DataFrame:
+        """Collect ``lf`` (built on `frame`); a read error names the file that caused it."""
+        try:
+            return lf.collect()
+        except Exception as exc:
+            if len(self.files) > 1:
+                for file, frame in zip(self.files, self.frames, strict=True):
+                    with _reading(file, self.fmt):
+                        frame.collect()
+            file = self.files[0] if len(self.files) == 1 else self.path
+            raise InputError(_read_problem(exc, file, self.fmt), path=file) from exc
+
+
+def _open_events(path: str | Path, config: DataConfig) -> _Source:
+    fmt = detect_format(path, config.format)
+    files = _resolve_files(path)
+    frames: list[pl.LazyFrame] = []
+    first_kind: tuple[str, str] | None = None
+    for file in files:
+        raw = _scan_file(file, fmt)
+        with _reading(file, fmt):
+            available = raw.collect_schema()
+        if not available:
+            raise InputError("file has no columns", path=file)
+        frame = _map_file(raw, available, config, file, fmt)
+        with _reading(file, fmt):
+            time_dtype = frame.collect_schema()[schema.TIME]
+        kind = _time_kind(time_dtype)
+        if first_kind is None:
+            first_kind = (kind, file)
+        elif kind != first_kind[0]:
+            raise InputError(
+                f"times are stored as {kind} here but as {first_kind[0]} in "
+                f"{inert(first_kind[1])}; every file must store them the same way",
+                path=file,
+                column=_source_name(config, schema.TIME),
+            )
+        frames.append(frame)
+    return _Source(str(path), fmt, files, frames)
+
+
+def scan_events(path: str | Path, config: DataConfig | None = None) -> tuple[pl.LazyFrame, str]:
+    """Lazily map a raw event log onto the canonical columns (times not yet parsed).
+
+    Returns the LazyFrame and the detected format. Raises `InputError` for a missing file,
+    an unreadable file, a missing column or an id column of the wrong type.
+    """
+    source = _open_events(path, config or DataConfig())
+    return source.frame, source.fmt
+
+
+def _year_bounds(config: DataConfig) -> tuple[datetime, datetime]:
+    years = config.event_years
+    ok = (
+        isinstance(years, (list, tuple))
+        and len(years) == 2
+        and all(isinstance(y, int) and not isinstance(y, bool) for y in years)
+        and 1 <= years[0] <= years[1] < 9999
+    )
+    if not ok:
+        raise InputError(
+            f"data.event_years must be two years, first <= last, not {inert(repr(years))}"
+        )
+    return (
+        datetime(years[0], 1, 1, tzinfo=timezone.utc),
+        datetime(years[1] + 1, 1, 1, tzinfo=timezone.utc),
+    )
+
+
+def _epoch(moment: datetime, unit: str) -> int:
+    seconds = int((moment - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds())
+    return seconds * (1000 if unit == "ms" else 1)
+
+
+def _parse_time(
+    dtype: pl.DataType, epoch_unit: str, bounds: tuple[datetime, datetime]
+) -> tuple[pl.Expr, pl.Expr]:
+    """Expressions for the parsed time (Datetime(us, UTC), null if unparseable) and whether a
+    parsed time lies outside ``bounds`` (start inclusive, end exclusive)."""
+    start, end = bounds
     col = pl.col(schema.TIME)
     if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is None:
-            return col.dt.cast_time_unit("us").dt.replace_time_zone("UTC")
-        return col.dt.cast_time_unit("us").dt.convert_time_zone("UTC")
-    if isinstance(dtype, pl.Date):
-        return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    if dtype.is_integer() or dtype.is_float():
-        return pl.from_epoch(col.cast(pl.Int64), time_unit=epoch_unit).dt.replace_time_zone("UTC")
+        return col, ~((col >= start) & (col < end))
+    lo, hi = _epoch(start, epoch_unit), _epoch(end, epoch_unit)
+    per_us = 1_000_000 if epoch_unit == "s" else 1_000
+
+    def from_epoch(number: pl.Expr) -> pl.Expr:
+        # clipped first: a wild value must not overflow microseconds; it is out of range anyway
+        return pl.from_epoch(number.clip(lo - 1, hi) * per_us, time_unit="us").dt.replace_time_zone(
+            "UTC"
+        )
+
+    if dtype.is_float():
+        finite = col.is_finite()
+        in_range = (col >= lo) & (col < hi)
+        parsed = pl.when(finite & in_range).then(
+            pl.from_epoch(
+                (col * per_us).cast(pl.Int64, strict=False), time_unit="us"
+            ).dt.replace_time_zone("UTC")
+        )
+        return parsed, finite & ~in_range
+    if dtype.is_integer():
+        number = col.cast(pl.Int64)
+        return from_epoch(number), ~((number >= lo) & (number < hi))
     text = col.cast(pl.String).str.strip_chars()
     iso = text.str.replace(r"[Zz]$", "+00:00").str.replace("T", " ", literal=True)
-    parsed = pl.coalesce(
+    parsed_iso = pl.coalesce(
         [
             iso.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False)
             for f in _ISO_FORMATS
         ]
     )
-    epoch = pl.from_epoch(
-        text.cast(pl.Int64, strict=False), time_unit=epoch_unit
-    ).dt.replace_time_zone("UTC")
-    return pl.when(text.str.contains(r"^-?\d+$")).then(epoch).otherwise(parsed)
+    is_integer = text.str.contains(r"^-?\d+$")
+    number = text.cast(pl.Int64, strict=False)
+    parsed = pl.when(is_integer).then(from_epoch(number)).otherwise(parsed_iso)
+    out = (
+        pl.when(is_integer)
+        .then(~((number >= lo) & (number < hi)))
+        .otherwise(~((parsed_iso >= start) & (parsed_iso < end)))
+    )
+    return parsed, out
 
 
-def _check_epoch_unit(lf: pl.LazyFrame, dtype: pl.DataType, epoch_unit: str, path: str) -> None:
+def _check_epoch_unit(source: _Source, dtype: pl.DataType, epoch_unit: str) -> None:
     """Catch integer times in the wrong unit, which would parse 'successfully' into nonsense."""
     col = pl.col(schema.TIME)
-    if dtype.is_integer() or dtype.is_float():
+    if dtype.is_integer():
         values = col.cast(pl.Int64)
+    elif dtype.is_float():
+        values = pl.when(col.is_finite()).then(col).cast(pl.Int64, strict=False)
     elif dtype == pl.String:
         values = col.str.strip_chars().cast(pl.Int64, strict=False)
     else:
         return
     # The lower median is a value that is really in the file, so it can serve as the example.
-    median = lf.select(values.drop_nulls().quantile(0.5, interpolation="lower")).collect().item()
-    if median is None:
+    # Only a column that is mostly epoch numbers is judged: a few stray numbers among ISO text
+    # are out-of-range rows, not a unit.
+    median, numbers, times = source.collect(
+        source.frame.select(
+            values.drop_nulls().quantile(0.5, interpolation="lower"),
+            values.count().alias("_numbers"),
+            col.count().alias("_times"),
+        )
+    ).row(0)
+    if median is None or 2 * numbers <= times:
         return
     if epoch_unit == "s" and median > _EPOCH_S_MS_BOUNDARY:
         raise InputError(
             "integer times look like epoch milliseconds but data.epoch_unit is 's'; "
             "set data.epoch_unit=ms",
-            path=path,
+            path=source.path,
             column=schema.TIME,
             example=int(median),
         )
@@ -223,10 +547,46 @@ def _check_epoch_unit(lf: pl.LazyFrame, dtype: pl.DataType, epoch_unit: str, pat
         raise InputError(
             "integer times look like epoch seconds but data.epoch_unit is 'ms'; "
             "set data.epoch_unit=s",
-            path=path,
+            path=source.path,
             column=schema.TIME,
             example=int(median),
         )
+
+
+_JSON_VALUE = "_json_value"
+_ID_COLUMNS = tuple(c for c in schema.EVENT_COLUMNS if c != schema.TIME)
+
+
+def _json_value_column(config: DataConfig) -> pl.Expr:
+    """NDJSON: the first id column of each row holding a JSON object or array.
+
+    Polars' NDJSON reader turns such a value into its JSON text when the column also holds
+    strings, so the type check of `_map_file` cannot see it; the text can.
+    """
+    looks_json = [
+        pl.when(pl.col(c).str.contains(r"^[\[{]")).then(pl.lit(c))
+        for c in _ID_COLUMNS
+        if c not in config.constants
+    ]
+    return pl.coalesce(looks_json).alias(_JSON_VALUE)
+
+
+def _refuse_json_values(frame: pl.DataFrame, source: _Source, config: DataConfig) -> None:
+    bad = frame.filter(pl.col(_JSON_VALUE).is_not_null())
+    if bad.height:
+        column = bad.get_column(_JSON_VALUE)[0]
+        raise InputError(
+            f"holds JSON objects or arrays in {bad.height:,} rows; it must be text or integer ids",
+            path=source.path,
+            column=_source_name(config, column),
+            example=bad.get_column(column)[0],
+        )
+
+
+_REASON_COLUMN = {
+    "null_account_id": schema.ACCOUNT,
+    "null_event_type": schema.EVENT_TYPE,
+}
 
 
 def load_events(
@@ -241,33 +601,44 @@ def load_events(
     config = config or DataConfig()
     if config.epoch_unit not in {"s", "ms"}:
         raise InputError(f"data.epoch_unit must be 's' or 'ms', not {config.epoch_unit!r}")
-    lf, fmt = scan_events(path, config)
-    report = IngestReport(path=str(path), format=fmt)
-    time_dtype = lf.collect_schema()[schema.TIME]
-    _check_epoch_unit(lf, time_dtype, config.epoch_unit, str(path))
+    bounds = _year_bounds(config)
+    source = _open_events(path, config)
+    lf = source.frame
+    report = IngestReport(path=str(path), format=source.fmt)
+    with _reading(source.path, source.fmt):
+        time_dtype = lf.collect_schema()[schema.TIME]
+    _check_epoch_unit(source, time_dtype, config.epoch_unit)
 
     strings = [
-        pl.col(c).cast(pl.String).str.strip_chars().replace("", None).alias(c)
+        pl.col(c).str.strip_chars().replace("", None).alias(c)
         for c in schema.EVENT_COLUMNS
         if c != schema.TIME
     ]
-    parsed_time = _parse_time(time_dtype, config.epoch_unit).alias("_parsed_time")
+    parsed, out_of_range = _parse_time(time_dtype, config.epoch_unit, bounds)
     reason = (
         pl.when(pl.col(schema.ACCOUNT).is_null())
         .then(pl.lit("null_account_id"))
         .when(pl.col(schema.TIME).is_null())
         .then(pl.lit("null_event_time"))
-        .when(pl.col("_parsed_time").is_null())
+        .when(pl.col(_OUT_OF_RANGE))
+        .then(pl.lit(OUT_OF_RANGE))
+        .when(pl.col(_PARSED).is_null())
         .then(pl.lit("unparseable_event_time"))
         .when(pl.col(schema.EVENT_TYPE).is_null())
         .then(pl.lit("null_event_type"))
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias(REJECT_REASON)
     )
-    try:
-        frame = lf.with_columns(strings).with_columns(parsed_time).with_columns(reason).collect()
-    except Exception as exc:
-        raise InputError(f"cannot read as {fmt}: {_first_line(exc)}", path=str(path)) from exc
+    lf = (
+        lf.with_columns(strings)
+        .with_columns(parsed.alias(_PARSED), out_of_range.alias(_OUT_OF_RANGE))
+        .with_columns(reason)
+    )
+    if source.fmt == "ndjson":
+        lf = lf.with_columns(_json_value_column(config))
+    frame = source.collect(lf)
+    if source.fmt == "ndjson":
+        _refuse_json_values(frame, source, config)
 
     report.rows_read = frame.height
     if frame.height == 0:
@@ -278,14 +649,17 @@ def load_events(
     if rejected.height:
         counts = rejected.group_by(REJECT_REASON).len().sort(REJECT_REASON)
         report.rows_rejected = dict(zip(counts[REJECT_REASON], counts["len"], strict=True))
+    # as text first: an out-of-range time (year 57971) has no Python datetime to be shown as
+    rejected = rejected.select(
+        [pl.col(schema.TIME).cast(pl.String)]
+        + [pl.col(c) for c in schema.EVENT_COLUMNS if c != schema.TIME]
+        + [pl.col(REJECT_REASON)]
+    )
+    if rejected.height:
         share = rejected.height / frame.height
         if share > config.max_rejected_share:
-            worst = counts.sort("len", descending=True).row(0)[0]
-            column = (
-                schema.ACCOUNT
-                if worst == "null_account_id"
-                else (schema.EVENT_TYPE if worst == "null_event_type" else schema.TIME)
-            )
+            worst = counts.sort(["len", REJECT_REASON], descending=[True, False]).row(0)[0]
+            column = _REASON_COLUMN.get(worst, schema.TIME)
             example_row = rejected.filter(pl.col(REJECT_REASON) == worst).row(0, named=True)
             raise InputError(
                 f"{rejected.height:,} of {frame.height:,} rows unusable ({worst}); "
@@ -294,14 +668,9 @@ def load_events(
                 column=column,
                 example=example_row[column],
             )
-    rejected = rejected.select(
-        [pl.col(schema.TIME).cast(pl.String)]
-        + [pl.col(c) for c in schema.EVENT_COLUMNS if c != schema.TIME]
-        + [pl.col(REJECT_REASON)]
-    )
 
     events = frame.filter(~bad_mask).select(
-        [pl.col("_parsed_time").alias(schema.TIME)]
+        [pl.col(_PARSED).alias(schema.TIME)]
         + [pl.col(c) for c in schema.EVENT_COLUMNS if c != schema.TIME]
     )
     if config.drop_duplicates:
@@ -330,6 +699,24 @@ def drop_exact_duplicates(events: pl.DataFrame) -> pl.DataFrame:
     return events.filter(pl.Series(mask))
 
 
+def read_table(path: str | Path) -> pl.DataFrame:
+    """A whole small table (labels, truth) from Parquet, CSV (all text) or NDJSON.
+
+    The same reading rules as the event log (`_reading`: every error names the file; UTF-8 with or
+    without a byte-order mark). Raises `InputError`.
+    """
+    fmt = detect_format(path)
+    frames = []
+    for file in _resolve_files(path):
+        raw = _scan_file(file, fmt)
+        with _reading(file, fmt):
+            frames.append(raw.collect())
+    if len(frames) == 1:
+        return frames[0]
+    with _reading(str(path), fmt):
+        return pl.concat(frames, how="diagonal_relaxed")
+
+
 def load_labels(
     path: str | Path, *, known_accounts: pl.Series | None = None
 ) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -340,33 +727,47 @@ def load_labels(
     silently: the caller decides and reports.
     """
     fmt = detect_format(path)
-    raw = _scan_raw(path, fmt)
-    try:
-        names = raw.collect_schema().names()
-    except Exception as exc:
-        raise InputError(f"cannot read as {fmt}: {_first_line(exc)}", path=str(path)) from exc
-    for col in (schema.ACCOUNT, schema.LABEL):
-        if col not in names:
-            raise InputError(
-                f"missing column; the file has: {', '.join(names[:20])}", path=str(path), column=col
-            )
-    try:
-        labels = raw.select(
+    frames = []
+    for file in _resolve_files(path):
+        raw = _scan_file(file, fmt)
+        with _reading(file, fmt):
+            available = raw.collect_schema()
+        for col in (schema.ACCOUNT, schema.LABEL):
+            if col not in available:
+                raise InputError(
+                    f"missing column; the file has: {_columns_list(available.names())}",
+                    path=file,
+                    column=col,
+                )
+        for col in (schema.ACCOUNT, schema.LABEL):
+            if not _is_id_dtype(available[col]):
+                _wrong_type(raw, col, available[col], file, fmt)
+        frame = raw.select(
             pl.col(schema.ACCOUNT).cast(pl.String).str.strip_chars(),
             pl.col(schema.LABEL).cast(pl.String).str.strip_chars(),
-        ).collect()
-    except Exception as exc:
-        raise InputError(f"cannot read as {fmt}: {_first_line(exc)}", path=str(path)) from exc
+        )
+        with _reading(file, fmt):
+            frames.append(frame.collect())
+    labels = frames[0] if len(frames) == 1 else pl.concat(frames)
     if labels.height == 0:
         raise InputError("no labels: the file has a header but no rows", path=str(path))
-    null_ids = labels.filter(pl.col(schema.ACCOUNT).is_null())
+    null_ids = labels.filter(pl.col(schema.ACCOUNT).is_null() | (pl.col(schema.ACCOUNT) == ""))
     if null_ids.height:
         raise InputError(
-            f"{null_ids.height} rows have no account id", path=str(path), column=schema.ACCOUNT
+            f"{null_ids.height} rows have no account id",
+            path=str(path),
+            column=schema.ACCOUNT,
+            example=null_ids.row(0, named=True),
         )
-    unknown = labels.filter(
-        ~pl.col(schema.LABEL).is_in(schema.LABELS) | pl.col(schema.LABEL).is_null()
-    )
+    null_labels = labels.filter(pl.col(schema.LABEL).is_null() | (pl.col(schema.LABEL) == ""))
+    if null_labels.height:
+        raise InputError(
+            f"{null_labels.height} rows have no label; allowed: {', '.join(schema.LABELS)}",
+            path=str(path),
+            column=schema.LABEL,
+            example=null_labels.row(0, named=True),
+        )
+    unknown = labels.filter(~pl.col(schema.LABEL).is_in(schema.LABELS))
     if unknown.height:
         raise InputError(
             f"unknown label in {unknown.height} rows; allowed: {', '.join(schema.LABELS)}",
@@ -377,11 +778,14 @@ def load_labels(
     labels = labels.unique(maintain_order=True)
     conflicts = labels.filter(pl.col(schema.ACCOUNT).is_duplicated())
     if conflicts.height:
+        account = conflicts.get_column(schema.ACCOUNT)[0]
+        both = conflicts.filter(pl.col(schema.ACCOUNT) == account).get_column(schema.LABEL)
         raise InputError(
-            "account has conflicting labels",
+            f"{conflicts.get_column(schema.ACCOUNT).n_unique()} accounts have conflicting "
+            f"labels, this one {' and '.join(both.to_list())}",
             path=str(path),
             column=schema.ACCOUNT,
-            example=conflicts.get_column(schema.ACCOUNT)[0],
+            example=account,
         )
     stats = {"rows": labels.height}
     for name in schema.LABELS:
