@@ -29,6 +29,8 @@ import polars as pl
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from graphguard import metrics as ranking
+from graphguard.errors import InputError
+from graphguard.io import read_table
 from graphguard.rundir import (
     ACCOUNTS_FILE,
     CLUSTER_ID,
@@ -476,20 +478,23 @@ def truth_curve(
 
 
 def read_truth(path: str | Path) -> pl.DataFrame:
-    """Read a truth or labels table from Parquet, CSV or NDJSON (by extension), ids as strings."""
+    """Read a truth or labels table from Parquet, CSV or NDJSON (by extension), ids as strings.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file cannot be read (not UTF-8, broken NDJSON, corrupt Parquet) or has
+            no rows; the message names the file.
+    """
     truth_path = Path(path)
     if not truth_path.is_file():
         raise FileNotFoundError(f"{truth_path}: no such file")
-    suffix = truth_path.suffix.lower()
     try:
-        if suffix == ".csv":
-            # Every column is text in a truth table; inferring types would turn ids into integers.
-            return pl.read_csv(truth_path, infer_schema=False)
-        if suffix in {".ndjson", ".jsonl"}:
-            return pl.read_ndjson(truth_path)
-        return pl.read_parquet(truth_path)
-    except Exception as error:  # polars raises several exception types for unreadable files
-        raise ValueError(f"{truth_path.name}: cannot read truth table ({error})") from error
+        truth = read_table(truth_path)
+    except InputError as error:
+        raise ValueError(str(error)) from error
+    if truth.height == 0:
+        raise ValueError(f"{truth_path}: no rows: the truth file has a header but no accounts")
+    return truth
 
 
 def evaluate_run(
