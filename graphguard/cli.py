@@ -78,12 +78,15 @@ def _errors() -> Iterator[None]:
 def _fail(exc: BaseException, code: int, hint: str | None = None) -> None:
     if os.environ.get("GRAPHGUARD_DEBUG"):
         raise exc
+    from graphguard.report.text import PLAIN_TEXT_TABLE
+
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    line = f"Error: {message}"
+    # inert: a message may quote data (a CSV header, an id) that must not drive the terminal
+    line = f"Error: {message.translate(PLAIN_TEXT_TABLE)}"
     if hint:
         line += f" ({hint})"
     # soft_wrap: never wrap at the console width, so the line stays whole on a pipe or in a log.
-    err.print(line, markup=False, soft_wrap=True)
+    err.print(line, markup=False, emoji=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
