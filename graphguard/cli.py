@@ -90,6 +90,27 @@ def _fail(exc: BaseException, code: int, hint: str | None = None) -> None:
     raise typer.Exit(code)
 
 
+@contextmanager
+def _output(path: Path, *, enabled: bool = True, **check: Any) -> Iterator[None]:
+    """Check an output path before any work starts (`graphguard.outputs.check_output`: not an
+    input, not the current directory, writable, ...) and hold its lock for the whole command,
+    so a second run into the same place is refused."""
+    if not enabled:
+        yield
+        return
+    from graphguard.outputs import output_guard
+
+    with output_guard(path, **check):
+        yield
+
+
+def _run_files(run_dir: Path) -> list[Path]:
+    """The files of a run directory, inputs of the commands that read it."""
+    from graphguard.rundir import META_FILE, REJECTED_FILE, TABLES
+
+    return [run_dir / name for name in (*TABLES, REJECTED_FILE, META_FILE)]
+
+
 def _overrides(pairs: dict[str, Any], extra: list[str] | None) -> list[str]:
     items = [f"{k}={_override_value(v)}" for k, v in pairs.items() if v is not None]
     for item in extra or []:
@@ -173,8 +194,9 @@ def simulate(
 
     Example: graphguard simulate data/demo --accounts 20000 --seed 7
     """
-    with _errors():
+    with _errors(), _output(out_dir, kind="folder"):
         from graphguard.compose import compose_config, settings
+        from graphguard.errors import OutputExistsError
         from graphguard.simulate import simulate as run_simulation
         from graphguard.simulate import write_world
 
@@ -204,7 +226,7 @@ def simulate(
             if (out_dir / p).exists()
         ]
         if existing and not overwrite:
-            raise FileExistsError(f"{out_dir / existing[0]} already exists; pass --overwrite")
+            raise OutputExistsError(out_dir / existing[0])
         err.print(
             f"[dim]graphguard:[/] simulating {sim_cfg.n_accounts:,} accounts, seed {sim_cfg.seed}…"
         )
@@ -263,7 +285,11 @@ def detect(
     Example: graphguard detect data/demo/events.parquet --out runs/demo
     Example: graphguard detect data/new/events.parquet --model models/demo.pt --out runs/new
     """
-    with _errors():
+    inputs = [events, labels, model]
+    with (
+        _errors(),
+        _output(out_dir, kind="directory", inputs=inputs, overwrite=overwrite),
+    ):
         from graphguard.compose import compose_config, settings
         from graphguard.pipeline.detect import run_detection
         from graphguard.report.markdown import render_markdown
@@ -345,7 +371,11 @@ def train(
     Example: graphguard train data/demo/events.parquet --labels data/demo/labels.parquet
     --out models/demo.pt
     """
-    with _errors():
+    inputs = [events, labels]
+    with (
+        _errors(),
+        _output(model_path, kind="file", inputs=inputs, overwrite=overwrite),
+    ):
         from dataclasses import asdict
 
         from graphguard.compose import compose_config, settings
@@ -422,7 +452,12 @@ def report(
     Example: graphguard report runs/demo --top 10
     Example: graphguard report runs/demo --html --truth data/demo/truth.parquet
     """
-    with _errors():
+    report_path = out_file if out_file is not None else run_dir / "report.html"
+    inputs = [*_run_files(run_dir), truth]  # the report and its case files are replaced
+    with (
+        _errors(),
+        _output(report_path, kind="file", inputs=inputs, overwrite=True, enabled=html),
+    ):
         from graphguard.report import render_json, render_markdown
         from graphguard.rundir import load_run
         from graphguard.terminal import render_terminal

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from graphguard.errors import OutputExistsError
+from graphguard.errors import OutputError, OutputExistsError
 from graphguard.export.case import ACCOUNT_NODE, NODE_TYPES, case_tables
 from graphguard.export.formats import (
     FORMATS,
@@ -26,7 +26,8 @@ from graphguard.export.formats import (
     xml_unescape,
 )
 from graphguard.export.pseudonym import KEY_ENV, Pseudonymizer, resolve_key
-from graphguard.rundir import Run, load_run
+from graphguard.outputs import output_guard
+from graphguard.rundir import META_FILE, REJECTED_FILE, TABLES, Run, load_run
 from graphguard.rundir.cases import Case, entity_nodes, load_cases, top_cluster_ids
 from graphguard.schema import ACCOUNT, ENTITY_KINDS
 
@@ -101,15 +102,37 @@ def export_clusters(
     formats = list(dict.fromkeys(formats))
     tasks = [(case, fmt, output_paths(case, fmt, out)) for case in cases for fmt in formats]
     suffixes = FORMATS[formats[0]]
-    if len(tasks) == 1 and len(suffixes) == 1 and out.name.endswith(suffixes[0]):
+    single = len(tasks) == 1 and len(suffixes) == 1 and out.name.endswith(suffixes[0])
+    if single:
         tasks = [(tasks[0][0], tasks[0][1], [out])]
     elif out.exists() and not out.is_dir():
         raise ValueError(f"{out}: not a directory (a file name works for one cluster and format)")
+    elif not out.is_dir() and out.name.endswith(_SUFFIXES):
+        n_files = sum(len(paths) for _, _, paths in tasks)
+        raise OutputError(
+            out,
+            f"names a file, but {n_files} files would be written "
+            "(a file name works for one cluster in one format; give a directory)",
+        )
     if not overwrite:
         for _, _, paths in tasks:
             for path in paths:
-                if path.exists():
+                if os.path.lexists(path):
                     raise OutputExistsError(path)
+    inputs = [run.path / name for name in (*TABLES, REJECTED_FILE, META_FILE)]
+    with output_guard(out, kind="file" if single else "folder", inputs=inputs, overwrite=True):
+        return _write_tasks(tasks, formats, progress)
+
+
+#: every suffix an export file ends in: an --out ending in one names a file, not a directory
+_SUFFIXES = tuple(suffix for suffixes in FORMATS.values() for suffix in suffixes)
+
+
+def _write_tasks(
+    tasks: list[tuple[Case, str, list[Path]]],
+    formats: list[str],
+    progress: Callable[[str], None] | None,
+) -> list[Path]:
     written: dict[int, list[Path]] = {}
     workers = _workers(tasks)
     if workers > 1:

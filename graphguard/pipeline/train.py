@@ -20,13 +20,13 @@ import polars as pl
 
 from graphguard import __version__, schema
 from graphguard.config import DetectConfig, to_dict
-from graphguard.errors import OutputExistsError
 from graphguard.features.account import FEATURE_NAMES
 from graphguard.graph.inputs import GraphInputs, graph_inputs, label_codes
 from graphguard.graph.projections import RELATIONS
 from graphguard.io import load_events, load_labels
 from graphguard.models.detector import GraphSAGEDetector
 from graphguard.models.params import param_names
+from graphguard.outputs import output_guard
 from graphguard.pipeline.stages import Stages, StageTimer, build_stages, label_warnings
 
 Progress = Callable[[str], None]
@@ -145,10 +145,38 @@ def run_training(
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> TrainResult:
-    """Read events and labels, train, and write the checkpoint ``model_path`` atomically."""
+    """Read events and labels, train, and write the checkpoint ``model_path`` atomically.
+
+    ``model_path`` is checked before anything is read (`graphguard.outputs.check_output`: not an
+    input, not a directory, in a place a file can be written) and locked against a second run.
+    """
     model_path = Path(model_path)
-    if model_path.exists() and not overwrite:
-        raise OutputExistsError(model_path)
+    with output_guard(
+        model_path, kind="file", inputs=[events_path, labels_path], overwrite=overwrite
+    ):
+        return _train_and_save(
+            events_path,
+            labels_path,
+            model_path,
+            config,
+            model_params,
+            feature_names=feature_names,
+            relations=relations,
+            progress=progress,
+        )
+
+
+def _train_and_save(
+    events_path: str | Path,
+    labels_path: str | Path,
+    model_path: Path,
+    config: DetectConfig,
+    model_params: Mapping[str, Any],
+    *,
+    feature_names: Sequence[str],
+    relations: Sequence[str],
+    progress: Progress | None,
+) -> TrainResult:
     timer = StageTimer()
     with timer.stage("read", progress):
         events, _, _ = load_events(events_path, config.data)
