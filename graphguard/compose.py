@@ -21,14 +21,18 @@ import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from graphguard.config import (
     CommunityConfig,
+    ConfigError,
     DataConfig,
     DetectConfig,
     FeatureConfig,
@@ -120,11 +124,81 @@ def config_dir() -> Path:
 
 
 def compose_config(overrides: Sequence[str] = (), *, config_name: str = "config") -> DictConfig:
-    """Compose ``config_name`` with Hydra override strings (e.g. ``community.resolution=0.5``)."""
+    """Compose ``config_name`` with Hydra override strings (e.g. ``community.resolution=0.5``).
+
+    An override of the wrong type is a `ConfigError` whose one line names the key and what it
+    takes (Hydra's own first line, "Error merging override ...", says neither). A list setting
+    takes a list: ``graph.engagement_types=like`` is refused with the spelling that works,
+    ``graph.engagement_types=[like]`` (a bare ``like,comment`` would be a Hydra sweep, so a bare
+    value cannot mean a list consistently).
+    """
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
-        return compose(config_name=config_name, overrides=list(overrides))
+        try:
+            return compose(config_name=config_name, overrides=list(overrides))
+        except HydraException as exc:
+            error = _override_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+
+class OverrideError(ConfigError, HydraException):
+    """A bad override: a `ConfigError` (key, problem), and still the Hydra error that
+    `compose_config` raised for it before."""
+
+
+#: OmegaConf's words for a wrong type -> what the key takes
+_EXPECTED = (
+    ("converted to Float", "must be a number"),
+    ("converted to Integer", "must be an integer"),
+    ("is not a valid bool", "must be true or false"),
+    ("to Dict[", "must be a mapping, e.g. {key: value}"),
+)
+
+
+def _known_keys(key: str) -> list[str]:
+    """The settings beside ``key`` (the fields of the dataclass that would hold it)."""
+    parts = key.split(".")
+    schema: Any = GROUPS.get(parts[0])
+    for part in parts[1:-1]:
+        if schema is None or not dataclasses.is_dataclass(schema):
+            return []
+        schema = typing.get_type_hints(schema).get(part)
+    if schema is None or not dataclasses.is_dataclass(schema):
+        return sorted(GROUPS) if len(parts) == 1 else []
+    return sorted(f.name for f in dataclasses.fields(schema))
+
+
+def _override_error(exc: HydraException) -> ConfigError | None:
+    """The `ConfigError` behind Hydra's "Error merging override KEY=VALUE" (None: another
+    failure, left to Hydra's message)."""
+    text = str(exc)
+    if text.startswith("Ambiguous value for argument '"):
+        override = text.split("'", 2)[1]
+        key, _, value = override.partition("=")
+        return OverrideError(
+            key, f"has several values: write {key}=[{value}] for a list (a bare a,b is a sweep)"
+        )
+    cause = exc.__cause__
+    if not isinstance(cause, OmegaConfBaseException) or not getattr(cause, "full_key", None):
+        return None
+    key = str(cause.full_key)
+    prefix = "Error merging override "
+    value = text.splitlines()[0][len(prefix) :].partition("=")[2] if text.startswith(prefix) else ""
+    detail = str(cause).strip().splitlines()[0]
+    if isinstance(cause, ConfigKeyError | ConfigAttributeError):
+        known = ", ".join(_known_keys(key))
+        return OverrideError(key, "is unknown", message=f"unknown setting {key}; known: {known}")
+    if "is not a ListConfig, list or tuple" in detail:
+        return OverrideError(key, f"takes a list: write {key}=[{value}]")
+    if "is not a subclass of" in detail:
+        return OverrideError(key, "is a section of settings, not one value: set its keys")
+    for words, expected in _EXPECTED:
+        if words in detail:
+            return OverrideError(key, f"{expected}, got {value!r}")
+    return OverrideError(key, f"has a value of the wrong type: {detail}")
 
 
 @dataclass(frozen=True)
@@ -147,12 +221,28 @@ def settings(cfg: DictConfig) -> Settings:
     """The one conversion of a composed config: `OmegaConf.to_object` builds every group's
     dataclass (interpolations resolved, each dataclass's own checks run), the ``model`` and
     ``train`` groups are joined into one `GraphSAGEParams`, and ``features.exclude`` is applied
-    (a pattern that matches no feature fails here)."""
+    (a pattern that matches no feature fails here).
+
+    A value out of its range is a `ConfigError` naming the key as a user writes it
+    (``graph.sync.max_gap_s``): each section is converted on its own, innermost first, so an
+    error of a nested dataclass gets its path.
+    """
     _no_unknown_keys(cfg)
-    objects = OmegaConf.to_object(cfg)
+    _check_sections(cfg)
+    try:
+        objects = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as exc:  # OmegaConf may wrap a dataclass's own error
+        if isinstance(exc.__cause__, ConfigError):
+            raise exc.__cause__ from None
+        raise
     assert isinstance(objects, dict)
     params = {**vars(objects["model"]), **vars(objects["train"])}
     features = objects["features"]
+    try:
+        feature_names = select_features(features.exclude)
+    except ValueError as exc:  # "features.exclude: 'x*' matches no feature"
+        problem = str(exc).removeprefix("features.exclude").lstrip(": ")
+        raise ConfigError("features.exclude", problem, message=str(exc)) from None
     return Settings(
         detect=DetectConfig(
             data=objects["data"],
@@ -161,12 +251,34 @@ def settings(cfg: DictConfig) -> Settings:
             scoring=objects["scoring"],
         ),
         features=features,
-        feature_names=select_features(features.exclude),
+        feature_names=feature_names,
         params=GraphSAGEParams(**params),
         simulate=objects["simulate"],
         paths=objects["paths"],
         experiment=objects.get("experiment"),
     )
+
+
+def _check_sections(node: DictConfig, path: str = "") -> None:
+    """Convert every dataclass section under ``node``, innermost first, so that a
+    `ConfigError` raised by a nested one (a `RelationConfig` names only its field) gets the path
+    of the section it was raised in (``graph.sync.``)."""
+    for key in node:
+        child = node._get_node(key)
+        if not isinstance(child, DictConfig):
+            continue
+        _check_sections(child, f"{path}{key}.")
+        schema = OmegaConf.get_type(child)
+        if schema is None or not dataclasses.is_dataclass(schema):
+            continue
+        try:
+            OmegaConf.to_object(child)
+        except ConfigError as exc:
+            raise exc.within(f"{path}{key}.") from None
+        except OmegaConfBaseException as exc:
+            if isinstance(exc.__cause__, ConfigError):
+                raise exc.__cause__.within(f"{path}{key}.") from None
+            raise
 
 
 def _no_unknown_keys(node: DictConfig, path: str = "") -> None:
@@ -182,8 +294,11 @@ def _no_unknown_keys(node: DictConfig, path: str = "") -> None:
     if known is not None:
         unknown = sorted(str(key) for key in node if key not in known)
         if unknown:
-            raise ValueError(
-                f"unknown setting {path}{unknown[0]}; known: {', '.join(sorted(known))}"
+            key = f"{path}{unknown[0]}"
+            raise ConfigError(
+                key,
+                "is unknown",
+                message=f"unknown setting {key}; known: {', '.join(sorted(known))}",
             )
     for key in node:
         child = node._get_node(key)

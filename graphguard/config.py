@@ -10,6 +10,8 @@ checkpoints record.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,82 @@ def _as_tuples(obj: Any, *names: str) -> None:
         object.__setattr__(obj, name, (value,) if isinstance(value, str) else tuple(value))
 
 
+class ConfigError(ValueError):
+    """A setting out of its range or of the wrong kind: names the key as a user writes it
+    (``community.resolution``, ``graph.sync.max_gap_s``, ``train.epochs``). The CLI makes it a
+    usage error (exit 2). Here, not in `graphguard.errors`: the base modules are independent."""
+
+    def __init__(self, key: str, problem: str, *, message: str | None = None) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(message if message is not None else f"{key} {problem}")
+
+    def within(self, prefix: str) -> ConfigError:
+        """The same error with ``prefix`` (e.g. ``graph.sync.``) before a key that lacks it."""
+        if self.key.startswith(prefix):
+            return self
+        return type(self)(f"{prefix}{self.key}", self.problem)
+
+
+# --- range checks, shared by every settings dataclass (their ``__post_init__``), so the CLI,
+# Hydra and the Python API get the same ones. Each raises `ConfigError` naming ``key`` as a user
+# writes it; OmegaConf has already checked the type where a config was composed.
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def check_positive(key: str, value: Any) -> None:
+    """A finite number above 0."""
+    if not (_is_number(value) and math.isfinite(value) and value > 0):
+        raise ConfigError(key, f"must be a positive number, got {value!r}")
+
+
+def check_non_negative(key: str, value: Any) -> None:
+    """A finite number, 0 or more."""
+    if not (_is_number(value) and math.isfinite(value) and value >= 0):
+        raise ConfigError(key, f"must be a number 0 or more, got {value!r}")
+
+
+def check_share(key: str, value: Any, *, below_one: bool = False) -> None:
+    """A share: within [0, 1], or [0, 1) with ``below_one``."""
+    high_ok = _is_number(value) and (value < 1.0 if below_one else value <= 1.0)
+    if not (high_ok and value >= 0.0):
+        interval = "[0, 1)" if below_one else "[0, 1]"
+        raise ConfigError(key, f"must be a share within {interval}, got {value!r}")
+
+
+def check_int_at_least(key: str, value: Any, low: int) -> None:
+    """An integer, ``low`` or more."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(key, f"must be an integer, got {value!r}")
+    if value < low:
+        raise ConfigError(key, f"must be at least {low}, got {value!r}")
+
+
+def check_choice(key: str, value: Any, choices: Iterable[str]) -> None:
+    """One of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {value!r}")
+
+
+def check_names(key: str, values: tuple[Any, ...]) -> None:
+    """A list of non-empty strings (event types, patterns)."""
+    bad = [v for v in values if not isinstance(v, str) or not v]
+    if bad:
+        raise ConfigError(key, f"must be a list of names, got {bad[0]!r} in it")
+
+
+#: input formats `DataConfig.format` names (None: from the file extension)
+FORMATS = ("parquet", "csv", "ndjson")
+#: units of integer event times
+EPOCH_UNITS = ("s", "ms")
+#: Leiden objectives
+OBJECTIVES = ("modularity", "cpm")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """How to read an event log and map its columns onto the canonical ones."""
@@ -61,6 +139,13 @@ class DataConfig:
     #: unusable rows (reason event_time_out_of_range): epoch milliseconds read as seconds,
     #: corrupted timestamps, 0 used as "unknown".
     event_years: tuple[int, int] = (1990, 2100)
+
+    def __post_init__(self) -> None:
+        _as_tuples(self, "event_years")  # a composed config hands over a list
+        if self.format is not None:
+            check_choice("data.format", self.format, FORMATS)
+        check_choice("data.epoch_unit", self.epoch_unit, EPOCH_UNITS)
+        check_share("data.max_rejected_share", self.max_rejected_share)
 
 
 @dataclass(frozen=True)
@@ -89,6 +174,18 @@ class RelationConfig:
     #: weight of this relation in the combined graph used for community detection.
     weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        # bare field names: `GraphConfig` and `graphguard.compose` put ``graph.<relation>.``
+        # before them
+        if self.max_gap_s is not None:
+            check_non_negative("max_gap_s", self.max_gap_s)
+        check_int_at_least("window_rows", self.window_rows, 1)
+        check_int_at_least("min_support", self.min_support, 1)
+        if self.max_accounts is not None:
+            check_int_at_least("max_accounts", self.max_accounts, 1)
+        check_share("min_overlap", self.min_overlap)
+        check_non_negative("weight", self.weight)
+
 
 @dataclass(frozen=True)
 class GraphConfig:
@@ -112,6 +209,13 @@ class GraphConfig:
 
     def __post_init__(self) -> None:
         _as_tuples(self, "engagement_types")
+        check_names("graph.engagement_types", self.engagement_types)
+        if not self.engagement_types:
+            raise ConfigError("graph.engagement_types", "must name at least one event type")
+        for name in ("device", "ip", "sync", "dense"):
+            if not isinstance(getattr(self, name), RelationConfig):
+                raise ConfigError(f"graph.{name}", "must be a RelationConfig")
+        check_non_negative("graph.min_edge_weight", self.min_edge_weight)
 
 
 @dataclass(frozen=True)
@@ -135,6 +239,23 @@ class CommunityConfig:
     max_cluster_size: int = 300
     #: how many times an oversized community may be split again.
     refine_depth: int = 2
+
+    def __post_init__(self) -> None:
+        check_choice("community.method", self.method, ("leiden",))
+        check_choice("community.objective", self.objective, OBJECTIVES)
+        check_positive("community.resolution", self.resolution)
+        check_positive("community.beta", self.beta)
+        check_int_at_least("community.n_iterations", self.n_iterations, -(2**31))
+        if self.n_iterations == 0:
+            raise ConfigError(
+                "community.n_iterations",
+                "must be a number of passes, or negative for until stable; got 0",
+            )
+        check_int_at_least("community.seed", self.seed, 0)
+        check_int_at_least("community.min_cluster_size", self.min_cluster_size, 1)
+        # 0 is documented: refinement off
+        check_int_at_least("community.max_cluster_size", self.max_cluster_size, 0)
+        check_int_at_least("community.refine_depth", self.refine_depth, 0)
 
 
 #: ways a model's probabilities and the cluster evidence combine (ScoringConfig.fusion)
@@ -165,10 +286,17 @@ class ScoringConfig:
 
     def __post_init__(self) -> None:
         _as_tuples(self, "signup_types")
-        if self.fusion not in FUSIONS:
-            raise ValueError(
-                f"scoring.fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}"
+        check_share("scoring.risk_threshold", self.risk_threshold)
+        check_positive("scoring.creation_burst_window_s", self.creation_burst_window_s)
+        check_names("scoring.signup_types", self.signup_types)
+        check_share("scoring.sync_min_share", self.sync_min_share)
+        check_share("scoring.participation_saturation", self.participation_saturation)
+        if self.participation_saturation == 0:
+            raise ConfigError(
+                "scoring.participation_saturation",
+                f"must be a share above 0 and at most 1, got {self.participation_saturation!r}",
             )
+        check_choice("scoring.fusion", self.fusion, FUSIONS)
 
 
 @dataclass(frozen=True)
@@ -194,12 +322,13 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         _as_tuples(self, "exclude", "relations")
+        check_names("features.exclude", self.exclude)
         if not self.relations:  # none named: all of them, apart
             object.__setattr__(self, "relations", RELATIONS)
         known = (*RELATIONS, ANY_RELATION)
         unknown = [r for r in self.relations if r not in known]
         if unknown:
-            raise ValueError(
-                f"features.relations: unknown relation {unknown[0]!r}; "
-                f"choose from {', '.join(known)}"
+            raise ConfigError(
+                "features.relations",
+                f"names an unknown relation {unknown[0]!r}; choose from {', '.join(known)}",
             )

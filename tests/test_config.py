@@ -14,7 +14,16 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from graphguard.compose import GROUPS, PathsConfig, compose_config, config_dir, settings
-from graphguard.config import DataConfig, DetectConfig, FeatureConfig, GraphConfig
+from graphguard.config import (
+    CommunityConfig,
+    ConfigError,
+    DataConfig,
+    DetectConfig,
+    FeatureConfig,
+    GraphConfig,
+    RelationConfig,
+    ScoringConfig,
+)
 from graphguard.evaluation.harness import ExperimentConfig
 from graphguard.features import FEATURE_NAMES, select_features
 from graphguard.models.params import GraphSAGEParams
@@ -161,3 +170,46 @@ def test_the_harness_and_the_library_import_no_hydra():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# --- range checks: one layer, in the dataclasses, for the Python API as for the CLI
+
+
+@pytest.mark.parametrize(
+    ("build", "key"),
+    [
+        (lambda: CommunityConfig(resolution=-1.0), "community.resolution"),
+        (lambda: CommunityConfig(max_cluster_size=-1), "community.max_cluster_size"),
+        (lambda: GraphConfig(min_edge_weight=float("nan")), "graph.min_edge_weight"),
+        (lambda: ScoringConfig(risk_threshold=5.0), "scoring.risk_threshold"),
+        (lambda: GraphSAGEParams(epochs=0), "train.epochs"),
+        (lambda: GraphSAGEParams(dropout=1.0), "model.dropout"),
+        (lambda: GraphSAGEParams(device="tpu"), "train.device"),
+        (lambda: SimulationConfig(days=1), "simulate.days"),
+    ],
+)
+def test_the_python_api_gets_the_same_range_checks(build, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as caught:
+        build()
+    assert caught.value.key == key
+
+
+def test_documented_edge_values_stay_valid():
+    assert CommunityConfig(max_cluster_size=0).max_cluster_size == 0  # refinement off
+    assert CommunityConfig(n_iterations=-1).n_iterations == -1  # until stable
+    assert RelationConfig(max_gap_s=None, max_accounts=None).max_gap_s is None
+    assert GraphSAGEParams(fanouts=[-1, 5]).fanouts == [-1, 5]  # every neighbour
+
+
+def test_a_nested_section_error_gets_its_path():
+    with pytest.raises(ConfigError) as caught:
+        settings(compose_config(["graph.sync.window_rows=0"]))
+    assert caught.value.key == "graph.sync.window_rows"
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+)
+def test_every_shipped_experiment_still_validates(name):
+    s = settings(compose_config([f"experiment={name}"], config_name="experiments"))
+    assert s.experiment is not None

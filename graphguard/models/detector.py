@@ -33,7 +33,7 @@ from graphguard.models.checkpoint import (
 from graphguard.models.device import autocast_dtype, resolve_device
 from graphguard.models.params import GraphSAGEParams, param_names, with_overrides
 from graphguard.models.sage import SPARSE_AGGRS, RelationalGraphSAGE, adjacency
-from graphguard.models.training import SELECTION_SCORES, train_epochs, with_labels
+from graphguard.models.training import train_epochs, with_labels
 from graphguard.schema import BENIGN, LABELS
 
 # re-exported: callers imported these from here before they had modules of their own
@@ -108,18 +108,8 @@ class GraphSAGEDetector:
         progress: Callable[[str], None] | None = None,
         **overrides: Any,
     ) -> None:
+        # every value is range-checked by GraphSAGEParams (a `ConfigError` naming the key)
         settings = with_overrides(params, overrides)
-        if len(settings.fanouts) != settings.layers:
-            raise ValueError(
-                f"fanouts needs one entry per layer ({settings.layers}),"
-                f" got {list(settings.fanouts)}"
-            )
-        if not 0.0 < settings.label_input_rate < 1.0:
-            raise ValueError(f"label_input_rate must be in (0, 1), got {settings.label_input_rate}")
-        if settings.select_on not in SELECTION_SCORES:
-            raise ValueError(
-                f"select_on must be 'loss', 'auprc' or 'auroc', got {settings.select_on!r}"
-            )
         for spec in fields(settings):
             setattr(self, spec.name, getattr(settings, spec.name))
         # a tuple, so a caller's list cannot change the fitted model's fan-outs behind its back

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import torch
 
+from graphguard.models.params import check_device
+
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when torch sees a GPU, else CPU; any other name as torch reads it.
+    """``"auto"`` -> CUDA when torch sees a GPU, else CPU; ``cpu``, ``cuda`` or ``cuda:N``.
 
-    Asking for CUDA where there is none is an error here rather than at the first tensor move,
-    so a training run fails before it has built anything.
+    Any other name is a `graphguard.errors.ConfigError` naming the accepted values
+    (`graphguard.models.params.DEVICE_CHOICES`), not torch's
+    list of device types. Asking for CUDA where there is none, or for a GPU index torch does
+    not see, is an error here rather than at the first tensor move, so a training run fails
+    before it has built anything.
     """
-    if str(device) == "auto":
+    if isinstance(device, torch.device):
+        device = str(device)
+    check_device("device", device)
+    if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but torch sees no CUDA device")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device")
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise ValueError(
+                f"device {device!r} asked for, but torch sees {count} CUDA device(s)"
+                f" (cuda:0 to cuda:{count - 1})"
+            )
     return resolved
 
 

@@ -8,13 +8,37 @@ parameter or a default again. Torch-free, so composing a config never loads torc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from graphguard.config import (
+    ConfigError,
+    check_choice,
+    check_int_at_least,
+    check_non_negative,
+    check_positive,
+    check_share,
+)
+
 #: the two config groups a parameter can belong to
 MODEL_GROUP = "model"
 TRAIN_GROUP = "train"
+
+#: ``aggr`` values
+AGGREGATIONS = ("mean", "max", "sum")
+#: ``select_on`` values (`graphguard.models.training.SELECTION_SCORES`)
+SELECTION_SCORES = ("loss", "auprc", "auroc")
+#: the device names a model takes, in words
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N"
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_device(key: str, device: Any) -> None:
+    """``device`` is one of `DEVICE_CHOICES` (torch-free: checked before any work)."""
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise ConfigError(key, f"must be one of {DEVICE_CHOICES}, got {device!r}")
 
 
 def _p(default: Any, group: str, doc: str) -> Any:
@@ -65,6 +89,47 @@ class GraphSAGEParams:
     )
     batch_size: int = _p(1024, TRAIN_GROUP, "seed accounts per mini-batch")
     inference_batch_size: int = _p(8192, TRAIN_GROUP, "accounts per step of layer-wise scoring")
+
+    def __post_init__(self) -> None:
+        """Range checks, each naming the key as a config writes it (``train.epochs``)."""
+
+        def key(name: str) -> str:
+            return f"{_GROUP_OF[name]}.{name}"
+
+        for name in ("hidden", "layers", "epochs", "batch_size", "inference_batch_size"):
+            check_int_at_least(key(name), getattr(self, name), 1)
+        for name in ("patience", "seed", "full_batch_max_nodes"):
+            check_int_at_least(key(name), getattr(self, name), 0)
+        for name in ("dropout", "input_dropout", "val_fraction"):
+            check_share(key(name), getattr(self, name), below_one=True)
+        if self.feature_clip is not None:
+            check_positive(key("feature_clip"), self.feature_clip)
+        check_choice(key("aggr"), self.aggr, AGGREGATIONS)
+        if not 0.0 < self.label_input_rate < 1.0:
+            raise ConfigError(
+                key("label_input_rate"), f"must be in (0, 1), got {self.label_input_rate!r}"
+            )
+        check_positive(key("lr"), self.lr)
+        check_non_negative(key("weight_decay"), self.weight_decay)
+        check_choice(key("select_on"), self.select_on, SELECTION_SCORES)
+        check_device(key("device"), self.device)
+        fanouts = list(self.fanouts)
+        for fanout in fanouts:
+            check_int_at_least(key("fanouts"), fanout, -(2**31))
+            if fanout == 0:
+                raise ConfigError(
+                    key("fanouts"),
+                    f"entries must be positive, or negative for every neighbour, got {fanouts}",
+                )
+        if len(fanouts) != self.layers:
+            raise ConfigError(
+                key("fanouts"),
+                f"needs one entry per layer ({self.layers}), got {fanouts}",
+            )
+
+
+#: parameter name -> its config group
+_GROUP_OF = {f.name: f.metadata["group"] for f in fields(GraphSAGEParams)}
 
 
 def param_names(group: str | None = None) -> tuple[str, ...]:

@@ -21,12 +21,13 @@ from torch import Tensor, nn
 
 from graphguard.graph.inputs import GraphInputs
 from graphguard.metrics import auprc, auroc
+from graphguard.models.params import SELECTION_SCORES as _SELECTION_SCORES
 from graphguard.models.params import GraphSAGEParams
 from graphguard.models.sampling import NeighborBatches
 from graphguard.schema import BENIGN, LABELS
 
-#: values of ``select_on``
-SELECTION_SCORES: tuple[str, ...] = ("loss", "auprc", "auroc")
+#: values of ``select_on`` (checked by `GraphSAGEParams`)
+SELECTION_SCORES: tuple[str, ...] = _SELECTION_SCORES
 
 
 @dataclass

@@ -14,6 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from graphguard.config import (
+    ConfigError,
+    check_int_at_least,
+    check_non_negative,
+    check_positive,
+    check_share,
+)
 from graphguard.schema import CAMPAIGN_LABEL, HARD_NEGATIVE_KINDS
 
 #: Event types in the order of their internal integer codes.
@@ -85,25 +92,23 @@ class SimulationConfig:
         object.__setattr__(self, "unlabeled_kinds", tuple(str(k) for k in kinds))
         unknown = [k for k in self.unlabeled_kinds if k not in CAMPAIGN_LABEL]
         if unknown:
-            raise ValueError(
-                f"unlabeled_kinds: unknown campaign kind {unknown[0]!r}; "
-                f"expected some of {sorted(CAMPAIGN_LABEL)}"
+            raise ConfigError(
+                "simulate.unlabeled_kinds",
+                f"names an unknown campaign kind {unknown[0]!r}; "
+                f"expected some of {sorted(CAMPAIGN_LABEL)}",
             )
-        if self.n_accounts < 50:
-            raise ValueError(f"n_accounts must be >= 50, got {self.n_accounts}")
-        if self.days < 3:
-            raise ValueError(f"days must be >= 3, got {self.days}")
-        if not self.events_per_account > 0:
-            raise ValueError(f"events_per_account must be > 0, got {self.events_per_account}")
+        check_int_at_least("simulate.n_accounts", self.n_accounts, 50)
+        check_int_at_least("simulate.days", self.days, 3)
+        check_positive("simulate.events_per_account", self.events_per_account)
         for name in ("label_fraction", "label_noise"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1], got {value}")
+            check_share(f"simulate.{name}", getattr(self, name))
         for name in ("campaign_scale", "hard_negative_scale"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+            check_non_negative(f"simulate.{name}", getattr(self, name))
+        check_int_at_least("simulate.seed", self.seed, 0)
+        if not isinstance(self.start, str):
+            raise ConfigError(
+                "simulate.start", f"must be an ISO-8601 timestamp, got {self.start!r}"
+            )
         parse_start(self.start)  # raises ValueError on a malformed timestamp
 
     @classmethod
@@ -142,7 +147,9 @@ def parse_start(start: str) -> datetime:
     try:
         dt = datetime.fromisoformat(start.replace("Z", "+00:00"))
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"start must be an ISO-8601 timestamp, got {start!r}") from exc
+        raise ConfigError(
+            "simulate.start", f"must be an ISO-8601 timestamp, got {start!r}"
+        ) from exc
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc)
