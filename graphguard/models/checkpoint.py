@@ -3,18 +3,24 @@
 A checkpoint holds only tensors, lists, dicts, strings and plain numbers, and is read with
 ``torch.load(..., weights_only=True)``, so loading one never runs code from the file. Format
 `CHECKPOINT_FORMAT`, version `CHECKPOINT_VERSION`; a file of another format or version, or
-with other labels or features than this code builds, is refused with a `ValueError` naming it.
+with other labels or features than this code builds, is refused with a `CheckpointError` (a
+`ValueError`) naming the file and what is wrong with it: not a graphguard checkpoint, empty,
+truncated, another format version, written by a newer graphguard, or holding Python objects a
+safe load refuses. No message ever suggests loading with ``weights_only=False``.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from graphguard.config import ConfigError
 from graphguard.features.account import FEATURE_NAMES
 from graphguard.models.device import resolve_device
 from graphguard.schema import LABELS
@@ -24,6 +30,29 @@ if TYPE_CHECKING:
 
 CHECKPOINT_FORMAT = "graphguard.graphsage"
 CHECKPOINT_VERSION = 1
+#: what every checkpoint holds besides ``format`` and ``version``
+_REQUIRED = (
+    "params",
+    "relations",
+    "labels",
+    "feature_names",
+    "feature_mean",
+    "feature_std",
+    "state_dict",
+    "best_epoch",
+    "history",
+)
+#: the first bytes of a torch.save file (a zip archive)
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class CheckpointError(ValueError):
+    """A file that is no usable checkpoint: names it and what is wrong."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
 
 
 def feature_mismatch(expected: Sequence[str], given: Sequence[str]) -> str:
@@ -66,6 +95,43 @@ def save_checkpoint(
     return path
 
 
+def _safe_load(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)``, its failures as `CheckpointError` (torch's own
+    message, which suggests the unsafe ``weights_only=False``, is never passed on)."""
+    if path.is_dir():
+        raise CheckpointError(path, "is a directory, not a checkpoint file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"model file {path} does not exist") from None
+    if not head:
+        raise CheckpointError(path, "is empty (0 bytes): not a graphguard checkpoint")
+    is_zip = head == _ZIP_MAGIC
+    try:
+        with warnings.catch_warnings():  # torch warns on some non-checkpoints: one line only
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+            prefix = "" if is_zip else "not a graphguard checkpoint; "
+            problem = (
+                f"{prefix}refused to load: it holds Python objects (loading them could run code)"
+            )
+        else:
+            problem = "not a graphguard checkpoint (not a file torch.save writes)"
+    except EOFError:
+        problem = "truncated: the file ends before the checkpoint does"
+    except RuntimeError as exc:
+        if is_zip:
+            problem = "truncated or damaged: not a complete torch.save archive"
+        else:
+            problem = f"not a graphguard checkpoint (torch cannot read it: {str(exc)[:80]})"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeError):
+        problem = "not a graphguard checkpoint (not a file torch.save writes)"
+    raise CheckpointError(path, problem)
+
+
 def read_checkpoint(
     path: str | Path, *, feature_names: Sequence[str] | None = FEATURE_NAMES
 ) -> dict[str, Any]:
@@ -74,16 +140,33 @@ def read_checkpoint(
     ``params`` comes back as the detector's keyword arguments, older spellings translated.
     ``feature_names`` are the features this code builds (None: any).
     """
-    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
+    path = Path(path)
+    checkpoint = _safe_load(path)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a graphguard GraphSAGE checkpoint")
-    if checkpoint.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path}: checkpoint version {checkpoint.get('version')} unsupported")
+        found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
+        what = f" (its format is {found!r})" if isinstance(found, str) else ""
+        raise CheckpointError(path, f"not a graphguard GraphSAGE checkpoint{what}")
+    version = checkpoint.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > CHECKPOINT_VERSION:
+        raise CheckpointError(
+            path,
+            f"checkpoint format version {version} was written by a newer graphguard (this one "
+            f"reads version {CHECKPOINT_VERSION}); upgrade graphguard to load it",
+        )
+    if version != CHECKPOINT_VERSION:
+        raise CheckpointError(
+            path,
+            f"checkpoint format version {version!r} unsupported (this graphguard reads version "
+            f"{CHECKPOINT_VERSION})",
+        )
+    missing = [key for key in _REQUIRED if key not in checkpoint]
+    if missing:
+        raise CheckpointError(path, f"damaged checkpoint: it has no {missing[0]!r}")
     if tuple(checkpoint["labels"]) != LABELS:
-        raise ValueError(f"{path}: labels {checkpoint['labels']} differ from {list(LABELS)}")
+        raise CheckpointError(path, f"labels {checkpoint['labels']} differ from {list(LABELS)}")
     stored = tuple(checkpoint["feature_names"])
     if feature_names is not None and stored != tuple(feature_names):
-        raise ValueError(f"{path}: {feature_mismatch(stored, feature_names)}")
+        raise CheckpointError(path, feature_mismatch(stored, feature_names))
     params = dict(checkpoint["params"])
     # early checkpoints named the selection score separately
     if params.pop("val_metric", "auprc") == "auroc" and params.get("select_on") == "auprc":
@@ -104,7 +187,11 @@ def load_detector(
     try:
         detector = cls(**{**checkpoint["params"], "device": device})
     except TypeError as exc:  # a setting this code does not know: a newer checkpoint
-        raise ValueError(f"{path}: {exc}") from exc
+        raise CheckpointError(path, f"{exc} (written by a newer graphguard?)") from None
+    except ConfigError as exc:
+        if exc.key.endswith(".device"):  # the caller's device, not the file's
+            raise
+        raise CheckpointError(path, f"holds settings out of range: {exc}") from None
     stored = tuple(checkpoint["feature_names"])
     detector.device_ = resolve_device(device)
     detector.feature_names_ = stored
@@ -113,7 +200,13 @@ def load_detector(
     detector.feature_std_ = checkpoint["feature_std"].float()
     detector.relations_ = tuple(checkpoint["relations"])
     detector.model_ = detector._build_model()
-    detector.model_.load_state_dict(checkpoint["state_dict"])
+    try:
+        detector.model_.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            path, f"damaged checkpoint: its weights do not fit the network it describes ({first})"
+        ) from None
     detector.model_.to(detector.device_).eval()
     detector.best_epoch_ = checkpoint["best_epoch"]
     detector.history_ = list(checkpoint["history"])

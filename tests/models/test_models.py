@@ -362,3 +362,27 @@ def test_cuda_asked_for_without_a_device(world):
     inputs, y, _ = world
     with pytest.raises(ValueError, match="CUDA"):
         GraphSAGEDetector(device="cuda", epochs=1).fit(inputs, y)
+
+
+def test_checkpoint_errors_name_the_file_and_never_suggest_an_unsafe_load(fitted, tmp_path):
+    good = fitted.save(tmp_path / "model.pt")
+    data = good.read_bytes()
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "cut.pt").write_bytes(data[:100])
+    torch.save({"obj": GraphSAGEDetector}, tmp_path / "hostile.pt")
+    for name, message in [
+        ("empty", "is empty"),
+        ("cut", "truncated"),
+        ("hostile", "refused to load: it holds Python objects"),
+    ]:
+        with pytest.raises(ValueError, match=f"{name}.pt: .*{message}") as caught:
+            GraphSAGEDetector.load(tmp_path / f"{name}.pt")
+        assert "weights_only" not in str(caught.value)
+
+
+def test_an_unknown_device_names_the_accepted_values():
+    from graphguard.models.device import resolve_device
+
+    with pytest.raises(ValueError, match="auto, cpu, cuda, cuda:N, got 'tpu'"):
+        resolve_device("tpu")
+    assert resolve_device("cpu").type == "cpu"
