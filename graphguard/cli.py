@@ -59,13 +59,15 @@ def _errors() -> Iterator[None]:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from graphguard.config import ConfigError
     from graphguard.errors import GraphguardError, OutputExistsError
 
     try:
         yield
     except typer.Exit:
         raise
-    except (UsageError, HydraException, OmegaConfBaseException) as exc:
+    # a setting out of range or of the wrong type names its key: a usage error like a bad flag
+    except (UsageError, ConfigError, HydraException, OmegaConfBaseException) as exc:
         _fail(exc, 2)
     except OutputExistsError as exc:  # the library names the path; the flag is the CLI's word
         _fail(exc, 1, hint="pass --overwrite to replace it")
@@ -276,7 +278,7 @@ def detect(
         ),
     ] = None,
     device: Annotated[
-        str, typer.Option(help="With --model: auto (CUDA if present), cpu or cuda.")
+        str, typer.Option(help="With --model: auto (CUDA if present), cpu, cuda or cuda:N.")
     ] = "auto",
     set_: SetOption = None,
 ) -> None:
@@ -291,10 +293,12 @@ def detect(
         _output(out_dir, kind="directory", inputs=inputs, overwrite=overwrite),
     ):
         from graphguard.compose import compose_config, settings
+        from graphguard.models.params import check_device
         from graphguard.pipeline.detect import run_detection
         from graphguard.report.markdown import render_markdown
         from graphguard.rundir import REPORT_FILE
 
+        check_device("--device", device)  # before any work; torch-free
         cfg = compose_config(
             _overrides(
                 {
@@ -351,7 +355,8 @@ def train(
     model_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (.pt).")],
     epochs: Annotated[int | None, typer.Option(help="Most epochs (train.epochs).")] = None,
     device: Annotated[
-        str | None, typer.Option(help="auto (CUDA if present), cpu or cuda (train.device).")
+        str | None,
+        typer.Option(help="auto (CUDA if present), cpu, cuda or cuda:N (train.device)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Training seed (train.seed).")] = None,
     data: Annotated[

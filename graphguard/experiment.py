@@ -17,6 +17,7 @@ writes: ``metrics.json``, ``summary.md``, ``pr_curves.png``, ``score_hist.png`` 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from graphguard.compose import config_dir, settings
+from graphguard.config import ConfigError
 from graphguard.evaluation import harness
 from graphguard.outputs import write_text_atomic
 
@@ -43,9 +45,9 @@ def run(
 
     ``overrides`` (the command line's, recorded in metrics.json) let anyone rerun it.
     """
+    s = settings(cfg)  # a bad setting fails here, before anything is written
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(OmegaConf.to_yaml(cfg, resolve=True), out_dir / "config.yaml")
-    s = settings(cfg)
     if s.experiment is None:
         raise ValueError(f"{config_dir()}: the composed config has no experiment section")
     return harness.run(
@@ -67,7 +69,11 @@ def main(cfg: DictConfig) -> None:
 
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
-    run(cfg, out_dir, overrides=list(hydra_cfg.overrides.task))
+    try:
+        run(cfg, out_dir, overrides=list(hydra_cfg.overrides.task))
+    except ConfigError as exc:  # a setting out of range: one line naming the key, exit 2
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

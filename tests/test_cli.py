@@ -351,7 +351,7 @@ def test_a_value_of_the_wrong_type_is_a_usage_error_naming_the_key(override, key
 )
 def test_config_runs_each_section_s_own_checks(override, fragment):
     result = invoke("config", "--set", override)
-    assert_clean_error(result, fragment)
+    assert_clean_error(result, fragment, code=2)  # a bad setting is a usage error
     assert result.stdout == ""
 
 

@@ -86,6 +86,7 @@ def train_detector(
         feature_names: the feature columns the model reads (`select_features`).
         relations: account-graph relations kept apart (``("any",)`` merges them).
     """
+    check_training_labels(label_codes(events.get_column(schema.ACCOUNT).unique(), labels))
     timer = timer or StageTimer()
     stages = build_stages(events, config, progress=progress, timer=timer)
     with timer.stage("features", progress):
@@ -100,6 +101,28 @@ def train_detector(
     with timer.stage("train", progress):
         detector.fit(inputs, y)
     return TrainResult(detector, stages, features, inputs, y, timer, list(stages.warnings))
+
+
+def check_training_labels(y: np.ndarray) -> None:
+    """Refuse labels a model cannot learn from, before any work: none of them in the events, or
+    no benign or no abusive account among them (a model of one side flags every account, or
+    none). A class with too few accounts for the validation split (fewer than
+    1 / ``train.val_fraction``) still trains: all of it goes to training, and the epoch is
+    kept on what validation holds (its AUPRC is n/a without both sides)."""
+    if not (y >= 0).any():
+        raise ValueError("none of the labelled accounts appears in the events")
+    counts = np.bincount(y[y >= 0], minlength=len(schema.LABELS))
+    benign = counts[schema.LABELS.index(schema.BENIGN)]
+    if benign == 0 or benign == counts.sum():
+        present = ", ".join(
+            f"{int(n):,} {label}" for label, n in zip(schema.LABELS, counts, strict=True) if n
+        )
+        missing = "benign" if benign == 0 else "abusive (" + ", ".join(schema.LABELS[1:]) + ")"
+        raise ValueError(
+            f"the labels of accounts in the events hold only {present}: training needs benign "
+            f"and abusive accounts, and there is no {missing} one (a model of one side would "
+            "flag every account or none)"
+        )
 
 
 def checkpoint_metadata(

@@ -174,7 +174,7 @@ def test_train_refuses_to_overwrite_and_bad_files_are_named(worlds, model, tmp_p
 
 def test_unknown_model_setting_is_a_clear_error(worlds, tmp_path):
     result = _train(worlds, tmp_path / "m.pt", "--set", "+model.hiddne=32")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, as for a misspelt key without +
     assert "model.hiddne" in result.output
 
 
