@@ -181,14 +181,19 @@ def _scan_file(file: str, fmt: str) -> pl.LazyFrame:
         return pl.scan_ndjson(file, infer_schema_length=10_000)
 
 
+# Not about the file: passed through as they are.
+_NOT_READ_ERRORS = (InputError, KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
+
+
 @contextmanager
 def _reading(file: str, fmt: str) -> Iterator[None]:
     """Turn whatever a reader raises into an `InputError` naming ``file``."""
     try:
         yield
-    except InputError:
+    except _NOT_READ_ERRORS:
         raise
-    except Exception as exc:  # polars raises several types for unreadable input
+    # polars raises several types for unreadable input, and a Rust panic is a BaseException
+    except BaseException as exc:
         raise InputError(_read_problem(exc, file, fmt), path=file) from exc
 
 
@@ -279,8 +284,13 @@ def _time_kind(dtype: pl.DataType) -> str:
 
 
 def _example(raw: pl.LazyFrame, column: str, file: str, fmt: str) -> Any:
-    with _reading(file, fmt):
+    """The column's first value, for a message; None where even that cannot be read."""
+    try:
         return raw.select(pl.col(column).drop_nulls().first()).collect().item()
+    except _NOT_READ_ERRORS:
+        raise
+    except BaseException:
+        return None
 
 
 def _wrong_type(raw: pl.LazyFrame, column: str, dtype: pl.DataType, file: str, fmt: str) -> None:
@@ -393,7 +403,9 @@ class _Source:
         """Collect ``lf`` (built on `frame`); a read error names the file that caused it."""
         try:
             return lf.collect()
-        except Exception as exc:
+        except _NOT_READ_ERRORS:
+            raise
+        except BaseException as exc:
             if len(self.files) > 1:
                 for file, frame in zip(self.files, self.frames, strict=True):
                     with _reading(file, self.fmt):
