@@ -23,6 +23,7 @@ from graphguard.config import DetectConfig, to_dict
 from graphguard.graph.build import entity_edges
 from graphguard.graph.context import HOUR_US
 from graphguard.io import IngestReport, load_events, load_labels
+from graphguard.outputs import check_output
 from graphguard.pipeline.fusion import fuse_scores, model_inputs, model_summary, unseen_classes
 from graphguard.pipeline.stages import (
     Progress,
@@ -259,6 +260,8 @@ def run_detection(
     -> renderer of the finished run) are written into it before it is published.
     """
     config = config or DetectConfig()
+    # before any work: a run that would replace its own input, or cannot be written, fails now
+    check_output(out_dir, inputs=(events_path, labels_path), overwrite=overwrite)
     timer = StageTimer()
     with timer.stage("read", progress):
         events, rejected, ingest = load_events(events_path, config.data)

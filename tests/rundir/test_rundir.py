@@ -130,3 +130,15 @@ def test_cases_are_cut_from_the_run(ring_run: Path) -> None:
     assert case.members.height == case.cluster["size"]
     assert set(case.entity_edges["kind"].unique()) <= {"device", "ip", "target"}
     assert case.account_edges["internal"].any()
+
+
+def test_the_library_refuses_a_run_that_would_replace_its_own_input(
+    ring_events: pl.DataFrame, tmp_path: Path
+) -> None:
+    from graphguard.errors import OutputError
+
+    events_path = tmp_path / "events.parquet"
+    ring_events.write_parquet(events_path)
+    with pytest.raises(OutputError, match="holds the input"):
+        run_detection(events_path, tmp_path, overwrite=True)
+    assert events_path.is_file()
