@@ -589,7 +589,9 @@ def export(
             progress=_progress(quiet),
         )
         sys.stdout.write("".join(f"{path}\n" for path in paths))
-        if not quiet:
+        if not paths and not quiet:
+            err.print("[dim]graphguard:[/] the run reported no clusters; nothing exported")
+        elif not quiet:
             seconds = time.perf_counter() - start
             noun = "file" if len(paths) == 1 else "files"
             err.print(f"[dim]graphguard:[/] wrote {len(paths)} {noun} in {seconds:.1f} s")
