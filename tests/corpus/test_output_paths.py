@@ -313,6 +313,15 @@ def _kill_after(args: list[str], seconds: float) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, "finished before it was killed: kill it sooner"
+    # the command runs its work in a worker process (graphguard.cli.main): wait until every
+    # process of the group is gone, or the next run would still see a live writer
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
 
 
 def _only_hidden_beside(dest: Path) -> None:
