@@ -295,4 +295,3 @@ def _internal_structure(edges: pl.DataFrame, member_map: pl.DataFrame) -> pl.Dat
         "internal_weight_share",
         "dominant_relation",
     )
-
