@@ -83,12 +83,19 @@ def main(old_dir: Path, new_dir: Path) -> bool:
         )
         print(f"{path.name}: {'DIFFERENT' if differ else 'equal but for paths and times'}")
     for path in sorted((old_dir / "export_a").glob("*.parquet")):
+        if not (new_dir / "export_a" / path.name).is_file():
+            print(f"export_a/{path.name}: MISSING in {new_dir}")
+            ok = False
+            continue
         same, words = compare_table(
             pl.read_parquet(path), pl.read_parquet(new_dir / "export_a" / path.name)
         )
         ok &= same
         print(f"export_a/{path.name}: {words}")
     for path in sorted(old_dir.glob("explain_*.json")):
+        if not (new_dir / path.name).is_file():
+            print(f"{path.name}: not in {new_dir} (explained accounts differ)")
+            continue
         old, new = json.loads(path.read_text()), json.loads((new_dir / path.name).read_text())
         parts = {k: old["drivers"][k] == new["drivers"][k] for k in ("behaviour", "infrastructure")}
         print(f"{path.name}: risk equal {old['risk'] == new['risk']}, parts equal {parts}")
