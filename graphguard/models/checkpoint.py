@@ -113,7 +113,10 @@ def _safe_load(path: Path) -> Any:
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+        refused = "weights only" in str(exc).lower() or "weights_only" in str(exc)
+        # a bare pickle (protocol 2+ starts with 0x80) is not a torch.save archive, but what it
+        # holds is Python objects all the same; other bytes are just not a checkpoint
+        if refused and (is_zip or head.startswith(b"\x80")):
             prefix = "" if is_zip else "not a graphguard checkpoint; "
             problem = (
                 f"{prefix}refused to load: it holds Python objects (loading them could run code)"

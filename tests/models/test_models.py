@@ -386,3 +386,14 @@ def test_an_unknown_device_names_the_accepted_values():
     with pytest.raises(ValueError, match="auto, cpu, cuda, cuda:N, got 'tpu'"):
         resolve_device("tpu")
     assert resolve_device("cpu").type == "cpu"
+
+
+def test_a_text_file_is_not_called_a_pickle(tmp_path) -> None:
+    from graphguard.models.checkpoint import CheckpointError, load_detector
+
+    path = tmp_path / "notes.pt"
+    path.write_text("not a checkpoint at all")
+    with pytest.raises(CheckpointError) as error:
+        load_detector(GraphSAGEDetector, path)
+    assert "not a file torch.save writes" in str(error.value)
+    assert "Python objects" not in str(error.value) and "weights_only" not in str(error.value)
