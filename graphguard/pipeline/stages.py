@@ -91,11 +91,6 @@ class Stages:
     def n_accounts(self) -> int:
         return len(self.account_ids)
 
-    @property
-    def sync_window_s(self) -> float:
-        """The window in which engagement counts as synchronized."""
-        return sync_window_s(self.config)
-
     def features(self) -> pl.DataFrame:
         """`account_features` of every account index (one row each, sorted)."""
         return account_features(

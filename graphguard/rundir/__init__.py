@@ -258,11 +258,12 @@ def write_run(
             write_parquet_atomic(contents.rejected, tmp / REJECTED_FILE)
         write_json_atomic(contents.meta, tmp / META_FILE)
         if extra_files:
+            # the renderer sees run.json as every later reader will (tuples as lists, ...)
             run = Run(
                 path=Path(out_dir),
                 accounts=contents.accounts,
                 clusters=contents.clusters,
-                meta=json.loads(json.dumps(contents.meta)),
+                meta=json.loads(json.dumps(contents.meta, default=str)),
             )
             for name, render in extra_files.items():
                 write_text_atomic(render(run), tmp / name)
