@@ -199,18 +199,33 @@ def simulate(
     unlabeled_kinds: Annotated[
         str | None, typer.Option(help="Comma-separated campaign kinds left out of the labels.")
     ] = None,
+    block_accounts: Annotated[
+        int | None,
+        typer.Option(
+            help="Benign accounts per independent block; memory is that of one block "
+            "(simulate.block_accounts; 0: one block).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes that simulate blocks (same world for any).")
+    ] = 1,
     overwrite: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     set_: SetOption = None,
 ) -> None:
     """Write a synthetic world with planted campaigns and hard negatives.
+
+    Large worlds are made in independent blocks of --block-accounts benign accounts (each with
+    campaigns and hard negatives scaled to its size), written one at a time, so memory stays
+    that of one block (about 2 GiB at the default 300,000) at any size.
 
     Example: graphguard simulate data/demo --accounts 20000 --seed 7
     """
     with _errors(), _output(out_dir, kind="folder"):
         from graphguard.compose import compose_config, settings
         from graphguard.errors import OutputExistsError
-        from graphguard.simulate import simulate as run_simulation
-        from graphguard.simulate import write_world
+        from graphguard.simulate import BlockDone, write_world_chunked
+        from graphguard.simulate.blocks import block_sizes
 
         kinds = (
             None
@@ -227,6 +242,7 @@ def simulate(
                     "simulate.label_fraction": label_fraction,
                     "simulate.label_noise": label_noise,
                     "simulate.unlabeled_kinds": kinds,
+                    "simulate.block_accounts": block_accounts,
                 },
                 set_,
             )
@@ -239,16 +255,27 @@ def simulate(
         ]
         if existing and not overwrite:
             raise OutputExistsError(out_dir / existing[0])
-        err.print(
-            f"[dim]graphguard:[/] simulating {sim_cfg.n_accounts:,} accounts, seed {sim_cfg.seed}…"
-        )
-        world = run_simulation(sim_cfg)
-        paths = write_world(world, out_dir)
-        truth = world.truth
-        n_campaigns = truth.get_column("campaign_id").drop_nulls().n_unique()
+        n_blocks = len(block_sizes(sim_cfg))
+        if not quiet:
+            blocks = f" in {n_blocks} blocks" if n_blocks > 1 else ""
+            err.print(
+                f"[dim]graphguard:[/] simulating {sim_cfg.n_accounts:,} accounts{blocks}, "
+                f"seed {sim_cfg.seed}…"
+            )
+        written = [0]
+
+        def progress(done: BlockDone) -> None:
+            written[0] += done.events
+            if not quiet and done.blocks > 1:
+                err.print(
+                    f"[dim]graphguard:[/] block {done.block + 1}/{done.blocks}: "
+                    f"{done.events:,} events in {done.seconds:.1f} s ({written[0]:,} so far)"
+                )
+
+        world = write_world_chunked(sim_cfg, out_dir, workers=workers, progress=progress)
         out.print(
-            f"{world.events.height:,} events, {truth.height:,} accounts, {n_campaigns} campaigns, "
-            f"{world.labels.height:,} labels -> {paths['events'].parent}",
+            f"{world.events:,} events, {world.accounts:,} accounts, {world.campaigns} campaigns, "
+            f"{world.labels:,} labels -> {world.paths['events'].parent}",
             markup=False,
         )
 

@@ -79,6 +79,11 @@ def write_parquet_atomic(frame: pl.DataFrame, path: str | Path) -> Path:
     return _write_atomic(path, frame.write_parquet)
 
 
+def sink_parquet_atomic(frame: pl.LazyFrame, path: str | Path) -> Path:
+    """Stream a lazy frame into ``path`` (Polars' streaming engine, bounded memory), atomically."""
+    return _write_atomic(path, lambda tmp: frame.sink_parquet(tmp))
+
+
 def write_text_atomic(text: str, path: str | Path) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     return _write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -6,7 +6,7 @@ says which campaign each abusive account belongs to and which benign accounts ar
 (benign populations that naive rules would flag). `write_world` saves the three frames.
 
 Everything is generated as integer-coded numpy arrays and turned into strings only at the very
-end, so 10M events take a few seconds and well under 4 GiB. There are no Python loops over
+end, so a block of 10M events takes about 10 s and 2 GiB. There are no Python loops over
 events or accounts; loops run over campaigns, communities, hard-negative groups and the handful
 of populations.
 
@@ -24,17 +24,33 @@ Modules, in the order a world is built:
     content         the post backlog, target sets, organic engagement targets
     ids             id and IP strings that reveal nothing about populations
     labels          the truth table and the partial, noisy labels
-    world           World, `simulate` (the order of the steps) and `write_world`
+    blocks          large worlds as independent blocks: sizes, seeds, ids tagged by block
+    world           World, `simulate` (the order of the steps), `write_world` and
+                    `write_world_chunked` (one block at a time, in bounded memory)
+
+A world larger than `block_accounts` benign accounts (300,000 by default, about 10.7M events)
+is the disjoint union of independent blocks, each a whole world of its own seeded from
+(seed, block); `simulate` and `write_world_chunked` give the same frames for the same config.
 """
 
 from graphguard.simulate.config import CAMPAIGN_KINDS, EVENT_TYPES, SimulationConfig
-from graphguard.simulate.world import World, simulate, write_world
+from graphguard.simulate.world import (
+    BlockDone,
+    World,
+    WorldSummary,
+    simulate,
+    write_world,
+    write_world_chunked,
+)
 
 __all__ = [
+    "BlockDone",
     "CAMPAIGN_KINDS",
     "EVENT_TYPES",
     "SimulationConfig",
     "World",
+    "WorldSummary",
     "simulate",
     "write_world",
+    "write_world_chunked",
 ]

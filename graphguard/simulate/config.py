@@ -83,6 +83,8 @@ class SimulationConfig:
     unlabeled_kinds: tuple[str, ...] = ()  # campaign kinds never present in labels
     campaign_scale: float = 1.0  # multiplies the number of campaigns
     hard_negative_scale: float = 1.0  # multiplies hard-negative population sizes
+    # Benign accounts per independent block (0: one block however large); see `blocks`.
+    block_accounts: int = 300_000
 
     def __post_init__(self) -> None:
         # Hydra/YAML hand over lists; keep the dataclass hashable and comparable.
@@ -105,6 +107,12 @@ class SimulationConfig:
         for name in ("campaign_scale", "hard_negative_scale"):
             check_non_negative(f"simulate.{name}", getattr(self, name))
         check_int_at_least("simulate.seed", self.seed, 0)
+        check_int_at_least("simulate.block_accounts", self.block_accounts, 0)
+        if 0 < self.block_accounts < 100:
+            raise ConfigError(
+                "simulate.block_accounts",
+                f"must be 0 (one block) or at least 100, got {self.block_accounts!r}",
+            )
         if not isinstance(self.start, str):
             raise ConfigError(
                 "simulate.start", f"must be an ISO-8601 timestamp, got {self.start!r}"
@@ -125,7 +133,7 @@ class SimulationConfig:
                 raise ValueError(
                     f"unknown simulation config key {key!r}; expected one of {sorted(known)}"
                 )
-            if key in ("n_accounts", "days", "seed"):
+            if key in ("n_accounts", "days", "seed", "block_accounts"):
                 if isinstance(value, float) and value.is_integer():
                     value = int(value)
                 if not isinstance(value, int) or isinstance(value, bool):

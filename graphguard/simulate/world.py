@@ -1,18 +1,33 @@
 """A simulated world: what `simulate` returns, how it is put together, and how it is saved.
 
-`simulate` runs the generators in a fixed order (the order of their random draws is what makes
-a seed reproduce a world) and `_assemble` turns the integer-coded state into the three frames.
+`_simulate_block` runs the generators of one block in a fixed order (the order of their random
+draws is what makes a seed reproduce a world) and `_assemble` turns the integer-coded state into
+the three frames. `simulate` concatenates the blocks of `blocks.block_configs` in memory;
+`write_world_chunked` writes the same frames one block at a time, so its memory is that of one
+block whatever the world's size.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from graphguard.outputs import write_parquet_atomic
+from graphguard.outputs import (
+    publish_mode,
+    sink_parquet_atomic,
+    temp_prefix,
+    write_parquet_atomic,
+)
 from graphguard.schema import (
     ACCOUNT,
     DEVICE,
@@ -24,6 +39,7 @@ from graphguard.schema import (
     TIME,
 )
 from graphguard.simulate.benign import benign_activity, draw_accounts, signups
+from graphguard.simulate.blocks import block_configs, tag_block
 from graphguard.simulate.campaigns import (
     camouflage,
     campaign_activity,
@@ -60,8 +76,133 @@ class World:
     truth: pl.DataFrame
 
 
+#: The three files of a world, in the order they are written.
+WORLD_FILES = ("events", "labels", "truth")
+
+
+@dataclass(frozen=True)
+class BlockDone:
+    """What `write_world_chunked` reports after each block."""
+
+    block: int  # 0-based
+    blocks: int
+    events: int  # events of this block
+    accounts: int  # accounts (truth rows) of this block
+    seconds: float  # time to simulate and write it
+
+
+@dataclass(frozen=True)
+class WorldSummary:
+    """What `write_world_chunked` wrote."""
+
+    paths: dict[str, Path]
+    blocks: int
+    events: int
+    accounts: int
+    labels: int
+    campaigns: int
+
+
 def simulate(config: SimulationConfig) -> World:
-    """Generate a world from `config`. Deterministic: equal configs give equal frames."""
+    """Generate a world from `config`. Deterministic: equal configs give equal frames.
+
+    A world of several blocks (`SimulationConfig.block_accounts`) is its blocks' frames
+    concatenated in block order: each block's events are sorted by time, not the whole log.
+    """
+    configs = block_configs(config)
+    if len(configs) == 1:
+        return _simulate_block(configs[0])
+    parts = [tag_block(*_frames(_simulate_block(c)), k) for k, c in enumerate(configs)]
+    return World(*(pl.concat([p[i] for p in parts]) for i in range(3)))
+
+
+def write_world_chunked(
+    config: SimulationConfig,
+    out_dir: str | Path,
+    *,
+    workers: int = 1,
+    progress: Callable[[BlockDone], None] | None = None,
+) -> WorldSummary:
+    """Write the world `simulate(config)` returns, one block at a time, into `out_dir`.
+
+    Each block is simulated and written to a part file (in a temporary folder inside `out_dir`),
+    then the parts are streamed into events.parquet, labels.parquet and truth.parquet, each
+    renamed into place when complete. Memory is that of one block per worker; the frames are
+    those of `simulate(config)`, whatever `workers` is (blocks are independent).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    configs = block_configs(config)
+    n = len(configs)
+    parts = Path(tempfile.mkdtemp(prefix=temp_prefix("world-blocks"), suffix=".tmp", dir=out))
+    try:
+        jobs = [(c, k, n, str(parts)) for k, c in enumerate(configs)]
+        done: list[BlockDone] = []
+        for result in _run_blocks(jobs, workers):
+            done.append(result)
+            if progress is not None:
+                progress(result)
+        paths: dict[str, Path] = {}
+        for name in WORLD_FILES:
+            files = [parts / f"{name}-{k:05d}.parquet" for k in range(n)]
+            dest = out / f"{name}.parquet"
+            if n == 1:
+                publish_mode(files[0])
+                os.replace(files[0], dest)
+                paths[name] = dest
+            else:
+                lazy = pl.concat([pl.scan_parquet(f) for f in files])
+                paths[name] = sink_parquet_atomic(lazy, dest)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    truth = pl.scan_parquet(paths["truth"])
+    n_campaigns = truth.select(pl.col("campaign_id").drop_nulls().n_unique()).collect().item()
+    n_labels = pl.scan_parquet(paths["labels"]).select(pl.len()).collect().item()
+    return WorldSummary(
+        paths=paths,
+        blocks=n,
+        events=sum(d.events for d in done),
+        accounts=sum(d.accounts for d in done),
+        labels=int(n_labels),
+        campaigns=int(n_campaigns),
+    )
+
+
+def _run_blocks(jobs: list[tuple], workers: int) -> Iterable[BlockDone]:
+    """`_write_block` over `jobs`, in block order, in this process or in `workers` processes."""
+    if workers <= 1 or len(jobs) == 1:
+        yield from map(_write_block, jobs)
+        return
+    # spawn, not fork: Polars' thread pool does not survive a fork.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        yield from pool.map(_write_block, jobs)
+
+
+def _write_block(job: tuple) -> BlockDone:
+    """Simulate one block and write its three part files (ids tagged in a world of several)."""
+    config, block, blocks, parts = job
+    start = time.perf_counter()
+    frames = _frames(_simulate_block(config))
+    n_events, n_accounts = frames[0].height, frames[2].height
+    if blocks > 1:
+        frames = tag_block(*(f.lazy() for f in frames), block)
+    for name, frame in zip(WORLD_FILES, frames, strict=True):
+        path = Path(parts) / f"{name}-{block:05d}.parquet"
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_parquet(path)
+        else:
+            frame.write_parquet(path)
+    del frames
+    return BlockDone(block, blocks, n_events, n_accounts, time.perf_counter() - start)
+
+
+def _frames(world: World) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    return world.events, world.labels, world.truth
+
+
+def _simulate_block(config: SimulationConfig) -> World:
+    """One block (a whole world when it fits in one), from its own seed."""
     # One generator drawn from in a fixed order is what makes the output reproducible.
     rng = np.random.default_rng(np.random.SeedSequence([int(config.seed), 0x6A7A]))
     clock = Clock.from_config(config)
