@@ -13,6 +13,7 @@ from graphguard import schema
 from graphguard.config import ConfigError
 from graphguard.simulate import SimulationConfig, simulate, write_world_chunked
 from graphguard.simulate.blocks import block_configs, block_seed, block_sizes, tag_block
+from graphguard.simulate.world import WORLD_FILES
 from tests.clicheck import invoke
 
 # Three blocks of 300 benign accounts; few days keep it fast.
@@ -25,11 +26,7 @@ def world():
 
 
 def _read(out_dir):
-    return {name: pl.read_parquet(out_dir / f"{name}.parquet") for name in schema_names()}
-
-
-def schema_names():
-    return ("events", "labels", "truth")
+    return {name: pl.read_parquet(out_dir / f"{name}.parquet") for name in WORLD_FILES}
 
 
 def test_block_sizes_split_evenly() -> None:
@@ -111,7 +108,7 @@ def test_chunked_writing_gives_the_frames_simulate_returns(world, tmp_path) -> N
     summary = write_world_chunked(CFG, tmp_path / "one", progress=seen.append)
     assert [d.block for d in seen] == [0, 1, 2] and all(d.blocks == 3 for d in seen)
     written = _read(tmp_path / "one")
-    for name in schema_names():
+    for name in WORLD_FILES:
         assert_frame_equal(written[name], getattr(world, name))
     assert summary.events == world.events.height == sum(d.events for d in seen)
     assert summary.accounts == world.truth.height
@@ -128,7 +125,7 @@ def test_chunked_writing_gives_the_frames_simulate_returns(world, tmp_path) -> N
 def test_the_world_does_not_depend_on_the_number_of_workers(world, tmp_path) -> None:
     write_world_chunked(CFG, tmp_path / "two", workers=2)
     written = _read(tmp_path / "two")
-    for name in schema_names():
+    for name in WORLD_FILES:
         assert_frame_equal(written[name], getattr(world, name))
 
 
@@ -137,7 +134,7 @@ def test_a_one_block_world_is_written_as_simulate_returns_it(tmp_path) -> None:
     write_world_chunked(small, tmp_path / "w")
     expected = simulate(small)
     written = _read(tmp_path / "w")
-    for name in schema_names():
+    for name in WORLD_FILES:
         assert_frame_equal(written[name], getattr(expected, name))
 
 
@@ -172,3 +169,19 @@ def test_cli_simulate_in_blocks_reports_progress_unless_quiet(tmp_path) -> None:
     assert_frame_equal(events, pl.read_parquet(tmp_path / "loud" / "events.parquet"))
     expected = simulate(SimulationConfig(n_accounts=300, block_accounts=150, days=3, seed=2))
     assert_frame_equal(events, expected.events)
+
+
+def test_a_failing_block_leaves_no_world_behind(tmp_path, monkeypatch) -> None:
+    from graphguard.simulate import world as world_module
+
+    real = world_module._simulate_block
+
+    def second_block_fails(config):
+        if config.seed == block_seed(CFG.seed, 1):
+            raise MemoryError("block 1")
+        return real(config)
+
+    monkeypatch.setattr(world_module, "_simulate_block", second_block_fails)
+    with pytest.raises(MemoryError):
+        write_world_chunked(CFG, tmp_path / "w")
+    assert list((tmp_path / "w").iterdir()) == []
