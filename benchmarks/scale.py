@@ -175,6 +175,27 @@ def ensure_world(worlds: Path, size: int, seed: int) -> dict:
     return info
 
 
+def world_character(world: Path) -> dict:
+    """Per-event character of a world, from its files: what must not change with size."""
+    import polars as pl
+
+    events = pl.scan_parquet(world / "events.parquet").select(pl.len()).collect().item()
+    truth = pl.read_parquet(world / "truth.parquet")
+    abusive = truth.filter(pl.col("label") != "benign").height
+    return {
+        "events": events,
+        "accounts": truth.height,
+        "events_per_account": round(events / truth.height, 2),
+        "abusive_share": round(abusive / truth.height, 4),
+        "campaigns": truth["campaign_id"].drop_nulls().n_unique(),
+        "campaigns_per_million_events": round(
+            truth["campaign_id"].drop_nulls().n_unique() / events * 1e6, 2
+        ),
+        "hard_negative_share": round(truth["hard_negative"].is_not_null().mean(), 4),
+        "parquet_bytes_per_event": round((world / "events.parquet").stat().st_size / events, 2),
+    }
+
+
 def spark_missing() -> str | None:
     """Why the Spark engine cannot run here, or None."""
     help_text = subprocess.run(
@@ -273,12 +294,12 @@ def markdown(report: dict) -> str:
         "(psutil, 0.2 s polling); load is the 1-minute load average when the run started "
         "(the machine is shared, so compare rows of one run, not absolute figures).",
         "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---:|" * 5 + "---:|" * len(stage_names) + "---:|" * 4 + "---:|",
     ]
-    for r in report["rows"]:
-        if "events" not in r:
-            continue
+    measured = [r for r in report["rows"] if "events" in r]
+    if measured:
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---:|" * len(head))
+    for r in measured:
         q = r.get("quality", {})
         caught = f"{q['campaigns_caught']}/{q['campaigns']}" if "campaigns" in q else "-"
         fmt = lambda x, d=3: "-" if x is None else f"{x:.{d}f}"  # noqa: E731
@@ -301,6 +322,25 @@ def markdown(report: dict) -> str:
         lines += ["", "Not measured:", ""]
         lines += [f"- {r['target_events']:,} events, {r['engine']}: {r['note']}" for r in notes]
     worlds = report.get("worlds", {})
+    chars = {k: w["character"] for k, w in worlds.items() if "character" in w}
+    if chars:
+        cols = [
+            ("events", "events", "{:,}"),
+            ("accounts", "accounts", "{:,}"),
+            ("events/account", "events_per_account", "{}"),
+            ("abusive share", "abusive_share", "{:.2%}"),
+            ("campaigns", "campaigns", "{:,}"),
+            ("campaigns per 1M events", "campaigns_per_million_events", "{}"),
+            ("hard-negative share", "hard_negative_share", "{:.2%}"),
+            ("Parquet bytes/event", "parquet_bytes_per_event", "{}"),
+        ]
+        lines += ["", "The worlds, per event (what must not change with size):", ""]
+        lines.append("| world | " + " | ".join(c[0] for c in cols) + " |")
+        lines.append("|---|" + "---:|" * len(cols))
+        for size, c in chars.items():
+            lines.append(
+                f"| w{size} | " + " | ".join(f.format(c[key]) for _, key, f in cols) + " |"
+            )
     if worlds:
         lines += ["", "Worlds:", ""]
         for size, w in worlds.items():
@@ -308,6 +348,8 @@ def markdown(report: dict) -> str:
                 f"simulated in {w['simulate_wall_s']} s, peak RSS {w['simulate_peak_rss_gib']} GiB"
                 f" (`{w['command']}`)"
                 if "simulate_wall_s" in w
+                else f"already there: {w['note']}"
+                if w.get("note")
                 else "already there (how it was made is not recorded)"
             )
             lines.append(f"- w{size}: {w['path']}, {made}")
@@ -321,6 +363,8 @@ def plot(report: dict, path: Path) -> bool:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return False
+    if not any("events" in r for r in report["rows"]):
         return False
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for engine in sorted({r["engine"] for r in report["rows"]}):
@@ -357,6 +401,9 @@ def main() -> None:
     parser.add_argument("--name", default="scale", help="OUT/NAME.json, .md, .png")
     parser.add_argument("--seed", type=int, default=1, help="seed of worlds simulated here")
     parser.add_argument("--max-rss-gib", type=float, default=12.0)
+    parser.add_argument(
+        "--worlds-only", action="store_true", help="make and describe the worlds, run nothing"
+    )
     args = parser.parse_args()
 
     worlds = args.worlds.expanduser().resolve()
@@ -416,8 +463,12 @@ def main() -> None:
                 save()
                 continue
         world_info = ensure_world(worlds, size, args.seed)
-        report["worlds"][str(size)] = world_info
         world = Path(world_info["path"])
+        world_info["character"] = world_character(world)
+        report["worlds"][str(size)] = world_info
+        if args.worlds_only:
+            save()
+            continue
         print(f"scale: detect on w{size} ({engine}) ...", file=sys.stderr)
         row = {**base, **detect(world, runs / f"{engine}-{size}", engine, args.master, max_rss)}
         report["rows"].append(row)
@@ -438,7 +489,10 @@ def main() -> None:
     if plot(report, args.out / f"{args.name}.png"):
         print(f"scale: wrote {args.out / args.name}.json, .md, .png", file=sys.stderr)
     else:
-        print(f"scale: wrote {args.out / args.name}.json, .md (no matplotlib)", file=sys.stderr)
+        print(
+            f"scale: wrote {args.out / args.name}.json, .md (no plot: no runs, or no matplotlib)",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

@@ -215,11 +215,11 @@ def simulate(
 ) -> None:
     """Write a synthetic world with planted campaigns and hard negatives.
 
+    Example: graphguard simulate data/demo --accounts 20000 --seed 7
+
     Large worlds are made in independent blocks of --block-accounts benign accounts (each with
     campaigns and hard negatives scaled to its size), written one at a time, so memory stays
     that of one block (about 2 GiB at the default 300,000) at any size.
-
-    Example: graphguard simulate data/demo --accounts 20000 --seed 7
     """
     with _errors(), _output(out_dir, kind="folder"):
         from graphguard.compose import compose_config, settings
