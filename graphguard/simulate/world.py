@@ -64,7 +64,8 @@ from graphguard.simulate.state import Network, SimState
 class World:
     """A simulated world.
 
-    events: canonical event columns (`schema.EVENT_SCHEMA`), sorted by event_time then account_id.
+    events: canonical event columns (`schema.EVENT_SCHEMA`), sorted by event_time then account_id
+        (within each block, blocks in order, when the world has several).
     labels: account_id, label -- partial (label_fraction) and optionally noisy.
     truth: `schema.TRUTH_SCHEMA`, one row per account that occurs in events, sorted by account_id;
         campaign_id / campaign_kind are null for benign accounts, hard_negative is null unless the
