@@ -83,6 +83,7 @@ def main() -> None:
         + " ".join(f"--profile {p}" for p in args.profile)
         + f" --scale {args.scale}"
         + (f" --spark {args.spark}" if args.spark else "")
+        + "".join(f' --wall "{w}"' for w in args.wall)
         + f" --out {args.out}`. Every number below is measured (the file it comes from is named)"
         " or derived by the formula shown beside it. `[TO FILL: ...]` marks an input that only"
         " the Spark engine's measurements can give (experiments/benchmarks/spark.md); what"
@@ -156,6 +157,7 @@ def main() -> None:
         "Linear in E: valid as far as the per-event rows above stay flat with size (compare the"
         " columns; a growing column means the day needs more than this)."
     )
+    add("")
     whole = sorted((p for p in profiles if p["block"] is None), key=lambda p: p["events"])
     if len(whole) >= 2:
         lo, hi = whole[0], whole[-1]
