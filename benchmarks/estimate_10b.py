@@ -170,8 +170,8 @@ def main() -> None:
             f"Candidate pair rows per event, {_label(lo)} -> {_label(hi)}: {growth}. Inside one"
             " simulated world, hubs (viral posts, popular creators) grow with the population, so"
             " the pair rows per event grow too, bounded by window_rows per occurrence; a world"
-            " made of blocks keeps them at the block's figure. A real day's figure lies between"
-            " these and the bound window_rows x occurrence rows."
+            " made of blocks keeps them at the block's figure. A real day's figure is at most the"
+            " bound window_rows x occurrence rows (S3' below); where below it, its hubs decide."
         )
         add("")
     b = ref["bytes_per_event"]
