@@ -169,6 +169,34 @@ def scores(flagged: set[str], fakes: set[str], n_real: int) -> dict:
     }
 
 
+#: how a group is flagged by the null: name -> (dispersion (None: estimated), least ratio)
+RULES = {
+    "q": (None, 0.0),
+    "q_raw+ratio3": (1.0, 3.0),
+    "q_raw+ratio4": (1.0, 4.0),
+    "q_raw+ratio5": (1.0, 5.0),
+    "q+ratio4": (None, 4.0),
+}
+#: the rule the table shows (graphguard dense's default: dense.min_ratio)
+MAIN_RULE = "q_raw+ratio4"
+
+
+def null_rules(graph, groups: pl.DataFrame, name: str, fakes: set[str], n_real: int) -> dict:
+    """``name`` scored under `MAIN_RULE`, and every rule of `RULES` under ``name[rule]``."""
+    out = {}
+    dispersions = sorted({d for d, _ in RULES.values()}, key=lambda d: -1.0 if d is None else d)
+    sigs = {d: block_significance(graph, groups, dispersion=d) for d in dispersions}
+    for rule, (dispersion, least) in RULES.items():
+        sig = sigs[dispersion]
+        hit = sig.filter((pl.col("q_value") <= Q_LEVEL) & (pl.col("ratio") >= least))["group"]
+        flagged = groups.filter(pl.col("group").is_in(hit.implode())).get_column(schema.ACCOUNT)
+        out[f"{name}[{rule}]"] = scores(set(flagged), fakes, n_real)
+        out[f"{name}[{rule}]"]["groups_tested"] = sig.height
+        out[f"{name}[{rule}]"]["groups_flagged"] = hit.len()
+    out[name] = dict(out[f"{name}[{MAIN_RULE}]"])
+    return out
+
+
 def peeling(graph, objective: str, name: str, fakes: set[str], n_real: int, timings: dict) -> dict:
     """k = 1 (the densest block, FRAUDAR's output) and k = 10 blocks kept where q <= 0.01."""
     out: dict = {}
@@ -190,11 +218,9 @@ def peeling(graph, objective: str, name: str, fakes: set[str], n_real: int, timi
         pl.col("accounts").alias(schema.ACCOUNT), pl.col("block").alias("group")
     ).explode(schema.ACCOUNT)
     t = time.perf_counter()
-    bsig = block_significance(graph, block_groups)
+    bsig = block_significance(graph, block_groups, dispersion=1.0)
     timings[f"{name}_significance"] = time.perf_counter() - t
-    keep = bsig.filter(pl.col("q_value") <= Q_LEVEL).get_column("group")
-    flagged = block_groups.filter(pl.col("group").is_in(keep.implode()))
-    out[f"{name}+null"] = scores(set(flagged.get_column(schema.ACCOUNT)), fakes, n_real)
+    out.update(null_rules(graph, block_groups, f"{name}+null", fakes, n_real))
     out[f"{name}+null"]["blocks"] = [
         {
             "block": int(r["group"]),
@@ -241,16 +267,8 @@ def evaluate(path: Path, fakes: set[str], n_real: int, timings: dict) -> dict:
     timings["bipartite"] = time.perf_counter() - t
     groups = acc.select(schema.ACCOUNT, pl.col("cluster_id").alias("group"))
     t = time.perf_counter()
-    sig = block_significance(graph, groups)
+    out.update(null_rules(graph, groups, "communities+null", fakes, n_real))
     timings["significance_communities"] = time.perf_counter() - t
-    hit = sig.filter(pl.col("q_value") <= Q_LEVEL).get_column("group")
-    out["communities+null"] = scores(
-        set(groups.filter(pl.col("group").is_in(hit.implode())).get_column(schema.ACCOUNT)),
-        fakes,
-        n_real,
-    )
-    out["communities+null"]["groups_tested"] = sig.height
-    out["communities+null"]["groups_flagged"] = hit.len()
 
     for name, objective in (("fraudar", "density"), ("excess-peel", "excess")):
         out.update(peeling(graph, objective, name, fakes, n_real, timings))
@@ -299,6 +317,8 @@ def main() -> None:
         "seed": args.seed,
         "data": "movielens-100k u.data (943 users, 1,682 films, 100,000 ratings)",
         "levels": {"q": Q_LEVEL, "fpr": FPR_LEVEL, "recall": RECALL_LEVEL},
+        "rules": {k: {"dispersion": d, "min_ratio": r} for k, (d, r) in RULES.items()},
+        "main_rule": MAIN_RULE,
         "python": platform.python_version(),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "scenarios": rows,

@@ -151,6 +151,11 @@ def peel_excess(
     O(E) per round, about ln(N) / epsilon rounds; same input, same rounds. (Removing every
     node under the mean at once, as Bahmani et al.'s parallel peeling does, fails here: on the
     whole graph F is 0 and a planted block's nodes sit at the mean.)
+
+    Where it fails: a block that makes its own targets popular in a sparse, long-tailed log
+    (25 items nobody else rates, each rated by 27 fakes, among items rated 2-4 times). Its
+    targets' degrees come from the block itself, the null expects much of them, and the
+    fakes are peeled first; FRAUDAR's plain density finds that block. Use "density" there.
     """
     n_edges_total = float(account_degree.sum())
     w_t = np.zeros(n_targets)

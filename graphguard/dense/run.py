@@ -6,7 +6,8 @@ configuration-model null (`significance.block_significance`) and writes, all or 
 (`graphguard.outputs.atomic_directory`), a directory of:
 
 - ``blocks.parquet``: `fraudar.BLOCK_COLUMNS` plus the null's ``ratio``, ``z``, ``p_value``,
-  ``q_value``, ``flagged`` (q <= ``dense.fdr``) and ``evidence`` (the sentence for a person);
+  ``q_value``, ``flagged`` (q <= ``dense.fdr`` and ratio >= ``dense.min_ratio``) and
+  ``evidence`` (the sentence for a person);
 - ``accounts.parquet``: every account: ``account_id``, ``block``, ``block_share``, ``flagged``;
 - ``report.md``: the flagged blocks in words; ``dense.json``: settings and counts.
 """
@@ -64,7 +65,9 @@ def dense_blocks(
     evidence = [describe_block(row) for row in sig.iter_rows(named=True)]
     sig = sig.with_columns(
         pl.Series("evidence", evidence, dtype=pl.String),
-        (pl.col("q_value") <= config.fdr).alias("flagged"),
+        ((pl.col("q_value") <= config.fdr) & (pl.col("ratio") >= config.min_ratio)).alias(
+            "flagged"
+        ),
     )
     blocks = blocks.join(
         sig.select(
@@ -80,9 +83,13 @@ def dense_blocks(
         how="left",
         maintain_order="left",
     ).with_columns(pl.col("flagged").fill_null(False))
-    accounts = accounts.join(
-        blocks.select("block", "flagged"), on="block", how="left", maintain_order="left"
-    ).with_columns(pl.col("flagged").fill_null(False))
+    # flagged when in any flagged block (``block`` is the first block an account is in)
+    in_flagged = groups.join(
+        blocks.filter(pl.col("flagged")).select(pl.col("block").alias("group")), on="group"
+    ).get_column(schema.ACCOUNT)
+    accounts = accounts.with_columns(
+        pl.col(schema.ACCOUNT).is_in(in_flagged.implode()).alias("flagged")
+    )
     summary = {
         "accounts": graph.n_accounts,
         "targets": graph.n_targets,
@@ -102,7 +109,8 @@ def render_report(result: DenseResult, config: DenseConfig) -> str:
         "",
         f"{s['accounts']:,} accounts, {s['targets']:,} targets, {s['engagements']:,} "
         f"engagements; {s['blocks']} blocks peeled ({config.objective}), "
-        f"{s['flagged_blocks']} flagged at q <= {config.fdr} "
+        f"{s['flagged_blocks']} flagged (q <= {config.fdr}, at least {config.min_ratio:g} "
+        "times the expected co-engagement) "
         f"({s['flagged_accounts']:,} accounts).",
         "",
         "| block | accounts | targets | flagged | evidence |",
