@@ -158,3 +158,27 @@ def test_groups_must_name_accounts_and_groups():
     events, groups = world()
     with pytest.raises(ValueError, match="groups needs columns"):
         block_significance(bipartite(events, ["like"]), groups.rename({"group": "g"}))
+
+
+def test_simulated_campaigns_beat_the_null_and_crowds_do_not():
+    """On a simulated world every campaign is flagged; the viral crowd and the hard negatives
+    of shared hardware are not. (The simulator's fan communities are: their creator's posts
+    are engaged by the fans alone, a dense block like an engagement pod's, which targets'
+    popularity cannot explain; telling them apart needs more than the bipartite graph.)"""
+    from graphguard.simulate import SimulationConfig, simulate
+
+    world = simulate(SimulationConfig(n_accounts=2000, seed=77))
+    truth = world.truth
+    campaigns = truth.filter(pl.col("campaign_id").is_not_null()).select(
+        schema.ACCOUNT, ("campaign:" + pl.col("campaign_id").cast(pl.String)).alias("group")
+    )
+    crowds = truth.filter(
+        pl.col("hard_negative").is_not_null() & (pl.col("hard_negative") != "fan_community")
+    ).select(schema.ACCOUNT, ("hn:" + pl.col("hard_negative")).alias("group"))
+    graph = bipartite(world.events, ["like", "comment", "share", "follow"])
+    sig = block_significance(graph, pl.concat([campaigns, crowds]))
+    rows = {r["group"]: r for r in sig.iter_rows(named=True)}
+    assert sum(g.startswith("campaign:") for g in rows) >= 3
+    for group, row in rows.items():
+        assert flagged(row) == group.startswith("campaign:"), (group, row)
+    assert "hn:viral_engager" in rows
