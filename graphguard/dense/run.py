@@ -22,7 +22,7 @@ import polars as pl
 
 from graphguard import schema
 from graphguard.config import DataConfig, DenseConfig
-from graphguard.dense.bipartite import bipartite
+from graphguard.dense.bipartite import Bipartite, bipartite
 from graphguard.dense.fraudar import find_blocks
 from graphguard.dense.significance import block_significance, describe_block
 from graphguard.errors import InputError
@@ -47,6 +47,30 @@ class DenseResult:
     summary: dict
 
 
+def block_outsiders(graph: Bipartite, blocks: pl.DataFrame) -> pl.DataFrame:
+    """Per block: ``outside_engagers``, the accounts outside it that engage any of its
+    targets."""
+    edges = pl.DataFrame(
+        {
+            schema.ACCOUNT: graph.account_ids.gather(graph.account),
+            schema.TARGET: graph.target_ids.gather(graph.target),
+        }
+    )
+    members = blocks.select("block", pl.col("accounts").alias(schema.ACCOUNT)).explode(
+        schema.ACCOUNT
+    )
+    return (
+        blocks.select("block", pl.col("targets").alias(schema.TARGET))
+        .explode(schema.TARGET)
+        .join(edges, on=schema.TARGET)
+        .join(members, on=["block", schema.ACCOUNT], how="anti")
+        .group_by("block")
+        .agg(pl.col(schema.ACCOUNT).n_unique().alias("outside_engagers"))
+        .join(blocks.select("block"), on="block", how="right")
+        .with_columns(pl.col("outside_engagers").fill_null(0))
+    )
+
+
 def dense_blocks(
     events: pl.DataFrame, config: DenseConfig, engagement_types: Sequence[str]
 ) -> DenseResult:
@@ -62,7 +86,15 @@ def dense_blocks(
     groups = blocks.select(pl.col("accounts").alias(schema.ACCOUNT), pl.col("block").alias("group"))
     groups = groups.explode(schema.ACCOUNT)
     sig = block_significance(graph, groups, offset=config.log_offset)
-    evidence = [describe_block(row) for row in sig.iter_rows(named=True)]
+    # the sentence names the block's own targets and who else engages them; the ratio, z and q
+    # are the null's, over everything the members engaged
+    own = blocks.select(
+        pl.col("block").alias("group"),
+        pl.col("n_targets").alias("n_shared_targets"),
+        pl.col("block").alias("_b"),
+    ).join(block_outsiders(graph, blocks), left_on="_b", right_on="block", how="left")
+    words = sig.drop("n_shared_targets", "outside_engagers").join(own, on="group", how="left")
+    evidence = [describe_block(row) for row in words.iter_rows(named=True)]
     sig = sig.with_columns(
         pl.Series("evidence", evidence, dtype=pl.String),
         ((pl.col("q_value") <= config.fdr) & (pl.col("ratio") >= config.min_ratio)).alias(

@@ -285,6 +285,11 @@ def describe_block(row: dict) -> str:
         who = f"{_count(others, 'other account')} also {verb}"
     if row["ratio"] < 1:
         verdict = "no more co-engagement than their activity and the targets' popularity predict"
+    elif row["ratio"] < 2:
+        verdict = (
+            f"{row['ratio']:.1f} times the co-engagement their activity and the targets' "
+            "popularity predict"
+        )
     else:
         verdict = (
             f"{_times(row['ratio'])} more co-engagement than their activity and the targets' "

@@ -145,6 +145,8 @@ def test_block_evidence_in_words():
     assert sentence.endswith("q < 0.001)")
     alone = dict(sig.row(0, named=True), n_members=3, outside_engagers=0, n_shared_targets=2)
     assert "2 targets that no other account engages" in describe_block(alone)
+    assert "1.5 times the co-engagement their activity" in describe_block(dict(alone, ratio=1.5))
+    assert "no more co-engagement than" in describe_block(dict(alone, ratio=0.7))
     few = dict(alone, outside_engagers=1)
     assert "that only 1 other account engages" in describe_block(few)
     none = dict(alone, n_shared_targets=0)
