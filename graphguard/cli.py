@@ -375,8 +375,8 @@ def dense(
     for logs with no device or IP (ratings, reviews, follows). Writes blocks.parquet,
     accounts.parquet, report.md and dense.json; does not change `detect`.
 
-    Example: graphguard dense ratings.csv --out runs/dense --blocks 5
-    --set graph.engagement_types=[rate]
+    Example: graphguard dense ratings.csv --data ratings --set 'graph.engagement_types=[rate]'
+    --out runs/dense --blocks 5
     """
     with _errors(), _output(out_dir, kind="directory", inputs=[events], overwrite=overwrite):
         from graphguard.compose import compose_config, settings
