@@ -1,4 +1,5 @@
-"""graphguard's command line: simulate, detect, train, report, export, explain, evaluate, config.
+"""graphguard's command line: simulate, detect, dense, train, report, export, explain, evaluate,
+config.
 
 Results go to stdout, progress and narration to stderr. Exit codes: 0 ok, 1 bad input or a
 runtime failure (one `Error: ...` line, no traceback unless GRAPHGUARD_DEBUG=1), 2 usage error.
@@ -381,6 +382,48 @@ def detect(
         _print_report(out_dir, top)
         total = sum(result.timer.seconds().values())
         err.print(f"[dim]graphguard:[/] wrote {out_dir} in {total:.1f} s")
+
+
+@app.command()
+def dense(
+    events: Annotated[
+        Path, typer.Argument(help="Event log: Parquet file/dir/glob, CSV or NDJSON.")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write.")],
+    blocks: Annotated[int | None, typer.Option(help="Blocks to peel (dense.blocks).")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Data config name in conf/data (column mapping), e.g. talkingdata."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
+    set_: SetOption = None,
+) -> None:
+    """Dense account x target blocks (FRAUDAR-style peeling, configuration-model q-values),
+    for logs with no device or IP (ratings, reviews, follows). Writes blocks.parquet,
+    accounts.parquet, report.md and dense.json; does not change `detect`.
+
+    Example: graphguard dense ratings.csv --data ratings --set 'graph.engagement_types=[rate]'
+    --out runs/dense --blocks 5
+    """
+    with _errors(), _output(out_dir, kind="directory", inputs=[events], overwrite=overwrite):
+        from graphguard.compose import compose_config, settings
+        from graphguard.dense.run import run_dense
+
+        s = settings(compose_config(_overrides({"data": data, "dense.blocks": blocks}, set_)))
+        result = run_dense(
+            events,
+            out_dir,
+            s.dense,
+            s.detect.data,
+            s.detect.graph.engagement_types,
+            overwrite=overwrite,
+        )
+        summary = result.summary
+        out.print(
+            f"{summary['blocks']} blocks, {summary['flagged_blocks']} flagged "
+            f"({summary['flagged_accounts']:,} accounts) -> {out_dir}",
+            markup=False,
+        )
 
 
 @app.command()

@@ -34,6 +34,7 @@ from graphguard.config import (
     CommunityConfig,
     ConfigError,
     DataConfig,
+    DenseConfig,
     DetectConfig,
     FeatureConfig,
     GraphConfig,
@@ -85,6 +86,7 @@ GROUPS: dict[str, type] = {
     "train": TrainParams,
     "simulate": SimulationConfig,
     "paths": PathsConfig,
+    "dense": DenseConfig,
 }
 
 
@@ -215,6 +217,8 @@ class Settings:
     paths: PathsConfig
     #: the ``experiment`` section (conf/experiments.yaml only)
     experiment: ExperimentConfig | None = None
+    #: `graphguard dense` (not part of detect)
+    dense: DenseConfig = field(default_factory=DenseConfig)
 
 
 def settings(cfg: DictConfig) -> Settings:
@@ -256,6 +260,7 @@ def settings(cfg: DictConfig) -> Settings:
         simulate=objects["simulate"],
         paths=objects["paths"],
         experiment=objects.get("experiment"),
+        dense=objects["dense"],
     )
 
 

@@ -309,6 +309,42 @@ class DetectConfig:
     scoring: ScoringConfig = ScoringConfig()
 
 
+DENSE_OBJECTIVES = ("density", "excess")
+
+
+@dataclass(frozen=True)
+class DenseConfig:
+    """`graphguard dense`: blocks of the account x target graph, for logs without devices or
+    IPs (`graphguard.dense`). Not part of `graphguard detect`."""
+
+    #: blocks to peel, each after the edges of the ones before are removed.
+    blocks: int = 10
+    #: "excess": density less what the configuration model predicts (a log's organic dense
+    #: core does not outweigh a planted block); "density": FRAUDAR's g(S) as published.
+    objective: str = "density"
+    #: c in the target weight 1 / log(c + degree) (FRAUDAR uses 5).
+    log_offset: float = 5.0
+    #: a block with fewer accounts ends the search.
+    min_accounts: int = 2
+    #: a block is flagged at Benjamini-Hochberg q-value at most this (false-discovery rate)
+    #: under the configuration-model null ...
+    fdr: float = 0.01
+    #: ... and when its members share at least this many times the co-engagement the null
+    #: expects (real logs beat the null too: taste; see graphguard.dense.significance).
+    min_ratio: float = 4.0
+
+    def __post_init__(self) -> None:
+        check_int_at_least("dense.blocks", self.blocks, 1)
+        check_choice("dense.objective", self.objective, DENSE_OBJECTIVES)
+        if not _is_number(self.log_offset) or self.log_offset <= 1:
+            raise ConfigError(
+                "dense.log_offset", f"must be a number above 1, got {self.log_offset!r}"
+            )
+        check_int_at_least("dense.min_accounts", self.min_accounts, 1)
+        check_share("dense.fdr", self.fdr)
+        check_non_negative("dense.min_ratio", self.min_ratio)
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """What the supervised models read (`graphguard train`, the experiments)."""
