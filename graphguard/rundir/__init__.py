@@ -79,6 +79,23 @@ PARTICIPATION_COLUMNS: tuple[str, ...] = (
 )
 #: extra accounts.parquet columns of a run scored with a model
 MODEL_COLUMNS: tuple[str, ...] = (MODEL_RISK, EVIDENCE_RISK)
+#: campaigns across runs (`graphguard.campaigns` assigns them; accounts outside a reported
+#: cluster have none): a stable id, carried over from the previous run a cluster continues
+CAMPAIGN_ID = "campaign_id"
+#: how the cluster stands against the previous run, one of `CAMPAIGN_STATUSES`
+CAMPAIGN_STATUS = "campaign_status"
+#: clusters.parquet: the previous run's campaigns the cluster overlaps (its own first, when it
+#: carries one), empty for a new campaign
+PREVIOUS_CAMPAIGNS = "previous_campaigns"
+#: clusters.parquet: what tied the cluster to the previous campaign whose id it carries
+#: ("members" or "entities": shared devices, IPs and targets), null when it carries none
+CAMPAIGN_MATCH = "campaign_match"
+#: clusters.parquet: the size of that previous campaign (null when it carries none)
+PREVIOUS_SIZE = "previous_size"
+#: the values of campaign_status (`graphguard.campaigns.matching` holds the rules)
+CAMPAIGN_STATUSES: tuple[str, ...] = ("new", "continuing", "grown", "shrunk", "split", "merged")
+#: run.json's section about campaigns: the previous run, counts per status, ended and merged ids
+CAMPAIGNS_META = "campaigns"
 #: one evidence fact of a cluster in clusters.parquet's evidence_facts: its sentence and level
 FACT_DTYPE = pl.List(pl.Struct({"text": pl.String, "level": pl.String}))
 
@@ -115,6 +132,8 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = _columns(
     (MODEL_RISK, _F64, False),
     (EVIDENCE_RISK, _F64, False),
     (KNOWN_LABEL, _STR, False),
+    (CAMPAIGN_ID, _STR, False),
+    (CAMPAIGN_STATUS, _STR, False),
 )
 #: clusters.parquet's leading columns, in file order; the evidence measures follow.
 CLUSTER_COLUMNS: tuple[Column, ...] = _columns(
@@ -133,6 +152,11 @@ CLUSTER_COLUMNS: tuple[Column, ...] = _columns(
     (DOMINANT_RELATION, _STR),
     ("first_seen", _TIME),
     ("last_seen", _TIME),
+    (CAMPAIGN_ID, _STR, False),
+    (CAMPAIGN_STATUS, _STR, False),
+    (PREVIOUS_CAMPAIGNS, pl.List(pl.String), False),
+    (CAMPAIGN_MATCH, _STR, False),
+    (PREVIOUS_SIZE, _I64, False),
 )
 #: clusters.parquet's columns up to here come first, in this order; the others keep theirs
 CLUSTER_LEADING: tuple[str, ...] = (
