@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from graphguard.config import (
+    CasesConfig,
     CommunityConfig,
     ConfigError,
     DataConfig,
@@ -85,6 +86,7 @@ GROUPS: dict[str, type] = {
     "train": TrainParams,
     "simulate": SimulationConfig,
     "paths": PathsConfig,
+    "cases": CasesConfig,
 }
 
 
@@ -215,6 +217,8 @@ class Settings:
     paths: PathsConfig
     #: the ``experiment`` section (conf/experiments.yaml only)
     experiment: ExperimentConfig | None = None
+    #: the case store (`graphguard cases`, `graphguard review`)
+    cases: CasesConfig = CasesConfig()
 
 
 def settings(cfg: DictConfig) -> Settings:
@@ -256,6 +260,7 @@ def settings(cfg: DictConfig) -> Settings:
         simulate=objects["simulate"],
         paths=objects["paths"],
         experiment=objects.get("experiment"),
+        cases=objects.get("cases", CasesConfig()),
     )
 
 

@@ -317,13 +317,15 @@ def test_config_prints_yaml_with_overrides():
 def test_config_prints_every_section_in_full():
     cfg = yaml.safe_load(invoke("config").stdout)
     assert set(cfg) == {
-        "data", "graph", "community", "scoring", "features", "model", "train", "simulate", "paths"
+        "data", "graph", "community", "scoring", "features", "model", "train", "simulate", "paths",
+        "cases",
     }  # fmt: skip
     from graphguard.models.params import param_names
 
     assert tuple(cfg["model"]) == param_names("model")
     assert tuple(cfg["train"]) == param_names("train")
     assert cfg["simulate"]["n_accounts"] == 20000
+    assert cfg["cases"]["db"] == "graphguard-cases.db"
 
 
 @pytest.mark.parametrize(
