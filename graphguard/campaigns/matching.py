@@ -16,15 +16,16 @@ until it is not. Ids are hex: an attacker's account id never appears in one.
 
 **Links.** A cluster Q of this run is *linked* to a campaign P of the previous run:
 
-1. by members, when they share at least `MIN_SHARED_MEMBERS` accounts and those are at least
-   `MEMBER_LINK_SHARE` of the smaller of the two (the overlap coefficient, so a campaign that
-   grew to three times its size, or a piece split off one, still links);
+1. by members, when they share at least `MIN_SHARED_MEMBERS` accounts, making up at least
+   `MEMBER_LINK_SHARE` of one of the two and at least `MEMBER_LINK_OTHER_SHARE` of the other
+   (so a campaign that grew to several times its size, or a sizeable piece split off one, still
+   links, but a small ring that was a corner of a large community does not inherit its id);
 2. only for a cluster with no member link (its accounts were rotated): by entities, when their
-   *footprints* share at least `MIN_SHARED_ENTITIES` entities and those are at least
-   `ENTITY_LINK_SHARE` of the smaller footprint. A cluster's footprint is the devices, IPs and
-   targets that at least `FOOTPRINT_MIN_MEMBERS` of its members use, less the hubs: an entity in
-   the footprints of more than `HUB_CLUSTERS` clusters of its run (a popular post, a carrier
-   NAT) says nothing about which campaign is which.
+   *footprints* share at least `MIN_SHARED_ENTITIES` entities and, on both sides, at least
+   `ENTITY_LINK_SHARE` of the members use one of them. A cluster's footprint is the devices,
+   IPs and targets its members use, less the hubs: an entity in the footprints of more than
+   `HUB_CLUSTERS` clusters of its run (a popular post, a carrier NAT) says nothing about which
+   campaign is which.
 
 **Whose id.** Links are taken greedily, strongest first (member links before entity links, then
 more shared members or entities, a higher overlap, a larger previous campaign, then the smaller
@@ -64,15 +65,15 @@ if TYPE_CHECKING:
 
 #: a link by members: at least this many shared accounts ...
 MIN_SHARED_MEMBERS = 2
-#: ... making up at least this share of the smaller of the cluster and the previous campaign
+#: ... making up at least this share of the cluster or of the previous campaign ...
 MEMBER_LINK_SHARE = 0.5
-#: an entity belongs to a cluster's footprint when at least this many of its members use it
-FOOTPRINT_MIN_MEMBERS = 2
+#: ... and at least this share of the other one
+MEMBER_LINK_OTHER_SHARE = 0.2
 #: an entity in the footprints of more clusters than this (in its run) is a hub, left out
 HUB_CLUSTERS = 3
 #: a link by entities (rotated members): at least this many shared footprint entities ...
 MIN_SHARED_ENTITIES = 3
-#: ... making up at least this share of the smaller footprint
+#: ... used by at least this share of the cluster's members and of the previous campaign's
 ENTITY_LINK_SHARE = 0.5
 #: grown/shrunk: the size changed by at least this share of the previous size ...
 GROWTH_SHARE = 0.2
@@ -94,7 +95,7 @@ BY_MEMBERS, BY_ENTITIES = "members", "entities"
 RULES: dict[str, float | int] = {
     "min_shared_members": MIN_SHARED_MEMBERS,
     "member_link_share": MEMBER_LINK_SHARE,
-    "footprint_min_members": FOOTPRINT_MIN_MEMBERS,
+    "member_link_other_share": MEMBER_LINK_OTHER_SHARE,
     "hub_clusters": HUB_CLUSTERS,
     "min_shared_entities": MIN_SHARED_ENTITIES,
     "entity_link_share": ENTITY_LINK_SHARE,
@@ -154,49 +155,88 @@ def content_ids(members: pl.DataFrame, taken: Iterable[str] = ()) -> pl.DataFram
 
 def member_links(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     """Links by shared members (``current``: account_id, cluster_id; ``previous``: account_id,
-    campaign_id): cluster_id, campaign_id, shared, overlap."""
+    campaign_id): cluster_id, campaign_id, shared (accounts), overlap (the smaller share)."""
     sizes_q = current.group_by(_CID).len("size_q")
     sizes_p = previous.group_by(_PID).len("size_p")
-    return _links(
-        current.join(previous, on=_ACC), sizes_q, sizes_p, MIN_SHARED_MEMBERS, MEMBER_LINK_SHARE
+    share_q = pl.col("shared") / pl.col("size_q")
+    share_p = pl.col("shared") / pl.col("size_p")
+    return (
+        current.join(previous, on=_ACC)
+        .group_by(_CID, _PID)
+        .len("shared")
+        .join(sizes_q, on=_CID)
+        .join(sizes_p, on=_PID)
+        .filter(
+            pl.col("shared") >= MIN_SHARED_MEMBERS,
+            pl.max_horizontal(share_q, share_p) >= MEMBER_LINK_SHARE,
+            pl.min_horizontal(share_q, share_p) >= MEMBER_LINK_OTHER_SHARE,
+        )
+        .select(
+            _CID,
+            _PID,
+            pl.col("shared").cast(pl.Int64),
+            pl.min_horizontal(share_q, share_p).alias("overlap"),
+        )
     )
 
 
 def footprints(members: pl.DataFrame, entities: pl.DataFrame, key: str) -> pl.DataFrame:
-    """The (kind, entity) pairs at least `FOOTPRINT_MIN_MEMBERS` members of each group ``key``
-    use, hubs (in more than `HUB_CLUSTERS` groups' footprints) left out: key, kind, entity."""
+    """Each member's devices, IPs and targets, hubs (entities in the footprints of more than
+    `HUB_CLUSTERS` groups ``key``) left out: key, account_id, kind, entity."""
     return (
         entities.select(_ACC, "kind", "entity")
         .unique()
         .join(members.select(_ACC, key), on=_ACC)
-        .group_by(key, "kind", "entity")
-        .len("n_members")
-        .filter(pl.col("n_members") >= FOOTPRINT_MIN_MEMBERS)
-        .filter(pl.len().over("kind", "entity") <= HUB_CLUSTERS)
-        .select(key, "kind", "entity")
+        .filter(pl.col(key).n_unique().over("kind", "entity") <= HUB_CLUSTERS)
     )
 
 
-def entity_links(current_fp: pl.DataFrame, previous_fp: pl.DataFrame) -> pl.DataFrame:
-    """Links by shared footprint entities (`footprints` of this run, keyed by cluster_id, and
-    of the previous, keyed by campaign_id): cluster_id, campaign_id, shared, overlap."""
-    sizes_q = current_fp.group_by(_CID).len("size_q")
-    sizes_p = previous_fp.group_by(_PID).len("size_p")
-    pairs = current_fp.join(previous_fp, on=["kind", "entity"])
-    return _links(pairs, sizes_q, sizes_p, MIN_SHARED_ENTITIES, ENTITY_LINK_SHARE)
-
-
-def _links(
-    pairs: pl.DataFrame, sizes_q: pl.DataFrame, sizes_p: pl.DataFrame, least: int, share: float
+def entity_links(
+    current_fp: pl.DataFrame,
+    previous_fp: pl.DataFrame,
+    sizes_q: pl.DataFrame,
+    sizes_p: pl.DataFrame,
 ) -> pl.DataFrame:
+    """Links by shared footprint entities (`footprints` of this run, keyed by cluster_id, and
+    of the previous, keyed by campaign_id; ``sizes_q``/``sizes_p``: cluster_id/campaign_id,
+    size): cluster_id, campaign_id, shared (members using a shared entity, on the smaller
+    side), overlap (the smaller share of members using one)."""
+    places = ["kind", "entity"]
+    shared = (
+        current_fp.select(_CID, *places)
+        .unique()
+        .join(previous_fp.select(_PID, *places).unique(), on=places)
+    )
+    covered_q = (
+        shared.join(current_fp, on=[_CID, *places])
+        .group_by(_CID, _PID)
+        .agg(pl.col(_ACC).n_unique().alias("covered_q"))
+    )
+    covered_p = (
+        shared.join(previous_fp, on=[_PID, *places])
+        .group_by(_CID, _PID)
+        .agg(pl.col(_ACC).n_unique().alias("covered_p"))
+    )
+    share_q = pl.col("covered_q") / pl.col("size_q")
+    share_p = pl.col("covered_p") / pl.col("size_p")
     return (
-        pairs.group_by(_CID, _PID)
-        .len("shared")
-        .join(sizes_q, on=_CID)
-        .join(sizes_p, on=_PID)
-        .with_columns((pl.col("shared") / pl.min_horizontal("size_q", "size_p")).alias("overlap"))
-        .filter(pl.col("shared") >= least, pl.col("overlap") >= share)
-        .select(_CID, _PID, pl.col("shared").cast(pl.Int64), "overlap")
+        shared.group_by(_CID, _PID)
+        .len("n_entities")
+        .join(covered_q, on=[_CID, _PID])
+        .join(covered_p, on=[_CID, _PID])
+        .join(sizes_q.rename({"size": "size_q"}), on=_CID)
+        .join(sizes_p.rename({"size": "size_p"}), on=_PID)
+        .filter(
+            pl.col("n_entities") >= MIN_SHARED_ENTITIES,
+            share_q >= ENTITY_LINK_SHARE,
+            share_p >= ENTITY_LINK_SHARE,
+        )
+        .select(
+            _CID,
+            _PID,
+            pl.min_horizontal("covered_q", "covered_p").cast(pl.Int64).alias("shared"),
+            pl.min_horizontal(share_q, share_p).alias("overlap"),
+        )
     )
 
 
@@ -246,16 +286,13 @@ def track_campaigns(
         rotated = sizes.join(by_members, on=_CID, how="anti").select(_CID)
         current_fp = footprints(members, entity_edges, _CID).join(rotated, on=_CID, how="semi")
         previous_fp = footprints(previous.members, previous.entities, _PID)
-        by_entities = entity_links(current_fp, previous_fp).with_columns(
+        counts = previous.members.group_by(_PID).len("size")
+        by_entities = entity_links(current_fp, previous_fp, sizes, counts).with_columns(
             pl.lit(BY_ENTITIES).alias("match")
         )
         links = pl.concat([by_members, by_entities])
         previous_ids = previous.campaign_ids().to_list()
-        previous_sizes = (
-            previous.members.group_by(_PID)
-            .len("previous_size")
-            .with_columns(pl.col("previous_size").cast(pl.Int64))
-        )
+        previous_sizes = counts.select(_PID, pl.col("size").cast(pl.Int64).alias("previous_size"))
     links = links.join(previous_sizes, on=_PID, how="left").sort(
         [pl.col("match") != BY_MEMBERS, "shared", "overlap", "previous_size", _PID, _CID],
         descending=[False, True, True, True, False, False],
