@@ -16,7 +16,8 @@ until it is not. Ids are hex: an attacker's account id never appears in one.
 
 **Links.** A cluster Q of this run is *linked* to a campaign P of the previous run:
 
-1. by members, when they share at least `MIN_SHARED_MEMBERS` accounts, making up at least
+1. by members, when they share at least `MIN_SHARED_MEMBERS` accounts (or all of both: the same
+   members, however few, are the same campaign), making up at least
    `MEMBER_LINK_SHARE` of one of the two and at least `MEMBER_LINK_OTHER_SHARE` of the other
    (so a campaign that grew to several times its size, or a sizeable piece split off one, still
    links, but a small ring that was a corner of a large community does not inherit its id);
@@ -167,7 +168,8 @@ def member_links(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
         .join(sizes_q, on=_CID)
         .join(sizes_p, on=_PID)
         .filter(
-            pl.col("shared") >= MIN_SHARED_MEMBERS,
+            (pl.col("shared") >= MIN_SHARED_MEMBERS)
+            | ((pl.col("shared") == pl.col("size_q")) & (pl.col("shared") == pl.col("size_p"))),
             pl.max_horizontal(share_q, share_p) >= MEMBER_LINK_SHARE,
             pl.min_horizontal(share_q, share_p) >= MEMBER_LINK_OTHER_SHARE,
         )
