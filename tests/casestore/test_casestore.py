@@ -353,3 +353,29 @@ def test_unreachable_databases_are_named_without_their_password(tmp_path: Path):
     with pytest.raises(DatabaseUnavailable) as caught:
         CaseStore.open("postgresql://ana:hunter2@127.0.0.1:1/cases?connect_timeout=2")
     assert "hunter2" not in str(caught.value) and "127.0.0.1:1" in str(caught.value)
+
+
+def test_threads_sharing_a_store_lose_no_change(store: CaseStore, tmp_path: Path):
+    import threading
+
+    ids = [f"c{i}" for i in range(6)]
+    store.sync_run(make_run(tmp_path / "day1", {c: ring(c, 3) for c in ids}))
+    failures: list[BaseException] = []
+
+    def work(case_id: str) -> None:
+        try:
+            for k in range(4):
+                store.add_note(case_id, f"note {k}", actor=case_id)
+                store.list_cases()
+            store.decide(case_id, "dismissed", actor=case_id)
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert store.counts()["dismissed"] == len(ids)
+    assert actions(store).count("note") == 4 * len(ids)
