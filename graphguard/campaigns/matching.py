@@ -263,8 +263,8 @@ def track_campaigns(
         previous: the previous run (`graphguard.campaigns.previous.load_previous`).
 
     Returns:
-        The tables with the campaign columns (`rundir.CAMPAIGN_ID`, ... right after cluster_id
-        in clusters, last in accounts) and run.json's campaigns section.
+        The tables with the campaign columns (`rundir.CAMPAIGN_ID`, ... after the leading
+        columns in clusters, last in accounts) and run.json's campaigns section.
     """
     members = accounts.select(_ACC, _CID).filter(pl.col(_CID).is_not_null())
     members = members.join(clusters.select(_CID), on=_CID, how="semi")
@@ -322,7 +322,9 @@ def track_campaigns(
     out_clusters = base.join(
         table.select(_CID, *columns), on=_CID, how="left", maintain_order="left"
     )
-    out_clusters = out_clusters.select(_CID, *columns, pl.exclude(_CID, *columns))
+    # after the leading columns (rundir.CLUSTER_LEADING), before the evidence measures
+    leading = [c for c in rundir.CLUSTER_LEADING if c in out_clusters.columns]
+    out_clusters = out_clusters.select(*leading, *columns, pl.exclude(*leading, *columns))
     out_accounts = accounts.drop([c for c in columns[:2] if c in accounts.columns]).join(
         table.select(_CID, *columns[:2]), on=_CID, how="left", maintain_order="left"
     )

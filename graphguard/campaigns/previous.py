@@ -150,31 +150,7 @@ def fingerprint(run_dir: Path) -> str:
 def _read(
     run_dir: Path, name: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()
 ) -> pl.DataFrame:
-    """``columns`` (and those of ``optional`` present) of run file ``name``, ids as strings."""
-    path = run_dir / name
     try:
-        present = pl.read_parquet_schema(path)
-    except Exception as error:  # polars raises several types for a file that is not Parquet
-        raise PreviousRunError(run_dir, f"{name}: cannot read Parquet file ({error})") from None
-    for column in columns:
-        if column not in present:
-            raise PreviousRunError(run_dir, f"{name}: missing column {column!r}")
-    wanted = [*columns, *(c for c in optional if c in present)]
-    declared = {c.name: c.dtype for c in rundir.TABLES[name]}
-    casts = []
-    for column in wanted:
-        dtype, expected = present[column], declared[column]
-        ok = (
-            dtype.is_integer()
-            if expected.is_integer()
-            else dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum | pl.Null)
-        )
-        if not ok:
-            raise PreviousRunError(
-                run_dir, f"{name}: column {column!r} is {dtype}, the contract says {expected}"
-            )
-        casts.append(pl.col(column).cast(expected))
-    try:
-        return pl.scan_parquet(path).select(wanted).with_columns(casts).collect()
-    except Exception as error:
-        raise PreviousRunError(run_dir, f"{name}: cannot read Parquet file ({error})") from None
+        return rundir.read_columns(run_dir, name, columns, optional)
+    except (FileNotFoundError, ValueError) as error:
+        raise PreviousRunError(run_dir, str(error)) from None

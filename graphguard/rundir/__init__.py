@@ -414,6 +414,45 @@ def load_run(path: str | Path) -> Run:
     return Run(path=run_dir, accounts=accounts, clusters=clusters, meta=meta)
 
 
+def read_columns(
+    run: Run | str | Path, name: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """Only ``columns`` (and those of ``optional`` the file has) of run file ``name``, cast to
+    their contract dtypes: a narrow read of a big table (a previous run's accounts).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: "<name>: cannot read Parquet file (...)", "<name>: missing column 'x'",
+            "<name>: column 'x' is <dtype>, the contract says <dtype>".
+    """
+    path = (run.path if isinstance(run, Run) else Path(run)) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        present = pl.read_parquet_schema(path)
+    except Exception as error:  # polars raises several exception types for a corrupt file
+        raise ValueError(f"{name}: cannot read Parquet file ({error})") from error
+    missing = [column for column in columns if column not in present]
+    if missing:
+        raise ValueError(f"{name}: missing column {missing[0]!r}")
+    wanted = [*columns, *(c for c in optional if c in present and c not in columns)]
+    declared = {column.name: column.dtype for column in TABLES[name]}
+    for column in wanted:
+        dtype, expected = present[column], declared[column]
+        ok, _ = _accepts(expected, dtype)
+        if dtype != pl.Null and not ok:
+            raise ValueError(f"{name}: column {column!r} is {dtype}, the contract says {expected}")
+    casts = [
+        pl.col(c).cast(declared[c])
+        for c in wanted
+        if declared[c] == pl.String or declared[c].is_numeric() or present[c] == pl.Null
+    ]
+    try:
+        return pl.scan_parquet(path).select(wanted).with_columns(casts).collect()
+    except Exception as error:
+        raise ValueError(f"{name}: cannot read Parquet file ({error})") from error
+
+
 def _table_path(run_dir: Path, name: str) -> Path:
     path = run_dir / name
     if not path.is_file():

@@ -107,7 +107,7 @@ def test_columns_follow_the_run_contract():
     declared = {c.name: c.dtype for c in rundir.CLUSTER_COLUMNS}
     for column in (rundir.PREVIOUS_CAMPAIGNS, rundir.CAMPAIGN_MATCH, rundir.PREVIOUS_SIZE):
         assert result.clusters.schema[column] == declared[column]
-    assert result.clusters.columns[:3] == [CID, PID, STATUS]
+    assert result.clusters.columns[:4] == [CID, rundir.SIZE, PID, STATUS]
 
 
 def test_ids_are_deterministic_and_come_from_the_members():
