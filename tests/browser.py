@@ -78,8 +78,10 @@ class Browser:
             self.close()
             raise
         self._next = 0
+        self.console: list[str] = []
         self.send("Page.enable")
         self.send("Runtime.enable")
+        self.send("Log.enable")
         self.send(
             "Emulation.setDeviceMetricsOverride",
             width=width,
@@ -87,7 +89,6 @@ class Browser:
             deviceScaleFactor=1,
             mobile=False,
         )
-        self.console: list[str] = []
 
     def _port(self) -> int:
         marker = Path(self._profile.name) / "DevToolsActivePort"
@@ -102,7 +103,8 @@ class Browser:
 
     def send(self, method: str, **params: Any) -> dict[str, Any]:
         """One DevTools command; its result (events that arrive meanwhile are kept in
-        ``console`` when they are console messages or exceptions, dropped otherwise)."""
+        ``console`` when they are console messages, log entries such as a Content-Security-
+        Policy violation, or exceptions; dropped otherwise)."""
         self._next += 1
         self._ws.send(json.dumps({"id": self._next, "method": method, "params": params}))
         while True:
@@ -118,6 +120,9 @@ class Browser:
                 )
             elif message.get("method") == "Runtime.exceptionThrown":
                 self.console.append(str(message["params"]["exceptionDetails"]))
+            elif message.get("method") == "Log.entryAdded":  # CSP violations, network errors
+                entry = message["params"]["entry"]
+                self.console.append(f"{entry.get('level')}: {entry.get('text')}")
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (promises awaited)."""
@@ -147,8 +152,8 @@ class Browser:
         self.send("Page.navigate", url=url)
         self.wait_for(f"!window.__ggOld && document.readyState === 'complete' && ({ready})")
 
-    def submit(self, selector: str, ready: str = "true") -> None:
-        """Click ``selector`` (a submit button) and wait for the page it leads to."""
+    def follow(self, selector: str, ready: str = "true") -> None:
+        """Click ``selector`` (a link, a submit button) and wait for the page it leads to."""
         self.evaluate("window.__ggOld = true")
         self.click(selector)
         self.wait_for(f"!window.__ggOld && document.readyState === 'complete' && ({ready})")

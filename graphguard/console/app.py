@@ -113,7 +113,7 @@ class ReviewApp:
             ("Cache-Control", "no-store"),
             ("X-Content-Type-Options", "nosniff"),
             ("X-Frame-Options", "DENY"),
-            ("Referrer-Policy", "no-referrer"),
+            ("Referrer-Policy", pages.REFERRER),
             ("Content-Security-Policy", "frame-ancestors 'none'"),
             ("Cross-Origin-Opener-Policy", "same-origin"),
             ("Cross-Origin-Resource-Policy", "same-origin"),
@@ -181,6 +181,8 @@ class ReviewApp:
             return _html(
                 "200 OK", pages.audit_page(entries, run_name=self.run_name, actor=self.actor)
             )
+        if path == "/favicon.ico":
+            return Response("204 No Content", b"", "text/plain")
         if path.startswith("/static/"):
             return self.static(path[len("/static/") :])
         return _html("404 Not Found", pages.error_page("404", "no such page"))

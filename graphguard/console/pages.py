@@ -34,6 +34,9 @@ MESSAGES = {
     "bulk": "Bulk decision recorded on the selected cases.",
 }
 FORM_ACTION = "'self'"
+#: Same-origin referrers: a form post then carries the console's Origin (with no-referrer,
+#: browsers send ``Origin: null``, which `Guard.origin_ok` refuses).
+REFERRER = "same-origin"
 
 
 def case_href(case_id: str) -> str:
@@ -170,7 +173,9 @@ def queue_page(
         f"{bulk}{table}</form></section>"
     )
     header = _nav(f"Review queue <small>{len(cases):,} cases</small>", run_name, actor)
-    return page("graphguard · review queue", header, body, {}, form_action=FORM_ACTION)
+    return page(
+        "graphguard · review queue", header, body, {}, form_action=FORM_ACTION, referrer=REFERRER
+    )
 
 
 # ------------------------------------------------------------------------------------ a case
@@ -305,14 +310,23 @@ def case_page(
         actor,
     )
     if case is not None:
-        return render_case_html(case, panel=panel, header=header, form_action=FORM_ACTION)
+        return render_case_html(
+            case, panel=panel, header=header, form_action=FORM_ACTION, referrer=REFERRER
+        )
     body = panel + (
         '<section class="card"><p class="muted">This case is not in the run being reviewed '
         f"(it was last seen in {esc(detail.last_seen_run)}); its members:</p>"
         + "".join(f'<span class="id chip">{esc(m)}</span> ' for m in detail.members)
         + "</section>"
     )
-    return page(f"graphguard · case {detail.id}", header, body, {}, form_action=FORM_ACTION)
+    return page(
+        f"graphguard · case {detail.id}",
+        header,
+        body,
+        {},
+        form_action=FORM_ACTION,
+        referrer=REFERRER,
+    )
 
 
 # ------------------------------------------------------------------------------------ audit
@@ -322,10 +336,13 @@ def audit_page(entries: Sequence[AuditEntry], *, run_name: str, actor: str) -> s
     """The whole audit log, latest first."""
     body = f'<section class="card">{_audit_rows(entries, with_case=True)}</section>'
     header = _nav(f"Audit log <small>{len(entries):,} entries</small>", run_name, actor)
-    return page("graphguard · audit log", header, body, {}, form_action=FORM_ACTION)
+    return page(
+        "graphguard · audit log", header, body, {}, form_action=FORM_ACTION, referrer=REFERRER
+    )
 
 
 def error_page(status: str, text: str, *, run_name: str = "", actor: str = "") -> str:
     """A plain error page (the message is escaped)."""
     body = f'<section class="card"><p class="flash bad">{esc(text)}</p></section>'
-    return page(f"graphguard · {status}", _nav(esc(status), run_name, actor), body, {})
+    header = _nav(esc(status), run_name, actor)
+    return page(f"graphguard · {status}", header, body, {}, referrer=REFERRER)

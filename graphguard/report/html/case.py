@@ -171,6 +171,7 @@ def render_case_html(
     panel: str = "",
     header: str | None = None,
     form_action: str = "'none'",
+    referrer: str = "no-referrer",
 ) -> str:
     """The case file of one cluster as a self-contained HTML page.
 
@@ -181,7 +182,7 @@ def render_case_html(
         panel: markup put above the evidence (the review console's decision forms; the caller
             escapes what it holds).
         header: markup replacing the page's header (the console's navigation and case facts).
-        form_action: the page policy's form-action source (`page`).
+        form_action, referrer: the page's form-action source and referrer policy (`page`).
     """
     cid = case.cluster_id
     view = graph_view(case, layout=layout)
@@ -216,4 +217,5 @@ def render_case_html(
         data,
         vendor=("cytoscape",),
         form_action=form_action,
+        referrer=referrer,
     )

@@ -48,12 +48,15 @@ def page(
     *,
     vendor: tuple[str, ...] = (),
     form_action: str = "'none'",
+    referrer: str = "no-referrer",
 ) -> str:
     """A whole HTML document: ``header`` and ``body`` are markup, ``data`` goes to the script.
 
     ``vendor`` names libraries of `VENDOR_SCRIPTS` to inline before the page's script;
     ``form_action`` is the policy's form-action source (``'self'`` for the review console,
-    whose forms post back to it; offline pages post nowhere).
+    whose forms post back to it; offline pages post nowhere); ``referrer`` the referrer
+    policy (the console's ``same-origin``: with ``no-referrer`` a browser sends its form posts
+    with ``Origin: null``, which the console refuses).
     """
     scripts = [static_text(VENDOR_SCRIPTS[name], "vendor") for name in vendor]
     scripts.append(static_text("case.js"))
@@ -68,7 +71,7 @@ def page(
         '<html lang="en"><head><meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="referrer" content="no-referrer">\n'
+        f'<meta name="referrer" content="{esc(referrer)}">\n'
         f"<title>{esc(title)}</title>\n"
         f"<style>{static_text('style.css')}</style>\n"
         f"</head><body>\n{header}\n<main>\n{body}\n</main>\n"
