@@ -9,8 +9,10 @@ run. Against truth.parquet:
 * of the campaigns found in both halves, the share that *keep* their id (the second half's main
   cluster carries the id of one of the first half's clusters that are mostly the campaign; and,
   stricter, the id of its first-half main cluster), and the share whose id *changed* (the rest);
-* *wrong carries*: second-half clusters carrying a first-half id although the two clusters are
-  mostly different things (two truth campaigns, or a campaign and benign accounts).
+* *wrong carries*: second-half clusters carrying a first-half id although the truth campaign
+  that makes up most of one of the two clusters has fewer than 3 accounts in the other (it is
+  not that campaign going on); *majority changed*: carries where the majority flipped (campaign
+  and benign accounts) while the campaign's accounts are still there on both sides.
 
 A second arm rotates the members: in the second half every campaign account is replaced by a new
 account id (same devices, IPs and targets, as when a banned ring comes back on fresh accounts),
@@ -48,10 +50,15 @@ PURITY = 0.5
 MIN_FOUND = 3
 
 
-def split_world(seed: int, n_accounts: int, work: Path) -> dict[str, Path]:
-    """Simulate, split at the midpoint of time, write the halves (and a rotated second half)."""
-    world = simulate(SimulationConfig(n_accounts=n_accounts, seed=seed))
-    events, truth = world.events, world.truth
+def split_world(seed: int, n_accounts: int, work: Path, world: Path | None = None) -> dict:
+    """Simulate (or read ``world``/events.parquet and truth.parquet), split at the midpoint of
+    time, write the halves (and a rotated second half)."""
+    if world is None:
+        simulated = simulate(SimulationConfig(n_accounts=n_accounts, seed=seed))
+        events, truth = simulated.events, simulated.truth
+    else:
+        events = pl.read_parquet(world / "events.parquet")
+        truth = pl.read_parquet(world / "truth.parquet")
     t = events.get_column(schema.TIME)
     mid = t.min() + (t.max() - t.min()) / 2
     paths = {name: work / f"{name}.parquet" for name in ("half1", "half2", "half2_rotated")}
@@ -150,7 +157,37 @@ def score(first: Path, second: Path, truth: pl.DataFrame) -> dict[str, Any]:
     carried = d2.join(d1, on=rundir.CAMPAIGN_ID, suffix="_1")  # ids present in both runs
     involved = carried.filter((pl.col("what") != BENIGN) | (pl.col("what_1") != BENIGN))
     involved = involved.filter((pl.col("what") != MIXED) | (pl.col("what_1") != MIXED))
-    wrong = involved.filter(pl.col("what") != pl.col("what_1"))
+    flipped = involved.filter(pl.col("what") != pl.col("what_1"))
+    # how many accounts of each side's majority campaign the other side holds
+    per_id = (
+        pl.concat(
+            [m1.with_columns(pl.lit(1).alias("half")), m2.with_columns(pl.lit(2).alias("half"))]
+        )
+        .group_by(rundir.CAMPAIGN_ID, "half", "truth")
+        .len("n")
+    )
+
+    def count(campaign: str, half: int, truth: str) -> int:
+        hit = per_id.filter(
+            pl.col(rundir.CAMPAIGN_ID) == campaign, pl.col("half") == half, pl.col("truth") == truth
+        )
+        return int(hit.get_column("n").sum())
+
+    holds, wrong_ids = [], []
+    for campaign, what, what_1 in flipped.select(rundir.CAMPAIGN_ID, "what", "what_1").iter_rows():
+        gone = (what_1 not in (BENIGN, MIXED) and count(campaign, 2, what_1) < MIN_FOUND) or (
+            what not in (BENIGN, MIXED) and count(campaign, 1, what) < MIN_FOUND
+        )
+        if gone:
+            wrong_ids.append(campaign)
+        holds.append(
+            {
+                rundir.CAMPAIGN_ID: campaign,
+                "wrong": gone,
+                "first": _holding(m1, campaign),
+                "second": _holding(m2, campaign),
+            }
+        )
     meta2 = rundir.load_run(second).meta
     n_both = both.height
     return {
@@ -165,8 +202,9 @@ def score(first: Path, second: Path, truth: pl.DataFrame) -> dict[str, Any]:
         "changed_share": 1 - sum(kept_any) / n_both if n_both else None,
         "carried_ids": carried.height,
         "carried_ids_involving_a_campaign": involved.height,
-        "wrong_carries": wrong.height,
-        "wrong_examples": wrong.head(5).to_dicts(),
+        "wrong_carries": len(wrong_ids),
+        "majority_changed": flipped.height - len(wrong_ids),
+        "flipped_carries": holds,
         "changed": per.filter(~pl.col("kept")).to_dicts(),
         "per_kind": per.group_by("campaign_kind")
         .agg(pl.len().alias("found_both"), pl.col("kept").sum().alias("kept"))
@@ -176,6 +214,16 @@ def score(first: Path, second: Path, truth: pl.DataFrame) -> dict[str, Any]:
         "matching_s": meta2["timings_s"].get("campaigns"),
         "detect_s": sum(meta2["timings_s"].values()),
     }
+
+
+def _holding(members: pl.DataFrame, campaign: str) -> str:
+    counts = (
+        members.filter(pl.col(rundir.CAMPAIGN_ID) == campaign)
+        .group_by("truth")
+        .len("n")
+        .sort(["n", "truth"], descending=[True, False])
+    )
+    return ", ".join(f"{n} {what}" for what, n in counts.iter_rows())
 
 
 def _spread(values: list[float]) -> dict[str, float | None]:
@@ -204,14 +252,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103, 104, 105])
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "campaigns")
+    parser.add_argument(
+        "--world",
+        type=Path,
+        help="A world directory (events.parquet, truth.parquet) to split instead of simulating",
+    )
     args = parser.parse_args(argv)
     command = "python benchmarks/campaign_split.py " + " ".join(argv or sys.argv[1:])
     arms: dict[str, list[dict[str, Any]]] = {"same accounts": [], "rotated accounts": []}
     started = time.perf_counter()
-    for seed in args.seeds:
+    for seed in [0] if args.world else args.seeds:
         with tempfile.TemporaryDirectory(prefix="campaign-split-") as tmp:
             work = Path(tmp)
-            paths = split_world(seed, args.accounts, work)
+            paths = split_world(seed, args.accounts, work, args.world)
             run1, run2, run2r = work / "run1", work / "run2", work / "run2_rotated"
             run_detection(paths["half1"], run1)
             run_detection(paths["half2"], run2, previous=run1)
@@ -235,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             "kept_main_share": _spread([r["kept_main_share"] for r in results]),
             "changed_share": _spread([r["changed_share"] for r in results]),
             "wrong_carries_total": sum(r["wrong_carries"] for r in results),
+            "majority_changed_total": sum(r["majority_changed"] for r in results),
             "carried_ids_involving_a_campaign_total": sum(
                 r["carried_ids_involving_a_campaign"] for r in results
             ),
@@ -246,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     document = {
         "command": command,
         "accounts": args.accounts,
-        "seeds": args.seeds,
+        "seeds": ["-"] if args.world else args.seeds,
+        "world": None if args.world is None else str(args.world),
         "seconds": round(time.perf_counter() - started, 1),
         "summary": summary,
         "runs": arms,
@@ -262,8 +317,14 @@ def _markdown(doc: dict[str, Any]) -> str:
     lines = [
         "# Campaign ids across a world split in time",
         "",
-        f"Command: `{doc['command'].strip()}` ({doc['accounts']:,} benign accounts per world, "
-        f"seeds {', '.join(map(str, doc['seeds']))}; {doc['seconds']:.0f} s in all).",
+        f"Command: `{doc['command'].strip()}` ("
+        + (
+            f"the world in {doc['world']}"
+            if doc.get("world")
+            else f"{doc['accounts']:,} benign accounts per world, seeds "
+            f"{', '.join(map(str, doc['seeds']))}"
+        )
+        + f"; {doc['seconds']:.0f} s in all).",
         "",
         "Each simulated world's events are split at the midpoint of their time span; the first "
         "half is detected, then the second with `--previous` the first half's run. A truth "
@@ -271,33 +332,39 @@ def _markdown(doc: dict[str, Any]) -> str:
         f"{PURITY}, at least {MIN_FOUND} of them). *Kept*: the second half's main cluster of "
         "the campaign carries the id of a first-half cluster that is mostly the campaign "
         "(*kept, main*: of its first-half main cluster). *Changed*: found in both, not kept. "
-        "*Wrong carries*: a second-half cluster carrying a first-half id while the two clusters "
-        "are mostly different things (two campaigns, or a campaign and benign accounts). "
+        "*Wrong carries*: a second-half cluster carrying a first-half id although the truth "
+        f"campaign making up most of one of the two clusters has fewer than {MIN_FOUND} "
+        "accounts in the other. *Majority changed*: carries where the majority flipped between "
+        "a campaign and benign accounts while the campaign's accounts are there on both sides "
+        "(the campaign goes on, inside a more mixed cluster). "
         "*Rotated accounts*: every campaign account of the second half replaced by a new id "
         "(same devices, IPs, targets), so only shared entities can carry the id.",
         "",
-        "| arm | campaigns found in both halves | kept | kept (main) | changed | wrong carries |",
-        "|---|---:|---|---|---|---:|",
+        "| arm | campaigns found in both halves | kept | kept (main) | changed | wrong carries | "
+        "majority changed |",
+        "|---|---:|---|---|---|---:|---:|",
     ]
     for arm, s in doc["summary"].items():
         lines.append(
             f"| {arm} | {s['found_both_total']} of {s['campaigns_total']} | "
             f"{_pct(s['kept_share'])} | {_pct(s['kept_main_share'])} | "
             f"{_pct(s['changed_share'])} | {s['wrong_carries_total']} of "
-            f"{s['carried_ids_involving_a_campaign_total']} carried ids involving a campaign |"
+            f"{s['carried_ids_involving_a_campaign_total']} carried ids involving a campaign | "
+            f"{s['majority_changed_total']} |"
         )
     lines += ["", "Mean ± standard deviation over seeds. Per seed:", ""]
     lines += [
-        "| arm | seed | found in both | kept | kept (main) | wrong carries | statuses "
-        "(second half) | matching s / detect s |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "| arm | seed | found in both | kept | kept (main) | wrong carries | majority changed | "
+        "statuses (second half) | matching s / detect s |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for arm, results in doc["runs"].items():
         for r in results:
             statuses = ", ".join(f"{k} {v}" for k, v in r["statuses"].items() if v)
             lines.append(
                 f"| {arm} | {r['seed']} | {r['found_both']} | {r['kept']} | {r['kept_main']} | "
-                f"{r['wrong_carries']} | {statuses} | {r['matching_s']:.2f} / "
+                f"{r['wrong_carries']} | {r['majority_changed']} | {statuses} | "
+                f"{r['matching_s']:.2f} / "
                 f"{r['detect_s']:.1f} |"
             )
     lines += ["", "Kept by campaign kind (all seeds):", ""]
@@ -317,6 +384,25 @@ def _markdown(doc: dict[str, Any]) -> str:
         for r in rs
         for c in r["changed"]
     ]
+    flipped = [
+        (arm, r["seed"], w)
+        for arm, rs in doc["runs"].items()
+        for r in rs
+        for w in r["flipped_carries"]
+    ]
+    if flipped:
+        lines += [
+            "",
+            "Carried ids whose majority changed (accounts per truth campaign in the first-half "
+            "and second-half clusters):",
+            "",
+        ]
+        lines += [
+            f"- {arm}, seed {seed}, {w['campaign_id']}"
+            f"{' (wrong carry)' if w['wrong'] else ''}: first half {w['first']}; second half "
+            f"{w['second']}"
+            for arm, seed, w in flipped
+        ]
     if changed:
         lines += [
             "",
