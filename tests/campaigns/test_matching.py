@@ -342,3 +342,13 @@ def test_member_links_are_vectorised_and_agree_with_a_plain_count(seed):
     for i, group in enumerate(second):
         expected = max(range(len(first)), key=lambda j: len(set(group) & set(first[j])))
         assert id_of(two, i) == id_of(one, expected)
+
+
+def test_a_run_without_clusters_ends_every_previous_campaign():
+    assert track([]).clusters.height == 0
+    one, two = chain([names("a", 5), names("b", 4)], [])
+    assert two.clusters.height == 0
+    assert two.section["ended"] == sorted([id_of(one, 0), id_of(one, 1)])
+    assert sum(two.section["counts"].values()) == 0
+    _, three = chain([], [names("a", 5)])
+    assert row(three, 0)[STATUS] == "new"
