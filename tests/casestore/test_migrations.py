@@ -113,3 +113,18 @@ def test_a_database_from_a_newer_graphguard_is_refused(tmp_path: Path):
 
     with pytest.raises(DatabaseUnavailable, match="newer graphguard"):
         CaseStore.open(db)
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(tmp_path: Path):
+    from sqlalchemy.exc import IntegrityError
+
+    with CaseStore.open(tmp_path / "cases.db") as store, store._engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+            conn.execute(
+                text(
+                    "INSERT INTO notes (case_id, at, author, text) "
+                    "VALUES ('no-such-case', '2026-12-01', 'x', 'y')"
+                )
+            )
