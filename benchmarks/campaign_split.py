@@ -46,6 +46,12 @@ from graphguard.pipeline.detect import run_detection  # noqa: E402
 from graphguard.simulate import SimulationConfig, simulate  # noqa: E402
 
 BENIGN, MIXED = "(benign)", "(mixed)"
+#: the second halves detected against the first, and the names of their arms
+ARMS = {
+    "half2": "same accounts",
+    "half2_rotated": "rotated accounts",
+    "half2_rotated_devices": "rotated accounts and devices",
+}
 PURITY = 0.5
 MIN_FOUND = 3
 
@@ -61,18 +67,27 @@ def split_world(seed: int, n_accounts: int, work: Path, world: Path | None = Non
         truth = pl.read_parquet(world / "truth.parquet")
     t = events.get_column(schema.TIME)
     mid = t.min() + (t.max() - t.min()) / 2
-    paths = {name: work / f"{name}.parquet" for name in ("half1", "half2", "half2_rotated")}
+    names = ("half1", "half2", "half2_rotated", "half2_rotated_devices")
+    paths = {name: work / f"{name}.parquet" for name in names}
     events.filter(pl.col(schema.TIME) < mid).write_parquet(paths["half1"])
     second = events.filter(pl.col(schema.TIME) >= mid)
     second.write_parquet(paths["half2"])
     abusive = truth.filter(pl.col("campaign_id").is_not_null()).select(schema.ACCOUNT)
     rotated = pl.col(schema.ACCOUNT).is_in(abusive.get_column(schema.ACCOUNT).implode())
-    second.with_columns(
+    rotated_second = second.with_columns(
         pl.when(rotated)
         .then(pl.col(schema.ACCOUNT) + "~rotated")
         .otherwise(pl.col(schema.ACCOUNT))
         .alias(schema.ACCOUNT)
-    ).write_parquet(paths["half2_rotated"])
+    )
+    rotated_second.write_parquet(paths["half2_rotated"])
+    # the new accounts on new devices too: only IPs and targets are left to match
+    rotated_second.with_columns(
+        pl.when(pl.col(schema.ACCOUNT).str.ends_with("~rotated"))
+        .then(pl.col(schema.DEVICE) + "~new")
+        .otherwise(pl.col(schema.DEVICE))
+        .alias(schema.DEVICE)
+    ).write_parquet(paths["half2_rotated_devices"])
     truth_rotated = pl.concat(
         [
             truth,
@@ -188,7 +203,10 @@ def score(first: Path, second: Path, truth: pl.DataFrame) -> dict[str, Any]:
                 "second": _holding(m2, campaign),
             }
         )
-    meta2 = rundir.load_run(second).meta
+    second_run = rundir.load_run(second)
+    meta2 = second_run.meta
+    entity_ids = second_run.clusters.filter(pl.col(rundir.CAMPAIGN_MATCH) == "entities")
+    by_entities = carried.join(entity_ids.select(rundir.CAMPAIGN_ID), on=rundir.CAMPAIGN_ID)
     n_both = both.height
     return {
         "campaigns_truth": int(truth.get_column("campaign_id").drop_nulls().n_unique()),
@@ -211,6 +229,10 @@ def score(first: Path, second: Path, truth: pl.DataFrame) -> dict[str, Any]:
         .sort("campaign_kind")
         .to_dicts(),
         "statuses": meta2[rundir.CAMPAIGNS_META]["counts"],
+        "carried_by_entities": by_entities.height,
+        "carried_by_entities_benign_both": by_entities.filter(
+            pl.col("what") == BENIGN, pl.col("what_1") == BENIGN
+        ).height,
         "matching_s": meta2["timings_s"].get("campaigns"),
         "detect_s": sum(meta2["timings_s"].values()),
     }
@@ -259,20 +281,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     command = "python benchmarks/campaign_split.py " + " ".join(argv or sys.argv[1:])
-    arms: dict[str, list[dict[str, Any]]] = {"same accounts": [], "rotated accounts": []}
+    arms: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS.values()}
     started = time.perf_counter()
     for seed in [0] if args.world else args.seeds:
         with tempfile.TemporaryDirectory(prefix="campaign-split-") as tmp:
             work = Path(tmp)
             paths = split_world(seed, args.accounts, work, args.world)
-            run1, run2, run2r = work / "run1", work / "run2", work / "run2_rotated"
+            run1 = work / "run1"
             run_detection(paths["half1"], run1)
-            run_detection(paths["half2"], run2, previous=run1)
-            run_detection(paths["half2_rotated"], run2r, previous=run1)
-            for arm, (run, truth) in {
-                "same accounts": (run2, paths["truth"]),
-                "rotated accounts": (run2r, paths["truth_rotated"]),
-            }.items():
+            for half, arm in ARMS.items():
+                run = work / f"run_{half}"
+                run_detection(paths[half], run, previous=run1)
+                truth = paths["truth"] if half == "half2" else paths["truth_rotated"]
                 result = score(run1, run, pl.read_parquet(truth))
                 result["seed"] = seed
                 arms[arm].append(result)
@@ -338,7 +358,10 @@ def _markdown(doc: dict[str, Any]) -> str:
         "a campaign and benign accounts while the campaign's accounts are there on both sides "
         "(the campaign goes on, inside a more mixed cluster). "
         "*Rotated accounts*: every campaign account of the second half replaced by a new id "
-        "(same devices, IPs, targets), so only shared entities can carry the id.",
+        "(same devices, IPs, targets), so only shared entities can carry the id; *and devices*: "
+        "on new device ids too, so only IPs and targets are left. *By entities*: second-half "
+        "clusters whose id was carried through shared entities (of them, benign on both "
+        "sides: truth cannot tell whether those are the same benign community).",
         "",
         "| arm | campaigns found in both halves | kept | kept (main) | changed | wrong carries | "
         "majority changed |",
@@ -355,15 +378,17 @@ def _markdown(doc: dict[str, Any]) -> str:
     lines += ["", "Mean ± standard deviation over seeds. Per seed:", ""]
     lines += [
         "| arm | seed | found in both | kept | kept (main) | wrong carries | majority changed | "
-        "statuses (second half) | matching s / detect s |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "by entities (benign both) | statuses (second half) | matching s / detect s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for arm, results in doc["runs"].items():
         for r in results:
             statuses = ", ".join(f"{k} {v}" for k, v in r["statuses"].items() if v)
             lines.append(
                 f"| {arm} | {r['seed']} | {r['found_both']} | {r['kept']} | {r['kept_main']} | "
-                f"{r['wrong_carries']} | {r['majority_changed']} | {statuses} | "
+                f"{r['wrong_carries']} | {r['majority_changed']} | "
+                f"{r['carried_by_entities']} ({r['carried_by_entities_benign_both']}) | "
+                f"{statuses} | "
                 f"{r['matching_s']:.2f} / "
                 f"{r['detect_s']:.1f} |"
             )

@@ -23,10 +23,11 @@ until it is not. Ids are hex: an attacker's account id never appears in one.
    links, but a small ring that was a corner of a large community does not inherit its id);
 2. only for a cluster with no member link (its accounts were rotated): by entities, when their
    *footprints* share at least `MIN_SHARED_ENTITIES` entities and, on both sides, at least
-   `ENTITY_LINK_SHARE` of the members use one of them. A cluster's footprint is the devices,
-   IPs and targets its members use, less the hubs: an entity in the footprints of more than
-   `HUB_CLUSTERS` clusters of its run (a popular post, a carrier NAT) says nothing about which
-   campaign is which.
+   `ENTITY_LINK_SHARE` of the members use one of them. A cluster's footprint is the devices and
+   IPs its members use (a replacement account on one account's phone is the same
+   infrastructure) and the targets at least `FOOTPRINT_MIN_TARGET_MEMBERS` of them engage with,
+   less the hubs: an entity in the footprints of more than `HUB_CLUSTERS` clusters of its run
+   (a popular post, a carrier NAT) says nothing about which campaign is which.
 
 **Whose id.** Links are taken greedily, strongest first (member links before entity links, then
 more shared members or entities, a higher overlap, a larger previous campaign, then the smaller
@@ -70,6 +71,9 @@ MIN_SHARED_MEMBERS = 2
 MEMBER_LINK_SHARE = 0.5
 #: ... and at least this share of the other one
 MEMBER_LINK_OTHER_SHARE = 0.2
+#: a target is in a cluster's footprint when at least this many members engage with it (one
+#: account's device or IP is: a replacement account on it is the same infrastructure)
+FOOTPRINT_MIN_TARGET_MEMBERS = 2
 #: an entity in the footprints of more clusters than this (in its run) is a hub, left out
 HUB_CLUSTERS = 3
 #: a link by entities (rotated members): at least this many shared footprint entities ...
@@ -97,6 +101,7 @@ RULES: dict[str, float | int] = {
     "min_shared_members": MIN_SHARED_MEMBERS,
     "member_link_share": MEMBER_LINK_SHARE,
     "member_link_other_share": MEMBER_LINK_OTHER_SHARE,
+    "footprint_min_target_members": FOOTPRINT_MIN_TARGET_MEMBERS,
     "hub_clusters": HUB_CLUSTERS,
     "min_shared_entities": MIN_SHARED_ENTITIES,
     "entity_link_share": ENTITY_LINK_SHARE,
@@ -105,6 +110,7 @@ RULES: dict[str, float | int] = {
 }
 
 _CID, _PID, _ACC = rundir.CLUSTER_ID, rundir.CAMPAIGN_ID, schema.ACCOUNT
+TARGET = "target"  # schema.ENTITY_KINDS: device, ip, target
 
 
 @dataclass
@@ -183,14 +189,19 @@ def member_links(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
 
 
 def footprints(members: pl.DataFrame, entities: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Each member's devices, IPs and targets, hubs (entities in the footprints of more than
-    `HUB_CLUSTERS` groups ``key``) left out: key, account_id, kind, entity."""
-    return (
+    """The members' devices and IPs, and the targets at least `FOOTPRINT_MIN_TARGET_MEMBERS` of
+    a group ``key`` use, hubs (in the footprints of more than `HUB_CLUSTERS` groups) left out:
+    key, account_id, kind, entity."""
+    used = (
         entities.select(_ACC, "kind", "entity")
         .unique()
         .join(members.select(_ACC, key), on=_ACC)
-        .filter(pl.col(key).n_unique().over("kind", "entity") <= HUB_CLUSTERS)
+        .filter(
+            (pl.col("kind") != TARGET)
+            | (pl.len().over(key, "kind", "entity") >= FOOTPRINT_MIN_TARGET_MEMBERS)
+        )
     )
+    return used.filter(pl.col(key).n_unique().over("kind", "entity") <= HUB_CLUSTERS)
 
 
 def entity_links(
