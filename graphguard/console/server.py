@@ -35,6 +35,12 @@ class _QuietHandler(WSGIRequestHandler):
         return str(self.client_address[0])
 
 
+def _not_ready(environ: object, start_response: Callable[..., object]) -> list[bytes]:
+    """What the socket answers before the run is synced (it is not served yet)."""
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"graphguard review is starting\n"]
+
+
 class Console:
     """A console ready to serve: `serve_forever` blocks, `shutdown` stops it from another
     thread; `url` is the link to open (with the access token, when there is one)."""
@@ -66,19 +72,16 @@ def open_console(
     actor: str = "review",
     on_sync: Callable[[SyncSummary], None] | None = None,
 ) -> Console:
-    """Check the bind, sync ``run_dir`` into ``store``, and bind the server (port 0: a free
-    one). Raises `ConsoleError` for a host beyond loopback without a token or a port in use,
-    and the store's errors for a run it cannot sync."""
+    """Check the bind, bind the server (port 0: a free one), then sync ``run_dir`` into
+    ``store``; serve with `Console.serve_forever`. Raises `ConsoleError` for a host beyond
+    loopback without a token or a port in use (before any sync), and the store's errors for a
+    run it cannot sync."""
     check_bind(host, token)
-    summary = store.sync_run(run_dir, actor=actor)
-    if on_sync is not None:
-        on_sync(summary)
-    # The Host check needs the real port: bind first with a placeholder guard.
-    app = ReviewApp(store, run_dir, Guard(frozenset(), token), actor)
+    # Bind before syncing: a port in use fails at once, before any work.
     server_class = _Server6 if ":" in host else _Server
     try:
         server = make_server(
-            host, port, app, server_class=server_class, handler_class=_QuietHandler
+            host, port, _not_ready, server_class=server_class, handler_class=_QuietHandler
         )
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
@@ -91,7 +94,14 @@ def open_console(
         ):
             raise ConsoleError(f"cannot listen on {host}: {exc.strerror or exc}") from None
         raise
-    bound = server.server_address[1]
-    guard = Guard.for_server(host, bound, token)
-    app.guard = guard
+    try:
+        summary = store.sync_run(run_dir, actor=actor)
+        if on_sync is not None:
+            on_sync(summary)
+        guard = Guard.for_server(host, server.server_address[1], token)
+        app = ReviewApp(store, run_dir, guard, actor)
+    except BaseException:
+        server.server_close()
+        raise
+    server.set_app(app)
     return Console(server, app, host, token)

@@ -261,13 +261,18 @@ def test_with_a_token_every_request_needs_it(store: CaseStore, hostile_run: Path
     assert intruder.post("/act", form)[0] == "401 Unauthorized"
 
 
-def test_a_port_in_use_is_named(store: CaseStore, hostile_run: Path) -> None:
+def test_a_port_in_use_is_named(store: CaseStore, hostile_run: Path, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(ConsoleError, match=f"port {port} on 127.0.0.1 is already in use"):
             open_console(store, hostile_run, port=port)
+        db = tmp_path / "fresh.db"
+        result = invoke("review", hostile_run, "--db", db, "--port", port)
+        assert_clean_error(result, f"port {port} on 127.0.0.1 is already in use", "--port")
+    with CaseStore.open(db) as fresh:
+        assert fresh.list_cases() == []  # refused before syncing anything
 
 
 # ------------------------------------------------------------------------------ static files

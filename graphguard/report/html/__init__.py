@@ -16,8 +16,9 @@ from the logs is attacker-controlled:
   bidirectional-override characters are made inert;
 * data for the script is JSON inside ``<script type="application/json">`` with ``<``, ``>``,
   ``&``, U+2028 and U+2029 written as ``\\uXXXX``, so no string can close the element;
-* the script builds the DOM with ``textContent`` only;
-* a Content-Security-Policy admits only the page's own script (by its hash), inline styles and
+* the script builds the DOM with ``textContent`` only, and hands labels to Cytoscape.js as
+  data (drawn on a canvas as text; element ids are node indices, never labels);
+* a Content-Security-Policy admits only the page's own scripts (by their hashes), inline styles and
   ``data:`` images, and no network at all: even markup that slipped through could neither run
   nor load anything.
 
