@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import shutil
 import socket
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
@@ -384,3 +385,47 @@ def test_queue_sorts_filters_and_bulk_decides(app: ReviewApp, store: CaseStore) 
     }
     assert client.post("/act", form)[0] == "404 Not Found"
     assert store.get_case(rest[0]).status == "open"
+
+
+def test_a_hostile_case_id_stays_text_and_round_trips(hostile_run: Path, tmp_path: Path) -> None:
+    """Case ids come from campaign ids, which a previous run (a file anyone could edit) carries
+    forward: one made of markup must stay text in links, forms and pages, and still work."""
+    import polars as pl
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(hostile_run, run_dir)
+    clusters = pl.read_parquet(run_dir / "clusters.parquet")
+    top = clusters.sort("suspicion", descending=True)["campaign_id"][0]
+    hostile_id = SCRIPT_ID + "&id=x/../?" + HTML_ID
+    for name in ("clusters.parquet", "accounts.parquet"):
+        frame = pl.read_parquet(run_dir / name)
+        frame.with_columns(
+            pl.when(pl.col("campaign_id") == top)
+            .then(pl.lit(hostile_id))
+            .otherwise(pl.col("campaign_id"))
+            .alias("campaign_id")
+        ).write_parquet(run_dir / name)
+    with CaseStore.open(tmp_path / "cases.db") as store:
+        store.sync_run(run_dir, actor="setup")
+        app = ReviewApp(store, run_dir, Guard.for_server("127.0.0.1", PORT, None), "ana")
+        client = Client(app)
+        _, _, queue = client.get("/")
+        href = html.escape(f"/case?{urlencode({'id': hostile_id})}")
+        assert f'<a class="case-link" href="{href}">{html.escape(hostile_id)}</a>' in queue
+        status, _, page = client.get(f"/case?{urlencode({'id': hostile_id})}")
+        assert status == "200 OK" and 'id="gg-graph"' in page  # the run's case file found
+        form = {
+            "action": "decide",
+            "case": hostile_id,
+            "verdict": "confirmed",
+            "label": "bot_ring",
+            "csrf": client.csrf(),
+        }
+        status, headers, _ = client.post("/act", form)
+        assert status == "303 See Other"
+        assert parse_qs(urlsplit(headers["location"][0]).query)["id"] == [hostile_id]
+        assert store.get_case(hostile_id).status == "confirmed"
+        _, _, audit = client.get("/audit")
+        for text in (queue, page, audit):
+            assert SCRIPT_ID not in text and HTML_ID not in text
+            assert text.count("<script") == text.count("</script>")
