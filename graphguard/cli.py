@@ -1091,6 +1091,7 @@ def review(
                 f"{summary.campaigns} campaigns",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
 
         console = open_console(
@@ -1105,6 +1106,7 @@ def review(
             + "; Ctrl-C stops",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         try:
             console.serve_forever()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import sys
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from graphguard.casestore import CaseStore, SyncSummary
 from graphguard.console.app import ReviewApp
 from graphguard.console.security import ConsoleError, Guard, check_bind
+from graphguard.report.text import PLAIN_TEXT_TABLE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -27,9 +29,14 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]*")
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        sys.stderr.write("graphguard review: " + (format % args) + "\n")
+        # The access token never reaches a log; request lines are data, made inert.
+        line = _TOKEN_IN_URL.sub(r"\1…", format % args).translate(PLAIN_TEXT_TABLE)
+        sys.stderr.write("graphguard review: " + line + "\n")
 
     def address_string(self) -> str:
         return str(self.client_address[0])

@@ -429,3 +429,16 @@ def test_a_hostile_case_id_stays_text_and_round_trips(hostile_run: Path, tmp_pat
         for text in (queue, page, audit):
             assert SCRIPT_ID not in text and HTML_ID not in text
             assert text.count("<script") == text.count("</script>")
+
+
+def test_the_request_log_never_holds_the_token(capsys: pytest.CaptureFixture[str]) -> None:
+    from graphguard.console.server import _QuietHandler
+
+    secret = "s3cret-" + "y" * 20
+    _QuietHandler.log_message(
+        None, '"%s" %s %s', f"GET /audit?a=1&token={secret} HTTP/1.1", "303", "0"
+    )  # type: ignore[arg-type]
+    _QuietHandler.log_message(None, '"%s" %s %s', "GET /?id=\x1b[31m HTTP/1.1", "200", "9")  # type: ignore[arg-type]
+    logged = capsys.readouterr().err
+    assert secret not in logged and "token=…" in logged
+    assert "\x1b" not in logged
