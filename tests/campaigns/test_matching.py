@@ -352,3 +352,64 @@ def test_a_run_without_clusters_ends_every_previous_campaign():
     assert sum(two.section["counts"].values()) == 0
     _, three = chain([], [names("a", 5)])
     assert row(three, 0)[STATUS] == "new"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_invariants_on_random_partitions(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(100 + seed)
+    pool = np.array([f"u{i}" for i in range(300)])
+
+    def partition() -> list[list[str]]:
+        chosen = rng.permutation(pool)[: int(rng.integers(50, 300))]
+        cuts = np.sort(rng.choice(np.arange(1, chosen.size), int(rng.integers(1, 15)), False))
+        return [list(g) for g in np.split(chosen, cuts) if g.size]
+
+    def evolve(groups: list[list[str]]) -> list[list[str]]:
+        """Groups dropped, split, merged, thinned and grown with fresh accounts."""
+        fresh = iter(f"new{i}" for i in range(10_000))
+        out: list[list[str]] = []
+        for group in groups:
+            roll = rng.random()
+            if roll < 0.15:
+                continue
+            kept = [a for a in group if rng.random() > 0.25] + [
+                next(fresh) for _ in range(int(rng.integers(0, len(group) // 2 + 1)))
+            ]
+            if roll < 0.35 and len(kept) > 3:
+                out += [kept[: len(kept) // 2], kept[len(kept) // 2 :]]
+            elif roll < 0.5 and out:
+                out[-1] = out[-1] + kept
+            elif kept:
+                out.append(kept)
+        return out
+
+    first = partition()
+    second = evolve(first) + (partition() if seed % 2 else [])
+    second_accounts: set[str] = set()
+    second = [
+        [a for a in g if not (a in second_accounts or second_accounts.add(a))] for g in second
+    ]
+    second = [g for g in second if g]
+    entities = {a: [("device", f"d{int(a[1:]) // 4}")] for a in pool}
+    entities.update({f"new{i}": [("device", f"d{i // 4}")] for i in range(10_000)})
+    one, two = chain(first, second, entities, entities)
+    before = set(one.clusters.get_column(PID))
+    ids = two.clusters.get_column(PID).to_list()
+    assert len(set(ids)) == len(ids)
+    statuses = two.clusters.get_column(STATUS).to_list()
+    parents = two.clusters.get_column(rundir.PREVIOUS_CAMPAIGNS).to_list()
+    matches = two.clusters.get_column(rundir.CAMPAIGN_MATCH).to_list()
+    carried = [i for i, m in zip(ids, matches, strict=True) if m]
+    assert set(carried) <= before  # carried ids come from the previous run, once each
+    for campaign, status, linked in zip(ids, statuses, parents, strict=True):
+        assert (status == "new") == (linked == [])
+        assert (status == "merged") == (len(linked) >= 2)
+        if campaign in before:
+            assert campaign in carried and linked[0] == campaign
+        else:
+            assert campaign not in linked
+    assert sum(two.section["counts"].values()) == len(ids)
+    linked_all = {p for ps in parents for p in ps}
+    assert set(two.section["ended"]) == before - linked_all
