@@ -13,6 +13,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,36 @@ def _run(args: list[str], as_postgres: bool) -> None:
     if as_postgres:
         args = ["runuser", "-u", "postgres", "--", *args]
     subprocess.run(args, check=True, capture_output=True, timeout=120)
+
+
+#: stops a private server once the pytest process that started it is gone, however it ended
+#: (a session killed by a timeout never runs its fixtures' teardown)
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+owner, root, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while True:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        break
+    except PermissionError:
+        pass
+    time.sleep(2)
+subprocess.run(stop, capture_output=True, timeout=120)
+shutil.rmtree(root, ignore_errors=True)
+"""
+
+
+def _watch(root: Path, stop: list[str], as_postgres: bool) -> None:
+    if as_postgres:
+        stop = ["runuser", "-u", "postgres", "--", *stop]
+    subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(root), *stop],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _private_server() -> Iterator[str | None]:
@@ -63,6 +94,9 @@ def _private_server() -> Iterator[str | None]:
             as_postgres,
         )
         started = True
+        _watch(
+            root, [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], as_postgres
+        )
         yield f"postgresql+psycopg://postgres@/postgres?host={root}"
     except (subprocess.SubprocessError, OSError, LookupError):
         yield None
