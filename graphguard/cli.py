@@ -318,14 +318,23 @@ def detect(
     device: Annotated[
         str, typer.Option(help="With --model: auto (CUDA if present), cpu, cuda or cuda:N.")
     ] = "auto",
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            help="The previous run directory: clusters that continue its campaigns (shared "
+            "members, or shared devices, IPs and targets) keep their campaign_id; each gets a "
+            "campaign_status (new, continuing, grown, shrunk, split, merged)."
+        ),
+    ] = None,
     set_: SetOption = None,
 ) -> None:
     """Detect coordinated clusters and write accounts/clusters Parquet, run.json and report.md.
 
     Example: graphguard detect data/demo/events.parquet --out runs/demo
     Example: graphguard detect data/new/events.parquet --model models/demo.pt --out runs/new
+    Example: graphguard detect data/day2/events.parquet --previous runs/day1 --out runs/day2
     """
-    inputs = [events, labels, model]
+    inputs = [events, labels, model, previous]
     with (
         _errors(),
         _output(out_dir, kind="directory", inputs=inputs, overwrite=overwrite),
@@ -373,6 +382,7 @@ def detect(
             overwrite=overwrite,
             progress=_progress(quiet),
             extra_files={REPORT_FILE: render_markdown},
+            previous=previous,
         )
         _warn(result.warnings)
         if as_json:
@@ -735,6 +745,445 @@ def show_config(set_: SetOption = None) -> None:
         cfg = compose_config(_overrides({}, set_))
         settings(cfg)  # builds every section's dataclass, so each one's checks run
         sys.stdout.write(OmegaConf.to_yaml(cfg))
+
+
+# --------------------------------------------------------------------------------------------
+# Casework: the case store (graphguard.casestore) behind `graphguard cases ...`
+
+cases_app = typer.Typer(
+    name="cases",
+    help=(
+        "Work the queue of cases: one case per campaign, synced from runs, decided by "
+        "investigators, and turned into labels for `graphguard train`.\n\n"
+        "The database is --db, else $GRAPHGUARD_CASES_DB, else the config's cases.db "
+        "(graphguard-cases.db; --set cases.db=...): a SQLite file or a URL such as "
+        "postgresql://user@host/cases.\n\n"
+        "Example:\n\n"
+        "  graphguard cases sync runs/day2 && graphguard cases list --status open"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(cases_app, name="cases")
+
+#: the case database when --db is not given (before the config's cases.db)
+CASES_DB_ENV = "GRAPHGUARD_CASES_DB"
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Case database: a SQLite file or a database URL (default: $GRAPHGUARD_CASES_DB, "
+        "else cases.db from the config).",
+    ),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option(help="Who is acting, for the audit log (default: the OS user)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _actor(actor: str | None) -> str:
+    if actor is not None:
+        return actor
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+@contextmanager
+def _case_store(db: str | None, set_: list[str] | None) -> Iterator[Any]:
+    """The case store the command works on, inside `_errors`; a refused request (unknown
+    verdict, label, sort; an exception that is not a member) is a usage error."""
+    with _errors():
+        from graphguard.casestore import CaseStore, InvalidDecision
+        from graphguard.compose import compose_config, settings
+
+        config = settings(compose_config(_overrides({}, set_))).cases
+        chosen = db or os.environ.get(CASES_DB_ENV) or config.db
+        try:
+            with CaseStore.open(chosen, config=config) as store:
+                yield store
+        except InvalidDecision as exc:
+            raise UsageError(str(exc)) from exc
+
+
+def _cell(value: object) -> Any:
+    """A data value as a rich Text: never parsed for markup, control characters inert."""
+    from rich.text import Text
+
+    from graphguard.report.text import plain
+
+    return Text(plain(value))
+
+
+def _line(*parts: object) -> None:
+    """One line of data on stdout, printed literally."""
+    from rich.text import Text
+
+    from graphguard.report.text import plain
+
+    out.print(Text(" ".join(plain(p) if not isinstance(p, Text) else p.plain for p in parts)))
+
+
+def _jsonable(value: Any) -> Any:
+    import dataclasses
+    from datetime import datetime
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(_jsonable(value), indent=2, ensure_ascii=True) + "\n")
+
+
+@cases_app.command("sync")
+def cases_sync(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by detect.")],
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+    set_: SetOption = None,
+) -> None:
+    """Open a case for each new campaign of a run, update the known ones, and re-queue decided
+    ones that grew (cases.requeue_min_new / cases.requeue_min_share). Syncing a run twice
+    changes nothing.
+
+    Example: graphguard cases sync runs/day2 --db cases.db
+    """
+    with _case_store(db, set_) as store:
+        summary = store.sync_run(run_dir, actor=_actor(actor))
+        if as_json:
+            _print_json({**_jsonable(summary), "to_review": summary.to_review})
+            return
+        if summary.already_synced:
+            _line("run", summary.run, "was already synced: nothing changed")
+            return
+        _line(
+            f"run {summary.run}: {summary.campaigns} campaigns, {len(summary.opened)} new, "
+            f"{len(summary.updated)} known ({len(summary.requeued)} re-queued as grown, "
+            f"{len(summary.kept_decided)} decided and unchanged); "
+            f"{len(summary.to_review)} to review"
+        )
+
+
+@cases_app.command("list")
+def cases_list(
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only cases in this status: open, in_review, confirmed, dismissed (repeatable)."
+        ),
+    ] = None,
+    sort: Annotated[
+        str, typer.Option(help="suspicion, size, growth, status or updated.")
+    ] = "suspicion",
+    limit: Annotated[int | None, typer.Option(min=0, help="At most this many cases.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    set_: SetOption = None,
+) -> None:
+    """The queue of cases, most suspicious first (or --sort).
+
+    Example: graphguard cases list --status open --sort growth
+    """
+    with _case_store(db, set_) as store:
+        cases = store.list_cases(status=status, sort=sort, limit=limit)
+        if as_json:
+            _print_json(cases)
+            return
+        if not cases:
+            _line("no cases" + (f" with status {', '.join(status)}" if status else ""))
+            return
+        from rich.table import Table
+
+        from graphguard.report.text import fixed
+
+        table = Table(show_header=True, header_style="bold", caption=f"{len(cases)} cases")
+        for name in (
+            "case",
+            "status",
+            "suspicion",
+            "size",
+            "growth",
+            "label",
+            "assignee",
+            "campaign",
+            "last run",
+        ):
+            table.add_column(
+                name,
+                justify="right" if name in ("suspicion", "size", "growth") else "left",
+                overflow="fold",
+            )
+        for c in cases:
+            table.add_row(
+                _cell(c.id),
+                _cell(c.status),
+                _cell(fixed(c.suspicion)),
+                _cell(c.size),
+                _cell(c.growth),
+                _cell(c.label or (f"({c.predicted_label})" if c.predicted_label else None)),
+                _cell(c.assignee),
+                _cell(c.campaign_status),
+                _cell(c.last_seen_run),
+            )
+        out.print(table)
+
+
+@cases_app.command("show")
+def cases_show(
+    case_id: Annotated[str, typer.Argument(metavar="CASE", help="The case (its campaign_id).")],
+    members: Annotated[int, typer.Option(min=0, help="Members listed (all with --json).")] = 50,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    set_: SetOption = None,
+) -> None:
+    """A case: its status, verdict, members, exceptions, notes, runs and audit log.
+
+    Example: graphguard cases show c-20261201-0003
+    """
+    with _case_store(db, set_) as store:
+        case = store.get_case(case_id)
+        if as_json:
+            _print_json({**_jsonable(case), "summary": _jsonable(case.summary)})
+            return
+        from graphguard.report.text import fixed
+
+        _line("case", case.id)
+        _line(
+            f"status {case.status} · verdict {case.verdict or '-'} · label "
+            f"{case.label or '-'} · assignee {case.assignee or '-'}"
+        )
+        _line(
+            f"suspicion {fixed(case.suspicion)} · size {case.size} · growth {case.growth} · "
+            f"campaign {case.campaign_status or '-'} · predicted {case.predicted_label or '-'}"
+        )
+        _line(
+            f"seen in {len(case.runs)} runs: first {case.first_seen_run}, last {case.last_seen_run}"
+        )
+        shown = case.members[:members]
+        _line(
+            f"members ({len(case.members)}):",
+            ", ".join(shown)
+            + (
+                f", … {len(case.members) - len(shown)} more"
+                if len(shown) < len(case.members)
+                else ""
+            ),
+        )
+        if case.decided_members:
+            new = case.new_since_decision
+            _line(f"decided on {len(case.decided_members)} members; {len(new)} new since")
+        if case.exceptions:
+            _line(f"exceptions ({len(case.exceptions)}):", ", ".join(case.exceptions))
+        for note in case.notes:
+            _line(f"note {note.id} by", note.author, f"at {note.at:%Y-%m-%d %H:%M}:", note.text)
+        _line("audit:")
+        for entry in case.audit:
+            _line(
+                f"  {entry.at:%Y-%m-%d %H:%M:%S}",
+                entry.actor,
+                entry.action,
+                json.dumps(entry.detail, ensure_ascii=True, sort_keys=True),
+            )
+
+
+@cases_app.command("decide")
+def cases_decide(
+    case_id: Annotated[str, typer.Argument(metavar="CASE", help="The case (its campaign_id).")],
+    verdict: Annotated[str, typer.Option(help="confirmed or dismissed.")],
+    label: Annotated[
+        str | None,
+        typer.Option(
+            help="With confirmed: bot_ring or fake_engagement (default: the case's "
+            "predicted label)."
+        ),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="A note recorded with the decision.")] = None,
+    except_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--except",
+            help="With confirmed: a member that is a real user, labelled benign (repeatable).",
+        ),
+    ] = None,
+    db: DbOption = None,
+    actor: ActorOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Decide a case: confirmed (its members get the label, exceptions benign) or dismissed
+    (its members are benign).
+
+    Example: graphguard cases decide c-0003 --verdict confirmed --label bot_ring --except u17
+    """
+    with _case_store(db, set_) as store:
+        case = store.decide(
+            case_id,
+            verdict=verdict,
+            label=label,
+            note=note,
+            exceptions=except_ or (),
+            actor=_actor(actor),
+        )
+        _line(
+            f"case {case.id}: {case.verdict}"
+            + (f" as {case.label}" if case.verdict == "confirmed" else "")
+            + f" on {len(case.decided_members)} members"
+            + (f", {len(case.exceptions)} exceptions" if case.exceptions else "")
+        )
+
+
+@cases_app.command("assign")
+def cases_assign(
+    case_id: Annotated[str, typer.Argument(metavar="CASE", help="The case (its campaign_id).")],
+    to: Annotated[str, typer.Option(help="The investigator (empty: unassign).")],
+    db: DbOption = None,
+    actor: ActorOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Give a case to an investigator.
+
+    Example: graphguard cases assign c-20261201-0003 --to ana
+    """
+    with _case_store(db, set_) as store:
+        case = store.assign(case_id, to, actor=_actor(actor))
+        _line(f"case {case.id}: assigned to", case.assignee or "nobody")
+
+
+@cases_app.command("note")
+def cases_note(
+    case_id: Annotated[str, typer.Argument(metavar="CASE", help="The case (its campaign_id).")],
+    text: Annotated[str, typer.Argument(help="The note.")],
+    db: DbOption = None,
+    actor: ActorOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Add a note to a case.
+
+    Example: graphguard cases note c-20261201-0003 "same device farm as last week"
+    """
+    with _case_store(db, set_) as store:
+        note = store.add_note(case_id, text, actor=_actor(actor))
+        _line(f"case {case_id}: note {note.id} added")
+
+
+@cases_app.command("labels")
+def cases_labels(
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Labels file to write (.parquet or .csv).")
+    ],
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+    db: DbOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Write the decisions as a labels file (account_id, label) that `graphguard train
+    --labels` reads: confirmed members get the verdict's label, dismissed members and
+    exceptions benign; an account decided twice takes its latest decision.
+
+    Example: graphguard cases labels --out labels/decided.parquet
+    """
+    with _case_store(db, set_) as store, _output(out_path, kind="file", overwrite=overwrite):
+        path, counts = store.write_labels(out_path)
+        err.print(
+            f"{sum(counts.values()):,} labels ("
+            + ", ".join(f"{n:,} {label}" for label, n in counts.items())
+            + f") -> {path}",
+            markup=False,
+            highlight=False,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The review console (graphguard.console): the queue as a local web app
+
+#: the access token when --token is not given (kept out of the process list)
+REVIEW_TOKEN_ENV = "GRAPHGUARD_REVIEW_TOKEN"
+
+
+@app.command()
+def review(
+    run_dir: Annotated[Path, typer.Argument(help="The run directory to review (synced first).")],
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free one).")
+    ] = 8765,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. Anything beyond loopback (127.0.0.1, ::1, localhost) "
+            "needs --token."
+        ),
+    ] = "127.0.0.1",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar=REVIEW_TOKEN_ENV,
+            show_envvar=True,
+            help="Access token every request must carry (the printed link sets it as a "
+            "cookie); 'generate' makes one. Required beyond loopback.",
+        ),
+    ] = None,
+    db: DbOption = None,
+    actor: ActorOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Serve the review console: the queue of cases (sortable by suspicion, size, growth,
+    status), each case's file with decision forms (confirm with a label, dismiss, in review,
+    assign, notes, per-member exceptions), bulk decisions, and the audit log. The run is synced
+    into the case database first. Stop with Ctrl-C.
+
+    Example: graphguard review runs/day2 --db cases.db
+    Example: graphguard review runs/day2 --host 0.0.0.0 --token generate
+    """
+    from graphguard.console import new_token, open_console
+
+    with _case_store(db, set_) as store:
+        if token == "generate":
+            token = new_token()
+        who = _actor(actor)
+
+        def synced(summary: Any) -> None:
+            err.print(
+                f"graphguard review: synced {summary.run}: {len(summary.to_review)} to review, "
+                f"{summary.campaigns} campaigns",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+        console = open_console(
+            store, run_dir, host=host, port=port, token=token, actor=who, on_sync=synced
+        )
+        # The link on stdout (a script can read it), the rest on stderr.
+        sys.stdout.write(console.url + "\n")
+        sys.stdout.flush()
+        err.print(
+            f"graphguard review: serving {console.base} as {who}"
+            + (" (access token required)" if token else " (loopback only)")
+            + "; Ctrl-C stops",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        try:
+            console.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            console.shutdown()
 
 
 # --------------------------------------------------------------------------------------------

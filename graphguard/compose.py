@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from graphguard.config import (
+    CasesConfig,
     CommunityConfig,
     ConfigError,
     DataConfig,
@@ -87,6 +88,7 @@ GROUPS: dict[str, type] = {
     "simulate": SimulationConfig,
     "paths": PathsConfig,
     "dense": DenseConfig,
+    "cases": CasesConfig,
 }
 
 
@@ -219,6 +221,8 @@ class Settings:
     experiment: ExperimentConfig | None = None
     #: `graphguard dense` (not part of detect)
     dense: DenseConfig = field(default_factory=DenseConfig)
+    #: the case store (`graphguard cases`, `graphguard review`)
+    cases: CasesConfig = field(default_factory=CasesConfig)
 
 
 def settings(cfg: DictConfig) -> Settings:
@@ -261,6 +265,7 @@ def settings(cfg: DictConfig) -> Settings:
         paths=objects["paths"],
         experiment=objects.get("experiment"),
         dense=objects["dense"],
+        cases=objects.get("cases", CasesConfig()),
     )
 
 

@@ -368,3 +368,24 @@ class FeatureConfig:
                 "features.relations",
                 f"names an unknown relation {unknown[0]!r}; choose from {', '.join(known)}",
             )
+
+
+@dataclass(frozen=True)
+class CasesConfig:
+    """The case store (`graphguard cases ...`, `graphguard review`)."""
+
+    #: the case database: a SQLite file (created if absent) or a SQLAlchemy URL such as
+    #: ``postgresql://user@host/db``. `graphguard cases --db` wins over the
+    #: GRAPHGUARD_CASES_DB environment variable, which wins over this setting.
+    db: str = "graphguard-cases.db"
+    #: a decided case seen again is re-queued when at least
+    #: max(requeue_min_new, ceil(requeue_min_share * D)) of its members in the new run are not
+    #: among the D members its verdict was taken on
+    requeue_min_new: int = 3
+    requeue_min_share: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.db, str) or not self.db.strip():
+            raise ConfigError("cases.db", f"must name a file or a database URL, got {self.db!r}")
+        check_int_at_least("cases.requeue_min_new", self.requeue_min_new, 1)
+        check_share("cases.requeue_min_share", self.requeue_min_share)

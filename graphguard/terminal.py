@@ -10,9 +10,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from graphguard.report.summary import ranked_clusters, run_summary, scoring_source, section
+from graphguard.report.summary import (
+    campaign_words,
+    ranked_clusters,
+    run_summary,
+    scoring_source,
+    section,
+    shown_ids,
+    since_previous,
+)
 from graphguard.report.text import fixed, plain
 from graphguard.rundir import (
+    CAMPAIGN_ID,
     CLUSTER_ID,
     DOMINANT_RELATION,
     EVIDENCE,
@@ -55,6 +64,28 @@ def _header(run: Run) -> Text:
     return header
 
 
+def _since_previous(run: Run) -> Text | None:
+    """What changed since the previous run, a line per status; None without one."""
+    changes = since_previous(run)
+    if changes is None:
+        return None
+    text = Text.assemble(
+        ("since the previous run ", "bold"), _text(changes["previous"].get("path")), "\n"
+    )
+    rows = [*changes["statuses"], ("ended", changes["ended"])]
+    for status, ids in rows:
+        shown, more = shown_ids(ids, 5)
+        text.append_text(Text.assemble(f"  {status} ", (str(len(ids)), "bold")))
+        if shown:
+            text.append_text(_text(" " + ", ".join(shown) + (f", +{more} more" if more else "")))
+        text.append("\n")
+    for survivor, absorbed in changes["merged_from"].items():
+        text.append_text(_text(f"  {survivor} absorbed {', '.join(absorbed)}"))
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
 def render_terminal(run: Run, console: Console, *, top: int = 20) -> None:
     """Draw a run's headline counts and its most suspicious clusters onto `console`.
 
@@ -64,6 +95,9 @@ def render_terminal(run: Run, console: Console, *, top: int = 20) -> None:
         top: how many clusters the table shows, most suspicious first.
     """
     console.print(_header(run))
+    since = _since_previous(run)
+    if since is not None:
+        console.print(since)
     clusters = ranked_clusters(run)
     if clusters.is_empty():
         console.print(Text("No clusters reported."))
@@ -76,6 +110,9 @@ def render_terminal(run: Run, console: Console, *, top: int = 20) -> None:
     )
     table.add_column("#", justify="right")
     table.add_column("cluster", justify="right")
+    with_campaigns = CAMPAIGN_ID in clusters.columns
+    if with_campaigns:
+        table.add_column("campaign", overflow="fold")
     table.add_column("size", justify="right")
     table.add_column("suspicion", justify="right")
     table.add_column("label")
@@ -85,6 +122,7 @@ def render_terminal(run: Run, console: Console, *, top: int = 20) -> None:
         table.add_row(
             Text(str(rank)),
             _text(str(row[CLUSTER_ID])),
+            *([_text(campaign_words(row))] if with_campaigns else []),
             _text(row[SIZE]),
             Text(fixed(row[SUSPICION])),
             _text(row[PREDICTED_LABEL]),

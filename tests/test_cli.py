@@ -319,12 +319,14 @@ def test_config_prints_every_section_in_full():
     assert set(cfg) == {
         "data", "graph", "community", "scoring", "features", "model", "train", "simulate", "paths",
         "dense",
+        "cases",
     }  # fmt: skip
     from graphguard.models.params import param_names
 
     assert tuple(cfg["model"]) == param_names("model")
     assert tuple(cfg["train"]) == param_names("train")
     assert cfg["simulate"]["n_accounts"] == 20000
+    assert cfg["cases"]["db"] == "graphguard-cases.db"
 
 
 @pytest.mark.parametrize(

@@ -93,6 +93,9 @@ def _scalar(value: Any) -> Any:
         return value if math.isfinite(value) else None
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, list | tuple):  # e.g. previous_campaigns: GraphML/GEXF hold scalars
+        items = [_scalar(v) for v in value]
+        return ", ".join(str(v) for v in items if v is not None)
     return value
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from graphguard import __version__, metrics, rundir, schema
+from graphguard.campaigns import PreviousRun, load_previous, track_campaigns
 from graphguard.community.scoring import label_clusters, score_accounts
 from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
@@ -59,6 +60,8 @@ class DetectionResult:
     #: what the user should know about the input to read the result right (run.json
     #: ``warnings``; the CLI prints them); the library never prints
     warnings: list[str] = field(default_factory=list)
+    #: run.json's campaigns section (`graphguard.campaigns`): the previous run, counts per status
+    campaigns: dict[str, Any] | None = None
 
 
 def detect(
@@ -69,8 +72,12 @@ def detect(
     model: GraphSAGEDetector | None = None,
     progress: Progress | None = None,
     timer: StageTimer | None = None,
+    previous: PreviousRun | None = None,
 ) -> DetectionResult:
     """Find and score coordinated communities in validated events (`schema.EVENT_SCHEMA`).
+
+    Every reported cluster gets a campaign id and status (`graphguard.campaigns`), matched to
+    the ``previous`` run's campaigns when given (`graphguard.campaigns.load_previous`).
 
     Without ``model`` the class scores come from the community evidence alone. With a fitted
     `GraphSAGEDetector` they are the model's probabilities, combined with the evidence as
@@ -149,12 +156,14 @@ def detect(
             )
         )
         cluster_activity = _cluster_activity(member_events, partition.membership)
+    with timer.stage("campaigns", progress):
+        campaigns = track_campaigns(accounts, clusters, member_entities, previous)
     community = dict(partition.parameters)
     community["modularity"] = partition.quality
     community["n_communities"] = int(clusters.height)
     return DetectionResult(
-        accounts=accounts,
-        clusters=clusters,
+        accounts=campaigns.accounts,
+        clusters=campaigns.clusters,
         account_edges=account_edges,
         entity_edges=member_entities,
         cluster_activity=cluster_activity,
@@ -163,6 +172,7 @@ def detect(
         timer=timer,
         model=None if model is None else model_summary(model),
         warnings=list(stages.warnings),
+        campaigns=campaigns.section,
     )
 
 
@@ -253,15 +263,18 @@ def run_detection(
     overwrite: bool = False,
     progress: Progress | None = None,
     extra_files: Mapping[str, rundir.Renderer] | None = None,
+    previous: str | Path | None = None,
 ) -> DetectionResult:
     """Read ``events_path``, detect (scoring with ``model`` if given), write ``out_dir``.
 
     The run directory is written atomically: all of it or nothing. ``extra_files`` (file name
-    -> renderer of the finished run) are written into it before it is published.
+    -> renderer of the finished run) are written into it before it is published. ``previous``:
+    the run directory of the previous run, whose campaigns this run's clusters continue.
     """
     config = config or DetectConfig()
     # before any work: a run that would replace its own input, or cannot be written, fails now
-    check_output(out_dir, inputs=(events_path, labels_path), overwrite=overwrite)
+    check_output(out_dir, inputs=(events_path, labels_path, previous), overwrite=overwrite)
+    prior = None if previous is None else load_previous(previous)
     timer = StageTimer()
     with timer.stage("read", progress):
         events, rejected, ingest = load_events(events_path, config.data)
@@ -271,7 +284,9 @@ def run_detection(
             labels, label_stats = load_labels(
                 labels_path, known_accounts=events.get_column(schema.ACCOUNT).unique()
             )
-    result = detect(events, config, labels=labels, model=model, progress=progress, timer=timer)
+    result = detect(
+        events, config, labels=labels, model=model, progress=progress, timer=timer, previous=prior
+    )
     result.ingest = ingest
     result.rejected = rejected
     result.label_stats = label_stats
@@ -312,6 +327,7 @@ def run_metadata(
         "timings_s": result.timer.seconds(),
         "stages": result.timer.stages,
         "warnings": list(result.warnings),
+        rundir.CAMPAIGNS_META: result.campaigns,
         "summary": {
             "accounts": result.accounts.height,
             "clusters_reported": result.clusters.height,

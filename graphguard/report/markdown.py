@@ -9,20 +9,28 @@ from __future__ import annotations
 import polars as pl
 
 from graphguard.report.summary import (
+    campaign_words,
     ranked_clusters,
     run_summary,
     scoring_source,
     section,
+    shown_ids,
+    since_previous,
     top_members,
 )
 from graphguard.report.text import exact, fixed, md_escape
 from graphguard.rundir import (
+    CAMPAIGN_ID,
+    CAMPAIGN_MATCH,
+    CAMPAIGN_STATUS,
     CLUSTER_ID,
     DOMINANT_RELATION,
     EVIDENCE,
     EVIDENCE_FACTS,
     FLAGGED,
     PREDICTED_LABEL,
+    PREVIOUS_CAMPAIGNS,
+    PREVIOUS_SIZE,
     RISK,
     SIZE,
     SUSPICION,
@@ -44,6 +52,11 @@ _CLUSTER_CORE_COLUMNS = (
     DOMINANT_RELATION,
     EVIDENCE,
     EVIDENCE_FACTS,
+    CAMPAIGN_ID,
+    CAMPAIGN_STATUS,
+    PREVIOUS_CAMPAIGNS,
+    CAMPAIGN_MATCH,
+    PREVIOUS_SIZE,
 )
 
 
@@ -113,12 +126,49 @@ def _md_summary(run: Run) -> list[str]:
     ]
 
 
+def _md_since_previous(run: Run) -> list[str]:
+    """What changed since the previous run (`since_previous`); nothing without one."""
+    changes = since_previous(run)
+    if changes is None:
+        return []
+    previous = changes["previous"]
+    lines = [
+        "## Since the previous run",
+        "",
+        f"Previous run: {md_escape(previous.get('path'))} · created "
+        f"{md_escape(previous.get('created_at'))} · fingerprint "
+        f"{md_escape(previous.get('fingerprint'))}",
+        "",
+    ]
+    for status, ids in changes["statuses"]:
+        lines.append(f"- {status}: {len(ids)}{_md_ids(ids)}")
+    lines.append(
+        f"- ended (not seen in this run): {len(changes['ended'])}{_md_ids(changes['ended'])}"
+    )
+    for survivor, absorbed in changes["merged_from"].items():
+        lines.append(
+            f"- {md_escape(survivor)} absorbed {', '.join(md_escape(a) for a in absorbed)}"
+        )
+    return lines
+
+
+def _md_ids(ids: list[str]) -> str:
+    shown, more = shown_ids(ids)
+    if not shown:
+        return ""
+    return (
+        " (" + ", ".join(md_escape(i) for i in shown) + (f", and {more} more" if more else "") + ")"
+    )
+
+
 def _md_cluster_table(clusters: pl.DataFrame, top: int) -> list[str]:
     shown = clusters.head(top)
+    with_campaigns = CAMPAIGN_ID in clusters.columns
     rows = [
         [
             str(rank),
             md_escape(str(row[CLUSTER_ID])),
+            *([md_escape(campaign_words(row))] if with_campaigns else []),
             md_escape(row[SIZE]),
             fixed(row[SUSPICION]),
             md_escape(row[PREDICTED_LABEL]),
@@ -127,13 +177,23 @@ def _md_cluster_table(clusters: pl.DataFrame, top: int) -> list[str]:
         ]
         for rank, row in enumerate(shown.to_dicts(), start=1)
     ]
-    header = ["#", "cluster", "size", "suspicion", "label", "relation", "evidence"]
+    header = [
+        "#",
+        "cluster",
+        *(["campaign"] if with_campaigns else []),
+        "size",
+        "suspicion",
+        "label",
+        "relation",
+        "evidence",
+    ]
+    align = "|---:|---:|" + ("---|" if with_campaigns else "") + "---:|---:|---|---|---|"
     return [
         "## Clusters",
         "",
         f"Top {shown.height} of {clusters.height} clusters by suspicion.",
         "",
-        *_md_table(header, rows, "|---:|---:|---:|---:|---|---|---|"),
+        *_md_table(header, rows, align),
     ]
 
 
@@ -152,6 +212,8 @@ def _md_cluster_details(run: Run, clusters: pl.DataFrame, n_clusters: int) -> li
             "",
         ]
         # A list, not bare lines: consecutive lines would merge into one Markdown paragraph.
+        if row.get(CAMPAIGN_ID) is not None:
+            lines.append(f"- Campaign: {md_escape(campaign_words(row))}{_md_lineage(row)}")
         if row.get(EVIDENCE) is not None:
             lines.append(f"- Evidence: {md_escape(row[EVIDENCE])}")
         if row.get(DOMINANT_RELATION) is not None:
@@ -180,6 +242,17 @@ def _md_cluster_details(run: Run, clusters: pl.DataFrame, n_clusters: int) -> li
             *_md_table(header, member_rows),
         ]
     return lines
+
+
+def _md_lineage(row: dict) -> str:
+    """Where a campaign came from, in words: matched how, which previous campaigns."""
+    parts = []
+    if row.get(CAMPAIGN_MATCH) == "entities":
+        parts.append("matched through shared devices, IPs and targets (members rotated)")
+    earlier = [p for p in (row.get(PREVIOUS_CAMPAIGNS) or []) if p != row.get(CAMPAIGN_ID)]
+    if earlier:
+        parts.append("also from " + ", ".join(md_escape(p) for p in earlier))
+    return "".join(f" · {part}" for part in parts)
 
 
 def render_markdown(run: Run, *, top: int = 50, detail: int = DETAIL_CLUSTERS) -> str:
@@ -211,6 +284,9 @@ def render_markdown(run: Run, *, top: int = 50, detail: int = DETAIL_CLUSTERS) -
         *_md_summary(run),
         "",
     ]
+    since = _md_since_previous(run)
+    if since:
+        lines += [*since, ""]
     clusters = ranked_clusters(run)
     if clusters.is_empty():
         lines += ["## Clusters", "", "No clusters reported."]

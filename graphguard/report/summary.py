@@ -9,7 +9,18 @@ from typing import Any
 import polars as pl
 import polars.selectors as cs
 
-from graphguard.rundir import CLUSTER_ID, FLAGGED, RISK, SUSPICION, Run
+from graphguard.rundir import (
+    CAMPAIGN_ID,
+    CAMPAIGN_STATUS,
+    CAMPAIGNS_META,
+    CLUSTER_ID,
+    FLAGGED,
+    PREVIOUS_SIZE,
+    RISK,
+    SIZE,
+    SUSPICION,
+    Run,
+)
 from graphguard.schema import ACCOUNT
 
 
@@ -56,6 +67,66 @@ def top_members(run: Run, cluster_ids: list[int], n: int) -> dict[int, pl.DataFr
         .head(n)
     )
     return {key[0]: frame for key, frame in members.partition_by(CLUSTER_ID, as_dict=True).items()}
+
+
+#: the order in which reports list what changed since the previous run
+CHANGE_ORDER: tuple[str, ...] = ("new", "grown", "shrunk", "split", "merged", "continuing")
+#: campaign ids a report names per status before "and N more"
+CHANGE_IDS_SHOWN = 10
+
+
+def since_previous(run: Run) -> dict[str, Any] | None:
+    """What changed since the previous run, as the run recorded it (clusters.parquet's
+    campaign_status, run.json's campaigns section); None for a run detected without
+    ``--previous``.
+
+    Returns:
+        {"previous": {path, fingerprint, created_at, ...}, "statuses": [(status, [campaign
+        ids, most suspicious first]), ...] in `CHANGE_ORDER`, "ended": [ids], "merged_from":
+        {survivor: [absorbed ids]}}.
+    """
+    section = run.section(CAMPAIGNS_META)
+    previous = section.get("previous")
+    if not isinstance(previous, dict) or CAMPAIGN_STATUS not in run.clusters.columns:
+        return None
+    ranked = ranked_clusters(run)
+    statuses = [
+        (
+            status,
+            ranked.filter(pl.col(CAMPAIGN_STATUS) == status).get_column(CAMPAIGN_ID).to_list(),
+        )
+        for status in CHANGE_ORDER
+    ]
+    ended = section.get("ended")
+    merged = section.get("merged_from")
+    return {
+        "previous": previous,
+        "statuses": statuses,
+        "ended": [str(i) for i in ended] if isinstance(ended, list) else [],
+        "merged_from": (
+            {str(k): [str(i) for i in v] for k, v in merged.items() if isinstance(v, list)}
+            if isinstance(merged, dict)
+            else {}
+        ),
+    }
+
+
+def shown_ids(ids: list[str], n: int = CHANGE_IDS_SHOWN) -> tuple[list[str], int]:
+    """The first ``n`` ids and how many more there are."""
+    return ids[:n], max(0, len(ids) - n)
+
+
+def campaign_words(row: Mapping[str, Any]) -> str | None:
+    """A cluster's campaign in a few words: "C-… · grown from 10"; None without one."""
+    campaign = row.get(CAMPAIGN_ID)
+    if campaign is None:
+        return None
+    status = row.get(CAMPAIGN_STATUS)
+    words = f"{campaign} · {status}" if status else str(campaign)
+    before = row.get(PREVIOUS_SIZE)
+    if status in ("grown", "shrunk") and before is not None and row.get(SIZE) is not None:
+        words += f" from {before}"
+    return words
 
 
 def scoring_source(run: Run) -> str:

@@ -79,6 +79,23 @@ PARTICIPATION_COLUMNS: tuple[str, ...] = (
 )
 #: extra accounts.parquet columns of a run scored with a model
 MODEL_COLUMNS: tuple[str, ...] = (MODEL_RISK, EVIDENCE_RISK)
+#: campaigns across runs (`graphguard.campaigns` assigns them; accounts outside a reported
+#: cluster have none): a stable id, carried over from the previous run a cluster continues
+CAMPAIGN_ID = "campaign_id"
+#: how the cluster stands against the previous run, one of `CAMPAIGN_STATUSES`
+CAMPAIGN_STATUS = "campaign_status"
+#: clusters.parquet: the previous run's campaigns the cluster overlaps (its own first, when it
+#: carries one), empty for a new campaign
+PREVIOUS_CAMPAIGNS = "previous_campaigns"
+#: clusters.parquet: what tied the cluster to the previous campaign whose id it carries
+#: ("members" or "entities": shared devices, IPs and targets), null when it carries none
+CAMPAIGN_MATCH = "campaign_match"
+#: clusters.parquet: the size of that previous campaign (null when it carries none)
+PREVIOUS_SIZE = "previous_size"
+#: the values of campaign_status (`graphguard.campaigns.matching` holds the rules)
+CAMPAIGN_STATUSES: tuple[str, ...] = ("new", "continuing", "grown", "shrunk", "split", "merged")
+#: run.json's section about campaigns: the previous run, counts per status, ended and merged ids
+CAMPAIGNS_META = "campaigns"
 #: one evidence fact of a cluster in clusters.parquet's evidence_facts: its sentence and level
 FACT_DTYPE = pl.List(pl.Struct({"text": pl.String, "level": pl.String}))
 
@@ -115,6 +132,8 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = _columns(
     (MODEL_RISK, _F64, False),
     (EVIDENCE_RISK, _F64, False),
     (KNOWN_LABEL, _STR, False),
+    (CAMPAIGN_ID, _STR, False),
+    (CAMPAIGN_STATUS, _STR, False),
 )
 #: clusters.parquet's leading columns, in file order; the evidence measures follow.
 CLUSTER_COLUMNS: tuple[Column, ...] = _columns(
@@ -133,6 +152,11 @@ CLUSTER_COLUMNS: tuple[Column, ...] = _columns(
     (DOMINANT_RELATION, _STR),
     ("first_seen", _TIME),
     ("last_seen", _TIME),
+    (CAMPAIGN_ID, _STR, False),
+    (CAMPAIGN_STATUS, _STR, False),
+    (PREVIOUS_CAMPAIGNS, pl.List(pl.String), False),
+    (CAMPAIGN_MATCH, _STR, False),
+    (PREVIOUS_SIZE, _I64, False),
 )
 #: clusters.parquet's columns up to here come first, in this order; the others keep theirs
 CLUSTER_LEADING: tuple[str, ...] = (
@@ -388,6 +412,45 @@ def load_run(path: str | Path) -> Run:
     clusters = check_columns(read_parquet_file(run_dir / CLUSTERS_FILE), CLUSTERS_FILE)
     meta = read_meta(run_dir / META_FILE)
     return Run(path=run_dir, accounts=accounts, clusters=clusters, meta=meta)
+
+
+def read_columns(
+    run: Run | str | Path, name: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """Only ``columns`` (and those of ``optional`` the file has) of run file ``name``, cast to
+    their contract dtypes: a narrow read of a big table (a previous run's accounts).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: "<name>: cannot read Parquet file (...)", "<name>: missing column 'x'",
+            "<name>: column 'x' is <dtype>, the contract says <dtype>".
+    """
+    path = (run.path if isinstance(run, Run) else Path(run)) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        present = pl.read_parquet_schema(path)
+    except Exception as error:  # polars raises several exception types for a corrupt file
+        raise ValueError(f"{name}: cannot read Parquet file ({error})") from error
+    missing = [column for column in columns if column not in present]
+    if missing:
+        raise ValueError(f"{name}: missing column {missing[0]!r}")
+    wanted = [*columns, *(c for c in optional if c in present and c not in columns)]
+    declared = {column.name: column.dtype for column in TABLES[name]}
+    for column in wanted:
+        dtype, expected = present[column], declared[column]
+        ok, _ = _accepts(expected, dtype)
+        if dtype != pl.Null and not ok:
+            raise ValueError(f"{name}: column {column!r} is {dtype}, the contract says {expected}")
+    casts = [
+        pl.col(c).cast(declared[c])
+        for c in wanted
+        if declared[c] == pl.String or declared[c].is_numeric() or present[c] == pl.Null
+    ]
+    try:
+        return pl.scan_parquet(path).select(wanted).with_columns(casts).collect()
+    except Exception as error:
+        raise ValueError(f"{name}: cannot read Parquet file ({error})") from error
 
 
 def _table_path(run_dir: Path, name: str) -> Path:

@@ -85,9 +85,10 @@ def test_hostile_ids_render_as_text(hostile_page: str) -> None:
         assert f'<td class="id" data-v="{html.escape(account)}">{html.escape(account)}</td>' in (
             hostile_page
         )
-    # Exactly the page's two script elements: no id opened a third or closed one early.
-    assert hostile_page.count("<script") == 2
-    assert hostile_page.count("</script>") == 2
+    # Exactly the page's three script elements (data, Cytoscape.js, the page's own): no id
+    # opened a fourth or closed one early.
+    assert hostile_page.count("<script") == 3
+    assert hostile_page.count("</script>") == 3
     assert "onerror=" not in hostile_page.replace("onerror=alert", "")
     assert "<img" not in hostile_page and "<iframe" not in hostile_page
 
@@ -103,12 +104,15 @@ def test_hostile_ids_survive_as_data(hostile_page: str) -> None:
     assert HTML_ID in explained and len(explained) == RING_SIZE
 
 
-def test_the_content_security_policy_admits_only_the_page_script(hostile_page: str) -> None:
-    [code] = CODE_BLOCK.findall(hostile_page)
-    digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+def test_the_content_security_policy_admits_only_the_page_scripts(hostile_page: str) -> None:
+    vendor, code = CODE_BLOCK.findall(hostile_page)
+    assert vendor.startswith("/**\n * Copyright (c) 2016-2026, The Cytoscape Consortium.")
+    digests = [
+        base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() for text in (vendor, code)
+    ]
     policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', hostile_page)
     assert policy is not None
-    assert f"script-src 'sha256-{digest}'" in policy.group(1)
+    assert f"script-src 'sha256-{digests[0]}' 'sha256-{digests[1]}';" in policy.group(1)
     assert "default-src 'none'" in policy.group(1)
     assert "http" not in policy.group(1) and "unsafe-eval" not in policy.group(1)
 
@@ -127,8 +131,23 @@ def test_case_file_shows_graph_evidence_timeline_members_parameters(
     data = page_data(page)
     accounts = [n for n in data["nodes"] if n["type"] == "account"]
     assert len(accounts) == min(case.members.height, 400)
-    assert page.count('class="n account"') == len(accounts)
-    assert page.count('class="e ') > 0
+    assert data["layout"] == "kinds" and data["edges"]
+    assert all(0 <= n["x"] <= 1000 and 0 <= n["y"] <= 620 for n in data["nodes"])
+    assert {e[2] for e in data["edges"]} >= {"uses"}
+    # Accounts on the outer ring, what they share inside it.
+    centre = np.array([500.0, 310.0])
+
+    def spread(kind: str) -> float:
+        xy = np.array(
+            [
+                [n["x"], n["y"]]
+                for n in data["nodes"]
+                if (n["type"] == "account") == (kind == "account")
+            ]
+        )
+        return float(np.mean(np.hypot(*((xy - centre) / [476, 286]).T)))
+
+    assert spread("account") > 0.85 > 0.55 > spread("entity")
     # Every member is a table row and has an explanation.
     assert page.count('<tr class="pick"') == case.members.height == len(data["explain"])
     for text, _ in evidence_sentences(case.cluster):
@@ -285,3 +304,31 @@ def test_pages_in_headless_chromium(
         if name == "case.png":
             red = (np.abs(pixels - np.array([0xC6, 0x28, 0x28]) / 255).max(axis=-1) < 0.03).sum()
             assert red > 500, "high-risk accounts drawn in the graph"
+
+
+# ------------------------------------------------------------------------------ the kinds layout
+
+
+def test_kind_layout_separates_accounts_from_what_they_share() -> None:
+    from graphguard.report.html import kind_layout
+
+    # 40 accounts on 4 devices (account a on device a % 4), all on one IP and one target.
+    n_accounts = 40
+    kinds = ["account"] * n_accounts + ["device"] * 4 + ["ip", "target"]
+    src = np.concatenate([np.arange(n_accounts)] * 3)
+    dst = np.concatenate(
+        [n_accounts + np.arange(n_accounts) % 4, np.full(n_accounts, 44), np.full(n_accounts, 45)]
+    )
+    none = np.zeros(0, dtype=np.int64)
+    pos = kind_layout(kinds, src, dst, none, none)
+    assert np.array_equal(pos, kind_layout(kinds, src, dst, none, none))  # no randomness
+    radius = np.hypot(*(pos - 0.5).T) * 2
+    assert radius[:n_accounts].min() > 0.9 > 0.8 >= radius[n_accounts:].max()
+    # The hubs (used by everyone) sit on the inner ring; a device nearer its own accounts.
+    assert radius[44] == radius[45] < radius[n_accounts]
+    angle = np.arctan2(pos[:, 1] - 0.5, pos[:, 0] - 0.5)
+    for d in range(4):
+        users = np.flatnonzero(np.arange(n_accounts) % 4 == d)
+        # the device is closer (in angle) to its own accounts than to the others
+        gap = np.abs(np.angle(np.exp(1j * (angle[:n_accounts] - angle[n_accounts + d]))))
+        assert gap[users].mean() < gap[np.setdiff1d(np.arange(n_accounts), users)].mean()

@@ -13,7 +13,7 @@ from typing import Any
 from graphguard.report.explain import entity_counts, explain_members
 from graphguard.report.html.charts import timeline_html
 from graphguard.report.html.escape import esc, fixed, number, pct, when
-from graphguard.report.html.graph import GraphView, graph_legend, graph_svg, graph_view
+from graphguard.report.html.graph import GraphView, graph_data, graph_legend, graph_view
 from graphguard.report.html.page import badge, meter, page, parameters_html, risk_colour
 from graphguard.rundir import EVIDENCE, EVIDENCE_FACTS, PREDICTED_LABEL, RISK, SIZE, SUSPICION
 from graphguard.rundir.cases import Case
@@ -97,11 +97,18 @@ def _graph_section(view: GraphView) -> str:
         '<button id="gg-zoom-in" type="button" title="zoom in">+</button>'
         '<button id="gg-zoom-out" type="button" title="zoom out">−</button>'
         '<button id="gg-reset" type="button">reset</button>'
+        '<button id="gg-ties" type="button" aria-pressed="false" title="ties between members '
+        '(shared device, IP, timing); hidden by default, what they share is drawn">ties</button>'
         f"{graph_legend()}</div>"
-        f'<div class="graphbox">{graph_svg(view)}<div class="tip"></div>'
+        '<div class="graphbox"><div id="gg-graph" class="graph" role="img" '
+        'aria-label="cluster graph"></div><div class="tip"></div>'
         '<aside class="details" id="gg-details"></aside></div>'
-        f'<p class="caption">{esc(view.caption)} Click a node for details (an account: why it '
-        "is here and what drove its risk); drag to pan, scroll to zoom.</p></section>"
+        f'<p class="caption">{esc(view.caption)} Accounts sit on the outer ring, the devices, '
+        "IPs and targets they share inside it: those most members share on the inner ring (one "
+        "sector per kind), the others beside their accounts; ties between members show with "
+        "the ties button. Click a node for details "
+        "(an account: why it is here and what drove its risk); drag to pan, scroll to zoom."
+        "</p></section>"
     )
 
 
@@ -156,15 +163,29 @@ def _members_table(case: Case, node_of_member: dict[int, int]) -> str:
     )
 
 
-def render_case_html(case: Case, *, report_href: str | None = None) -> str:
+def render_case_html(
+    case: Case,
+    *,
+    report_href: str | None = None,
+    layout: str = "kinds",
+    panel: str = "",
+    header: str | None = None,
+    form_action: str = "'none'",
+    referrer: str = "no-referrer",
+) -> str:
     """The case file of one cluster as a self-contained HTML page.
 
     Args:
         case: the cluster's slice of the run (`graphguard.export.load_cases`).
         report_href: link back to the run report, if there is one.
+        layout: the graph's layout (`graph_view`).
+        panel: markup put above the evidence (the review console's decision forms; the caller
+            escapes what it holds).
+        header: markup replacing the page's header (the console's navigation and case facts).
+        form_action, referrer: the page's form-action source and referrer policy (`page`).
     """
     cid = case.cluster_id
-    view = graph_view(case)
+    view = graph_view(case, layout=layout)
     explanations = explain_members(case)
     member_ids = case.members.get_column(ACCOUNT).to_list()
     # Table rows select graph nodes by index; members not drawn get -1.
@@ -185,8 +206,16 @@ def render_case_html(case: Case, *, report_href: str | None = None) -> str:
     )
     data: dict[str, Any] = {
         "cluster_id": cid,
-        "nodes": view.nodes,
+        **graph_data(view),
         "explain": [explanations[account] for account in member_ids],
     }
-    body = "\n".join([top_row, timeline, members, params])
-    return page(f"graphguard · cluster {cid}", _header(case, report_href), body, data)
+    body = "\n".join([panel, top_row, timeline, members, params])
+    return page(
+        f"graphguard · cluster {cid}",
+        _header(case, report_href) if header is None else header,
+        body,
+        data,
+        vendor=("cytoscape",),
+        form_action=form_action,
+        referrer=referrer,
+    )

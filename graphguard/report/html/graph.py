@@ -1,13 +1,15 @@
 """The case graph: which nodes and edges it draws, where they go, and the SVG.
 
 `graph_view` picks the riskiest accounts and the devices, IPs and targets they share (within the
-limits below), `place_nodes` lays them out with `force_layout` (seeded, so the same run gives the
-same picture) and `graph_svg` draws them; the page's script adds pan, zoom and the details panel.
+limits below) and lays them out, by default with `kind_layout` (accounts on an outer ring, what
+they share inside, grouped by kind; deterministic), or with the older seeded force layout
+(`place_nodes`, `force_layout`), which draws a 200-account ring as a hairball
+(experiments/casework/layout.md measures both). `graph_data` is what the page's script hands to
+the vendored Cytoscape.js (``vendor/``), which draws, pans and zooms.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,8 @@ MAX_DRAWN_TIES = 1500
 #: Entities named on the graph.
 LABELLED_ENTITIES = 8
 LAYOUT_SEED = 7
+#: Layouts `graph_view` knows.
+LAYOUTS = ("kinds", "force")
 #: Pull towards the centre, relative to the ideal edge length.
 GRAVITY = 1.5
 
@@ -134,6 +138,111 @@ def place_nodes(
     return pos, strip
 
 
+#: Order of the entity kinds around the inner ring of `kind_layout`.
+_KIND_ORDER = ("device", "ip", "target")
+#: Radii of `kind_layout` (the frame is [-1, 1]^2 before scaling): the hub ring of entities most
+#: members share, the farthest an entity few share sits out, and the accounts' rings.
+_HUB_RADIUS = 0.3
+_OUTER_ENTITY_RADIUS = 0.8
+_ACCOUNT_RADII = (1.0, 0.92)
+#: An entity used by at least this share of the drawn accounts is a hub (inner ring, by kind).
+_HUB_SHARE = 0.5
+#: Rounds of barycentre ordering (accounts by their entities, entities by their accounts).
+_ORDER_ROUNDS = 4
+
+
+def _mean_angle(angle: np.ndarray, groups: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Circular mean of ``angle`` per group (NaN where a group has none) and the group sizes."""
+    sx = np.bincount(groups, np.cos(angle), n)
+    sy = np.bincount(groups, np.sin(angle), n)
+    count = np.bincount(groups, minlength=n)
+    mean = np.where(count > 0, np.arctan2(sy, sx), np.nan)
+    return mean, count
+
+
+def kind_layout(
+    kinds: list[str], src: np.ndarray, dst: np.ndarray, tie_src: np.ndarray, tie_dst: np.ndarray
+) -> np.ndarray:
+    """Accounts on an outer ring, the devices, IPs and targets they share inside it; positions
+    in [0, 1]^2, deterministic (no randomness at all).
+
+    ``kinds[i]`` is ``account`` or an entity kind; accounts come first. ``src`` -> ``dst`` are
+    account -> entity uses, ``tie_src``/``tie_dst`` account-account ties. Entities most drawn
+    accounts use (the ring's hubs) sit on a small inner ring, one sector per kind; an entity few
+    of them use sits between the centre and its accounts, the farther out the fewer. The order
+    around the rings comes from a few rounds of barycentre sorting (an account at the mean angle
+    of its entities, an entity at the mean angle of its accounts), which keeps uses short and
+    radial: accounts on one device sit side by side with it. Accounts with no drawn entity take
+    the mean angle of their ties, then close the ring in their given order.
+    """
+    n = len(kinds)
+    pos = np.full((n, 2), 0.5)
+    n_accounts = sum(1 for k in kinds if k == "account")
+    n_entities = n - n_accounts
+    if n <= 1:
+        return pos
+    kind_of = np.array(
+        [_KIND_ORDER.index(k) if k in _KIND_ORDER else 3 for k in kinds[n_accounts:]], dtype=int
+    )
+    e_src, e_dst = src, dst - n_accounts
+    share = np.bincount(e_dst, minlength=n_entities) / max(n_accounts, 1)
+    hub = share >= _HUB_SHARE
+    # Hub sectors: each kind's share of the inner ring, at least a little for a lone hub.
+    counts = np.bincount(kind_of[hub], minlength=4).astype(float)
+    width = np.where(counts > 0, np.maximum(counts, 0.06 * max(hub.sum(), 1)), 0.0)
+    bounds = np.concatenate([[0.0], np.cumsum(width)]) / max(width.sum(), 1e-9) * 2 * np.pi
+    entity_rank = np.arange(n_entities, dtype=float)  # given order: most shared first
+    account_angle = 2 * np.pi * (np.arange(n_accounts) + 0.5) / max(n_accounts, 1)
+    entity_angle = np.zeros(n_entities)
+
+    def place_entities() -> None:
+        rel, rel_count = _mean_angle(account_angle[e_src], e_dst, n_entities)
+        free = ~hub
+        entity_angle[free] = np.where(rel_count[free] > 0, rel[free], 0.0)
+        for kind in range(4):
+            members = np.flatnonzero(hub & (kind_of == kind))
+            if members.size:
+                order = members[np.lexsort((members, entity_rank[members]))]
+                step = (bounds[kind + 1] - bounds[kind]) / order.size
+                entity_angle[order] = bounds[kind] + step * (np.arange(order.size) + 0.5)
+        ranked = np.where(rel_count > 0, np.mod(rel - bounds[0], 2 * np.pi), entity_rank)
+        entity_rank[:] = ranked
+
+    for _ in range(_ORDER_ROUNDS):
+        place_entities()
+        # Accounts follow what they use; hubs pull everyone alike, so only the others count
+        # where an account has any.
+        weight = np.where(hub[e_dst], 0.05, 1.0)
+        sx = np.bincount(e_src, weight * np.cos(entity_angle[e_dst]), n_accounts)
+        sy = np.bincount(e_src, weight * np.sin(entity_angle[e_dst]), n_accounts)
+        count = np.bincount(e_src, minlength=n_accounts)
+        mean = np.where(count > 0, np.arctan2(sy, sx), np.nan)
+        if tie_src.size:
+            both = np.concatenate([tie_src, tie_dst])
+            other = np.concatenate([tie_dst, tie_src])
+            known = ~np.isnan(mean[other])
+            tie_mean, _ = _mean_angle(mean[other[known]], both[known], n_accounts)
+            mean = np.where(count > 0, mean, tie_mean)
+        key = np.where(np.isnan(mean), 10.0, np.mod(mean, 2 * np.pi))  # unplaced ones last
+        order = np.lexsort((np.arange(n_accounts), key))
+        account_angle[order] = 2 * np.pi * (np.arange(n_accounts) + 0.5) / max(n_accounts, 1)
+    place_entities()
+    # Alternate two radii where the account ring is crowded, so neighbours do not overprint.
+    crowded = n_accounts > 160
+    rank = np.argsort(np.argsort(account_angle))
+    a_radius = np.where(crowded & (rank % 2 == 1), _ACCOUNT_RADII[1], _ACCOUNT_RADII[0])
+    e_radius = np.where(
+        hub,
+        _HUB_RADIUS,
+        _HUB_RADIUS + (_OUTER_ENTITY_RADIUS - _HUB_RADIUS) * (1 - share / _HUB_SHARE),
+    )
+    angle = np.concatenate([account_angle, entity_angle]) - np.pi / 2
+    radius = np.concatenate([a_radius, e_radius])
+    pos[:, 0] = 0.5 + 0.5 * radius * np.cos(angle)
+    pos[:, 1] = 0.5 + 0.5 * radius * np.sin(angle)
+    return pos
+
+
 @dataclass
 class GraphView:
     """What a case graph draws: node records (index = node id in the SVG) and edges."""
@@ -144,11 +253,17 @@ class GraphView:
     ties: list[tuple[int, int, float, str]]
     labelled: list[int]
     caption: str
-    strip: float = 0.0
+    layout: str = "kinds"
 
 
-def graph_view(case: Case) -> GraphView:
-    """The part of the case's subgraph that is drawn, laid out."""
+def graph_view(case: Case, *, layout: str = "kinds") -> GraphView:
+    """The part of the case's subgraph that is drawn, laid out.
+
+    ``layout``: ``kinds`` (`kind_layout`: accounts around, what they share inside, the default)
+    or ``force`` (`place_nodes`, the seeded force layout the case files drew before).
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     members = case.members.with_row_index("_m")
     drawn = members.head(MAX_DRAWN_ACCOUNTS)
     ids = drawn.get_column(ACCOUNT)
@@ -239,7 +354,12 @@ def graph_view(case: Case) -> GraphView:
     if tie_weights.size:
         tie_weights = 0.5 + np.minimum(tie_weights / max(np.median(tie_weights), 1e-9), 3.0) / 3
     weight = np.concatenate([np.ones(len(use_list)), tie_weights])
-    positions, strip = place_nodes(n, src, dst, weight)
+    if layout == "force":
+        positions, _ = place_nodes(n, src, dst, weight)
+    else:
+        kinds = [node["type"] for node in nodes]
+        n_uses = len(use_list)
+        positions = kind_layout(kinds, src[:n_uses], dst[:n_uses], src[n_uses:], dst[n_uses:])
     labelled = [
         n_accounts + i
         for i, members_count in enumerate(entities.get_column("_drawn_members").to_list())
@@ -252,89 +372,49 @@ def graph_view(case: Case) -> GraphView:
         f"used by at least two drawn members, most shared first), and the {len(tie_list):,} "
         f"strongest of {internal.height:,} ties between members. Exports hold the whole subgraph."
     )
-    return GraphView(nodes, positions, use_list, tie_list, labelled, caption, strip)
+    return GraphView(nodes, positions, use_list, tie_list, labelled, caption, layout)
 
 
-def _shape(i: int, node: dict[str, Any], x: float, y: float, scale: float) -> str:
-    kind = node["type"]
-    if kind == "account":
-        r = (3.5 + 3.0 * (node.get("risk") or 0.0)) * scale
-        return (
-            f'<circle class="n account" data-i="{i}" cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" '
-            f'fill="{risk_colour(node.get("risk"))}"/>'
-        )
-    s = min(12.0, 3.5 + 1.2 * math.sqrt(node.get("n_members") or 1))
-    if kind == "device":
-        return (
-            f'<rect class="n device" data-i="{i}" x="{x - s:.1f}" y="{y - s:.1f}" '
-            f'width="{2 * s:.1f}" height="{2 * s:.1f}" rx="2"/>'
-        )
-    if kind == "ip":
-        d = s * 1.3
-        points = f"{x:.1f},{y - d:.1f} {x + d:.1f},{y:.1f} {x:.1f},{y + d:.1f} {x - d:.1f},{y:.1f}"
-    else:
-        points = f"{x:.1f},{y - s:.1f} {x + s:.1f},{y + s * 0.8:.1f} {x - s:.1f},{y + s * 0.8:.1f}"
-    return f'<polygon class="n {kind}" data-i="{i}" points="{points}"/>'
+def _node_size(node: dict[str, Any], scale: float) -> float:
+    if node["type"] == "account":
+        return 2 * (3.5 + 3.0 * (node.get("risk") or 0.0)) * scale
+    return 2 * min(12.0, 3.5 + 1.2 * math.sqrt(node.get("n_members") or 1))
 
 
-def graph_svg(view: GraphView) -> str:
-    """The graph as inline SVG; node ``data-i`` attributes index ``view.nodes``."""
+def graph_data(view: GraphView) -> dict[str, Any]:
+    """What the page's script draws (with the vendored Cytoscape.js): every node record with its
+    position in a 1000 x 620 frame, size, colour and caption, and the edges as ``[source,
+    target, class, width]`` (class ``uses`` or the tie's relation). Node ids are indices, never
+    the attacker-controlled labels."""
     xy = view.positions * np.array([_W - 2 * _PAD, _H - 2 * _PAD]) + _PAD
-    parts = [
-        f'<svg id="gg-graph" class="graph" viewBox="0 0 {_W:.0f} {_H:.0f}" '
-        'role="img" aria-label="cluster graph">'
-    ]
-    for s, t in view.uses:
-        parts.append(
-            f'<line class="e uses" data-s="{s}" data-t="{t}" x1="{xy[s, 0]:.1f}" '
-            f'y1="{xy[s, 1]:.1f}" x2="{xy[t, 0]:.1f}" y2="{xy[t, 1]:.1f}"/>'
-        )
+    n_accounts = sum(1 for n in view.nodes if n["type"] == "account")
+    scale = min(1.0, max(0.6, math.sqrt(120 / max(n_accounts, 1))))
+    captions = {i: inert(str(view.nodes[i]["label"])) for i in view.labelled}
+    nodes = []
+    for i, node in enumerate(view.nodes):
+        drawn = dict(node, x=round(float(xy[i, 0]), 1), y=round(float(xy[i, 1]), 1))
+        drawn["size"] = round(_node_size(node, scale), 1)
+        if node["type"] == "account":
+            drawn["colour"] = risk_colour(node.get("risk"))
+        if i in captions:
+            name = captions[i]
+            name = name if len(name) <= 22 else name[:21] + "…"
+            drawn["caption"] = f"{name} ({node['n_members']})"
+        nodes.append(drawn)
+    edges: list[list[Any]] = [[s, t, "uses", 0.7] for s, t in view.uses]
     if view.ties:
         top = max(w for *_, w, _ in view.ties) or 1.0
-    for s, t, w, relation in view.ties:
-        width = 0.6 + 2.4 * min(1.0, w / top)
-        css = relation if relation in RELATION_COLOURS else ""
-        parts.append(
-            f'<line class="e tie {css}" data-s="{s}" data-t="{t}" x1="{xy[s, 0]:.1f}" '
-            f'y1="{xy[s, 1]:.1f}" x2="{xy[t, 0]:.1f}" y2="{xy[t, 1]:.1f}" '
-            f'stroke-width="{width:.2f}"/>'
-        )
-    if view.strip > 0:
-        y = _PAD + (1.0 - view.strip - 0.015) * (_H - 2 * _PAD)
-        parts.append(
-            f'<line class="grid" x1="{_PAD}" x2="{_W - _PAD}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#cbd5e1" stroke-dasharray="3 4"/><text class="lbl" x="{_PAD}" '
-            f'y="{y + 12:.1f}">not linked to the main group</text>'
-        )
-    # Entities on top (devices above IPs above targets): they are few, and the most shared sit
-    # in the middle of their accounts.
-    order = [i for i, n in enumerate(view.nodes) if n["type"] == "account"]
-    scale = min(1.0, max(0.6, math.sqrt(120 / max(len(order), 1))))
-    for kind in ("target", "ip", "device"):
-        order += [i for i, n in enumerate(view.nodes) if n["type"] == kind]
-    parts += [_shape(i, view.nodes[i], xy[i, 0], xy[i, 1], scale) for i in order]
-    taken: list[tuple[float, float, float, float]] = []
-    for i in view.labelled:
-        node = view.nodes[i]
-        name = inert(str(node["label"]))
-        name = name if len(name) <= 22 else name[:21] + "…"
-        # Labels near the right border go to the left of their node, so they stay visible.
-        right = xy[i, 0] > _W - 180
-        anchor = ' text-anchor="end"' if right else ""
-        width = 6.2 * (len(name) + 6)
-        x0 = xy[i, 0] - 9 - width if right else xy[i, 0] + 9
-        box = (x0, xy[i, 1] - 20, x0 + width, xy[i, 1] - 6)
-        if any(
-            not (box[2] < b[0] or b[2] < box[0] or box[3] < b[1] or b[3] < box[1]) for b in taken
-        ):
-            continue  # would overprint a label already placed
-        taken.append(box)
-        parts.append(
-            f'<text class="lbl" x="{xy[i, 0] + (-9 if right else 9):.1f}" '
-            f'y="{xy[i, 1] - 9:.1f}"{anchor}>{html.escape(name)} ({node["n_members"]})</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+        for s, t, w, relation in view.ties:
+            css = relation if relation in RELATION_COLOURS else "tie"
+            edges.append([s, t, css, round(0.6 + 2.4 * min(1.0, w / top), 2)])
+    # In the kinds layout what members share is drawn, so ties (which mostly repeat it, as
+    # chords across the ring) start hidden; the force layout drew them.
+    return {
+        "nodes": nodes,
+        "edges": edges,
+        "layout": view.layout,
+        "show_ties": view.layout == "force",
+    }
 
 
 def graph_legend() -> str:

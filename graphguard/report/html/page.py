@@ -17,38 +17,67 @@ from typing import Any
 
 from graphguard.report.html.escape import MISSING, esc, fixed, inert, number, script_json
 
+#: Browser libraries in ``vendor/`` (see its README.md for versions and licences).
+VENDOR_SCRIPTS = {"cytoscape": "cytoscape.min.js"}
+
 
 @cache
-def static_text(name: str) -> str:
-    """A file of ``static/``, checked to be safe to inline."""
-    text = resources.files("graphguard.report.html").joinpath("static", name).read_text("utf-8")
+def static_text(name: str, folder: str = "static") -> str:
+    """A file of ``static/`` (or ``vendor/``), checked to be safe to inline."""
+    text = resources.files("graphguard.report.html").joinpath(folder, name).read_text("utf-8")
     # Inlined as it is: anything that could end the element or switch the HTML parser's script
     # state would break the page.
     if any(mark in text.lower() for mark in ("</script", "</style", "<script", "<!--")):
-        raise ValueError(f"static/{name} must not contain tags or comment openers")
+        raise ValueError(f"{folder}/{name} must not contain tags or comment openers")
     return text
 
 
-def page(title: str, header: str, body: str, data: Any) -> str:
-    """A whole HTML document: ``header`` and ``body`` are markup, ``data`` goes to the script."""
-    script = static_text("case.js")
-    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+def _sha256(script: str) -> str:
+    return (
+        "'sha256-"
+        + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+        + "'"
+    )
+
+
+def page(
+    title: str,
+    header: str,
+    body: str,
+    data: Any,
+    *,
+    vendor: tuple[str, ...] = (),
+    form_action: str = "'none'",
+    referrer: str = "no-referrer",
+) -> str:
+    """A whole HTML document: ``header`` and ``body`` are markup, ``data`` goes to the script.
+
+    ``vendor`` names libraries of `VENDOR_SCRIPTS` to inline before the page's script;
+    ``form_action`` is the policy's form-action source (``'self'`` for the review console,
+    whose forms post back to it; offline pages post nowhere); ``referrer`` the referrer
+    policy (the console's ``same-origin``: with ``no-referrer`` a browser sends its form posts
+    with ``Origin: null``, which the console refuses).
+    """
+    scripts = [static_text(VENDOR_SCRIPTS[name], "vendor") for name in vendor]
+    scripts.append(static_text("case.js"))
     csp = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+        f"script-src {' '.join(_sha256(s) for s in scripts)}; base-uri 'none'; "
+        f"form-action {form_action}"
     )
+    code = "".join(f"<script>{script}</script>\n" for script in scripts)
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="referrer" content="no-referrer">\n'
+        f'<meta name="referrer" content="{esc(referrer)}">\n'
         f"<title>{esc(title)}</title>\n"
         f"<style>{static_text('style.css')}</style>\n"
         f"</head><body>\n{header}\n<main>\n{body}\n</main>\n"
         '<script type="application/json" id="gg-data">'
         f"{script_json(data)}</script>\n"
-        f"<script>{script}</script>\n</body></html>\n"
+        f"{code}</body></html>\n"
     )
 
 

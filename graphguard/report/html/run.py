@@ -26,8 +26,9 @@ from graphguard.report.html.page import (
     parameters_html,
     risk_colour,
 )
-from graphguard.report.summary import run_summary
+from graphguard.report.summary import campaign_words, run_summary, shown_ids, since_previous
 from graphguard.rundir import (
+    CAMPAIGN_ID,
     CLUSTER_ID,
     DOMINANT_RELATION,
     EVIDENCE,
@@ -170,9 +171,39 @@ def _pr_section(curves: Sequence[Mapping[str, Any]]) -> str:
 # Ranked clusters, parameters
 
 
+def _since_section(run: Run) -> str:
+    """What changed since the previous run (`since_previous`); empty without one."""
+    changes = since_previous(run)
+    if changes is None:
+        return ""
+    previous = changes["previous"]
+    items = []
+    for status, ids in [*changes["statuses"], ("ended", changes["ended"])]:
+        shown, more = shown_ids(ids)
+        names = ", ".join(f"<code>{esc(i)}</code>" for i in shown)
+        tail = f" and {more:,} more" if more else ""
+        items.append(
+            f"<li><b>{esc(status)}</b> {len(ids):,}"
+            + (f": {names}{tail}" if shown else "")
+            + "</li>"
+        )
+    for survivor, absorbed in changes["merged_from"].items():
+        items.append(
+            f"<li><code>{esc(survivor)}</code> absorbed "
+            + ", ".join(f"<code>{esc(a)}</code>" for a in absorbed)
+            + "</li>"
+        )
+    return (
+        '<section class="card"><h2>Since the previous run <small>run '
+        f"{esc(previous.get('path'))}, created {esc(previous.get('created_at'))}</small></h2>"
+        f"<ul>{''.join(items)}</ul></section>"
+    )
+
+
 def _clusters_section(ranked: pl.DataFrame, case_files: Mapping[int, str], top: int) -> str:
     rows = []
     flagged_col = "n_flagged" in ranked.columns
+    campaign_col = CAMPAIGN_ID in ranked.columns
     for rank, row in enumerate(ranked.head(top).to_dicts(), start=1):
         cid = row[CLUSTER_ID]
         link = case_files.get(cid)
@@ -182,7 +213,13 @@ def _clusters_section(ranked: pl.DataFrame, case_files: Mapping[int, str], top: 
             "<tr>"
             f'<td class="num" data-v="{rank}">{rank}</td>'
             f'<td class="nowrap" data-v="{cid}">{name}</td>'
-            f'<td class="num" data-v="{row.get(SIZE) or 0}">{esc(row.get(SIZE))}</td>'
+            + (
+                f'<td class="nowrap" data-v="{esc(row.get(CAMPAIGN_ID))}">'
+                f"{esc(campaign_words(row))}</td>"
+                if campaign_col
+                else ""
+            )
+            + f'<td class="num" data-v="{row.get(SIZE) or 0}">{esc(row.get(SIZE))}</td>'
             f'<td class="num" data-v="{value:.6f}">{value:.3f}<span class="rbar"><i style="width:'
             f'{value * 100:.0f}%;background:{risk_colour(value)}"></i></span></td>'
             f'<td data-v="{esc(row.get(PREDICTED_LABEL))}">{badge(row.get(PREDICTED_LABEL))}</td>'
@@ -198,7 +235,8 @@ def _clusters_section(ranked: pl.DataFrame, case_files: Mapping[int, str], top: 
         )
     head = (
         '<th class="sortable num">#</th><th class="sortable">cluster</th>'
-        '<th class="sortable num">size</th><th class="sortable num">suspicion</th>'
+        + ('<th class="sortable">campaign</th>' if campaign_col else "")
+        + '<th class="sortable num">size</th><th class="sortable num">suspicion</th>'
         '<th class="sortable">label</th>'
         + ('<th class="sortable num">flagged</th>' if flagged_col else "")
         + '<th class="sortable">relation</th><th>evidence</th>'
@@ -286,6 +324,7 @@ def render_run_html(
         [
             _tiles_section(_tile_counts(run, summary)),
             charts,
+            _since_section(run),
             _clusters_section(ranked, case_files, top),
             _parameters_section(meta),
         ]

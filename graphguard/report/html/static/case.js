@@ -1,4 +1,5 @@
-// graphguard pages: sortable tables; on case files, pan/zoom, hover and click details on the graph.
+// graphguard pages: sortable tables; on case files, the graph (drawn by the vendored Cytoscape.js),
+// hover and click details.
 // Data arrives as JSON in the "gg-data" element (type application/json); every string from it is
 // attacker-controlled and reaches the page only through textContent, never as markup.
 (function () {
@@ -38,19 +39,61 @@
     });
   });
 
-  var svg = document.getElementById("gg-graph");
-  if (svg && data.nodes) graph(svg, data);
+  var holder = document.getElementById("gg-graph");
+  if (holder && data.nodes && window.cytoscape) graph(holder, data);
   root.setAttribute("data-ready", "1");
 
-  function graph(svg, data) {
-    var nodes = data.nodes, box = svg.parentNode, tip = box.querySelector(".tip");
+  // The graph is drawn by the vendored Cytoscape.js at the positions computed in Python (preset
+  // layout: the same run gives the same picture). Element ids are node indices, never labels;
+  // labels reach the canvas as text and the page only through textContent.
+  function graph(holder, data) {
+    var nodes = data.nodes, box = holder.parentNode, tip = box.querySelector(".tip");
     var panel = document.getElementById("gg-details");
-    var shapes = [], adjacent = nodes.map(function () { return []; }), incident = nodes.map(function () { return []; });
-    svg.querySelectorAll(".n").forEach(function (s) { shapes[+s.getAttribute("data-i")] = s; });
-    svg.querySelectorAll(".e").forEach(function (e) {
-      var s = +e.getAttribute("data-s"), t = +e.getAttribute("data-t");
-      adjacent[s].push(t); adjacent[t].push(s); incident[s].push(e); incident[t].push(e);
+    var adjacent = nodes.map(function () { return []; });
+    var elements = nodes.map(function (n, i) {
+      return {
+        group: "nodes",
+        data: { id: "n" + i, i: i, size: n.size, colour: n.colour || "", caption: n.caption || "" },
+        position: { x: n.x, y: n.y },
+        classes: n.type + (n.caption ? " labelled" : "")
+      };
     });
+    data.edges.forEach(function (e, k) {
+      adjacent[e[0]].push(e[1]); adjacent[e[1]].push(e[0]);
+      var hide = e[2] !== "uses" && !data.show_ties;
+      elements.push({ group: "edges", data: { id: "e" + k, source: "n" + e[0], target: "n" + e[1], w: e[3] },
+        classes: e[2] + (e[2] === "uses" ? "" : " tie-edge") + (hide ? " off" : "") });
+    });
+    var many = data.edges.length > 1500;
+    var cy = window.cytoscape({
+      container: holder,
+      elements: elements,
+      layout: { name: "preset", fit: true, padding: 12 },
+      minZoom: 0.2, maxZoom: 12,
+      boxSelectionEnabled: false, autoungrabify: true, autounselectify: true,
+      hideEdgesOnViewport: many, textureOnViewport: many, pixelRatio: 1,
+      style: [
+        { selector: "node", style: { width: "data(size)", height: "data(size)", "border-width": 1, "border-color": "#fff" } },
+        { selector: "node.account", style: { "background-color": "data(colour)", shape: "ellipse" } },
+        { selector: "node.device", style: { "background-color": "#1565c0", shape: "round-rectangle" } },
+        { selector: "node.ip", style: { "background-color": "#7b1fa2", shape: "diamond" } },
+        { selector: "node.target", style: { "background-color": "#00897b", shape: "triangle", "background-opacity": 0.85 } },
+        { selector: "node.labelled", style: { label: "data(caption)", "font-size": 11, color: "#334155", "text-valign": "top", "text-margin-y": -3,
+          "text-background-color": "#fff", "text-background-opacity": 0.75, "text-background-padding": 1 } },
+        { selector: "edge", style: { width: "data(w)", "curve-style": "haystack", "line-opacity": 0.5 } },
+        { selector: "edge.uses", style: { "line-color": "#9aa7b6", "line-opacity": 0.35 } },
+        { selector: "edge.device", style: { "line-color": "#1565c0" } },
+        { selector: "edge.ip", style: { "line-color": "#7b1fa2" } },
+        { selector: "edge.sync", style: { "line-color": "#ef6c00" } },
+        { selector: "edge.dense", style: { "line-color": "#6d4c41" } },
+        { selector: "edge.tie", style: { "line-color": "#64748b" } },
+        { selector: ".faded", style: { opacity: 0.1 } },
+        { selector: "edge.off", style: { display: "none" } },
+        { selector: "edge.nb", style: { "line-opacity": 0.9, "z-index": 9 } },
+        { selector: "node.sel", style: { "border-width": 2.5, "border-color": "#111", "z-index": 10 } }
+      ]
+    });
+    holder.cy = cy;
     var accounts = new Map(), entities = new Map();
     nodes.forEach(function (n, i) {
       if (n.type === "account") accounts.set(n.label, i); else entities.set(n.type + "\u0000" + n.label, i);
@@ -65,56 +108,32 @@
       });
     });
 
-    // Pan and zoom move the viewBox; screen <-> SVG coordinates go through the CTM.
-    var vb = svg.viewBox.baseVal, home = [vb.x, vb.y, vb.width, vb.height];
-    function point(ev) {
-      var p = svg.createSVGPoint(); p.x = ev.clientX; p.y = ev.clientY;
-      return p.matrixTransform(svg.getScreenCTM().inverse());
+    function zoom(factor) {
+      cy.zoom({ level: cy.zoom() * factor, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
     }
-    function zoom(factor, at) {
-      at = at || { x: vb.x + vb.width / 2, y: vb.y + vb.height / 2 };
-      vb.x = at.x - (at.x - vb.x) * factor; vb.y = at.y - (at.y - vb.y) * factor;
-      vb.width *= factor; vb.height *= factor;
+    document.getElementById("gg-zoom-in").addEventListener("click", function () { zoom(1.25); });
+    document.getElementById("gg-zoom-out").addEventListener("click", function () { zoom(0.8); });
+    document.getElementById("gg-reset").addEventListener("click", function () { cy.fit(undefined, 12); clear(); });
+    var tiesButton = document.getElementById("gg-ties");
+    function showTies(on) {
+      cy.edges(".tie-edge").toggleClass("off", !on);
+      tiesButton.setAttribute("aria-pressed", on ? "true" : "false");
     }
-    svg.addEventListener("wheel", function (ev) { ev.preventDefault(); zoom(ev.deltaY < 0 ? 0.85 : 1 / 0.85, point(ev)); }, { passive: false });
-    var drag = null;
-    svg.addEventListener("pointerdown", function (ev) {
-      drag = { x: ev.clientX, y: ev.clientY, vx: vb.x, vy: vb.y, scale: 1 / svg.getScreenCTM().a, moved: false, target: ev.target };
-    });
-    window.addEventListener("pointermove", function (ev) {
-      if (!drag) return;
-      var dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
-      if (Math.abs(dx) + Math.abs(dy) > 4) { drag.moved = true; svg.classList.add("dragging"); }
-      if (drag.moved) { vb.x = drag.vx - dx * drag.scale; vb.y = drag.vy - dy * drag.scale; }
-    });
-    window.addEventListener("pointerup", function () {
-      if (drag && !drag.moved) {
-        var t = drag.target;
-        if (t.classList && t.classList.contains("n")) select(+t.getAttribute("data-i"), true); else clear();
-      }
-      drag = null; svg.classList.remove("dragging");
-    });
-    document.getElementById("gg-zoom-in").addEventListener("click", function () { zoom(0.8); });
-    document.getElementById("gg-zoom-out").addEventListener("click", function () { zoom(1.25); });
-    document.getElementById("gg-reset").addEventListener("click", function () {
-      vb.x = home[0]; vb.y = home[1]; vb.width = home[2]; vb.height = home[3]; clear();
-    });
-
-    svg.addEventListener("pointerover", function (ev) {
-      var t = ev.target;
-      if (!t.classList || !t.classList.contains("n")) return;
-      var n = nodes[+t.getAttribute("data-i")];
+    showTies(!!data.show_ties);
+    tiesButton.addEventListener("click", function () { showTies(tiesButton.getAttribute("aria-pressed") !== "true"); });
+    cy.on("tap", "node", function (ev) { select(ev.target.data("i"), true); });
+    cy.on("tap", function (ev) { if (ev.target === cy) clear(); });
+    cy.on("mouseover", "node", function (ev) {
+      var n = nodes[ev.target.data("i")];
       tip.textContent = n.type === "account"
         ? n.label + "  ·  risk " + fix(n.risk) + "  ·  " + (n.predicted_label || "")
         : n.type + " " + n.label + "  ·  used by " + n.n_members + " members";
+      var p = ev.renderedPosition;
+      tip.style.left = Math.min(p.x + 14, box.clientWidth - 200) + "px";
+      tip.style.top = (p.y + 14) + "px";
       tip.style.display = "block";
     });
-    svg.addEventListener("pointermove", function (ev) {
-      var r = box.getBoundingClientRect();
-      tip.style.left = Math.min(ev.clientX - r.left + 14, r.width - 200) + "px";
-      tip.style.top = (ev.clientY - r.top + 14) + "px";
-    });
-    svg.addEventListener("pointerout", function () { tip.style.display = "none"; });
+    cy.on("mouseout", "node", function () { tip.style.display = "none"; });
 
     var search = document.getElementById("gg-search"), hits = document.getElementById("gg-hits");
     search.addEventListener("keydown", function (ev) {
@@ -135,16 +154,15 @@
 
     function clear() {
       panel.classList.remove("open");
-      svg.classList.remove("focus");
-      svg.querySelectorAll(".sel, .nb").forEach(function (x) { x.classList.remove("sel", "nb"); });
+      cy.elements().removeClass("faded sel nb");
       rows.forEach(function (tr) { tr.classList.remove("on"); });
     }
     function select(i, fromGraph) {
       clear();
-      svg.classList.add("focus");
-      shapes[i].classList.add("sel");
-      adjacent[i].forEach(function (j) { shapes[j].classList.add("nb"); });
-      incident[i].forEach(function (e) { e.classList.add("nb"); });
+      var node = cy.getElementById("n" + i), near = node.closedNeighborhood();
+      cy.elements().not(near).addClass("faded");
+      node.addClass("sel");
+      near.edges().addClass("nb");
       var n = nodes[i];
       if (n.type === "account") showAccount(n.m, i); else showEntity(i);
       if (n.type === "account" && rows.has(n.m)) {
