@@ -391,14 +391,7 @@ def spark_evidence(stages: Any) -> tuple[pl.DataFrame, DataFrame]:
 
 
 def polars_to_spark(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:
-    """A small Polars frame (one row per community) as a Spark DataFrame, through Arrow."""
-    table = frame.to_arrow()
-    # Spark has no unsigned integers: widen them first
-    casts = {
-        name: pl.Int64
-        for name, dtype in frame.schema.items()
-        if dtype in (pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
-    }
-    if casts:
-        table = frame.cast(casts).to_arrow()  # type: ignore[arg-type]
-    return spark.createDataFrame(table.to_pandas())
+    """A small Polars frame (one row per community) as a Spark DataFrame, through Arrow.
+    Spark has no unsigned integers: they are widened to long first."""
+    casts = {name: pl.Int64 for name, dtype in frame.schema.items() if dtype.is_unsigned_integer()}
+    return spark.createDataFrame(frame.cast(casts).to_arrow())  # type: ignore[arg-type]

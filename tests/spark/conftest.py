@@ -33,6 +33,7 @@ def spark():
         .config("spark.default.parallelism", "4")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
     )
@@ -97,3 +98,24 @@ def spark_frames(spark, stages) -> SparkFrames:
         membership=to_spark(spark, table),
         n_accounts=n,
     )
+
+
+#: the simulated world every equality test of the scoring stages compares on
+WORLD_SEED = 31
+
+
+@pytest.fixture(scope="session")
+def scored_world(spark):
+    """(world, local stages, Spark frames, Spark clusters, Spark members, Spark accounts) of one
+    small simulated world (`tests.worlds.pipeline_world`), scored once per test session."""
+    from graphguard.spark.evidence import spark_evidence
+    from graphguard.spark.scoring import spark_scores
+    from tests.worlds import pipeline_world
+
+    world, pipeline = pipeline_world(WORLD_SEED)
+    frames = spark_frames(spark, pipeline.stages)
+    clusters, members = spark_evidence(frames)
+    accounts = spark_scores(frames, clusters, members).persist()
+    yield world, pipeline, frames, clusters, members, accounts
+    accounts.unpersist()
+    members.unpersist()

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
 from polars.testing import assert_frame_equal
 
 from graphguard.community.evidence import community_evidence
 from graphguard.pipeline.stages import sync_window_s
 from graphguard.spark.evidence import evidence_schemas, spark_evidence, to_polars
 from tests.spark.conftest import spark_frames
-from tests.worlds import bot_ring, frame, ordinary_users, pipeline_world, run_pipeline, viral_burst
-
-
-@pytest.fixture(scope="module")
-def world(spark):
-    _, pipeline = pipeline_world(31)
-    return pipeline.stages, spark_frames(spark, pipeline.stages)
+from tests.worlds import bot_ring, frame, ordinary_users, run_pipeline, viral_burst
 
 
 def _local_members(stages) -> pl.DataFrame:
@@ -34,9 +27,9 @@ def _local_members(stages) -> pl.DataFrame:
     return members
 
 
-def test_clusters_and_members_equal_the_local_engine(world):
-    stages, frames = world
-    clusters, members = spark_evidence(frames)
+def test_clusters_and_members_equal_the_local_engine(scored_world):
+    _, pipeline, _, clusters, members, _ = scored_world
+    stages = pipeline.stages
     assert stages.clusters.height > 5, "the world must have communities to compare"
     assert_frame_equal(clusters, stages.clusters, check_exact=False, rel_tol=0, abs_tol=1e-9)
     _, member_schema = evidence_schemas()
