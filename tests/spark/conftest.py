@@ -7,7 +7,9 @@ the end; every test here skips cleanly without pyspark or Java.)
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from dataclasses import dataclass
 
 import igraph as ig
@@ -25,6 +27,8 @@ def spark():
     """One local[2] SparkSession for the whole test session (1 GiB driver)."""
     from pyspark.sql import SparkSession
 
+    # Python UDF workers (applyInPandas) run this interpreter, which has graphguard's packages
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master("local[2]")
         .appName("graphguard-tests")
