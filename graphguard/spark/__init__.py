@@ -41,6 +41,13 @@ The scoring stages (`evidence`, `scoring`, `features`, `model` in this package) 
     spark_scores(stages, clusters, members)        -> accounts
     spark_features(stages, clusters, members)      -> features
     spark_model_scores(stages, features, model)    -> per-account class probabilities
+    spark_fuse_scores(accounts, proba, scoring, unseen=...) -> accounts (model fused)
+    spark_finish(stages, clusters, accounts, labels=...)   -> scoring.SparkRunTables
 each a Spark DataFrame with the columns of its local twin (`community_evidence`,
-`score_accounts`, `account_features`, `GraphSAGEDetector.predict_proba`).
+`score_accounts`, `account_features`, `GraphSAGEDetector.predict_proba`, `fuse_scores`), but
+``clusters``: one row per community, collected to the driver and scored there by the local
+engine's own `score_clusters` (a Polars frame, exactly the local ``Stages.clusters``), as
+`SparkRunTables.clusters` is the local run's clusters table (worded by `finish_clusters`).
+Spark has no unsigned integers: counts are long where the local tables hold UInt32, and
+`scoring.contract` casts a collected table to the run directory's dtypes.
 """
