@@ -82,3 +82,33 @@ def test_fusion_equals_the_local_engine(world, fusion, unseen):
     got = to_polars(fused).sort("account").select(local.columns)
     got = got.select([pl.col(c).cast(local.schema[c]) for c in local.columns])
     assert_frame_equal(got, local, **CLOSE)
+
+
+def test_a_log_without_communities(spark):
+    """Nothing shared, no edge: empty tables with every column, every account benign."""
+    from datetime import timedelta
+
+    from graphguard.pipeline.stages import build_stages
+    from tests.spark.conftest import spark_frames
+    from tests.worlds import T0, frame
+
+    rows = [
+        (T0 + timedelta(hours=a, minutes=k), f"user{a}", "like", f"dev{a}", f"ip{a}", f"t{a}-{k}")
+        for a in range(12)
+        for k in range(3)
+    ]
+    events = frame(rows)
+    stages = build_stages(events)
+    assert stages.graph.edges.height == 0
+    frames = spark_frames(spark, stages)
+    from graphguard.spark.evidence import spark_evidence
+    from graphguard.spark.scoring import spark_scores
+
+    clusters, members = spark_evidence(frames)
+    assert_frame_equal(clusters, stages.clusters)
+    tables = spark_finish(frames, clusters, spark_scores(frames, clusters, members))
+    result = detect(events)
+    assert_frame_equal(tables.clusters, result.clusters)
+    got = contract(to_polars(tables.accounts), rundir.ACCOUNTS_FILE)
+    assert_frame_equal(got, result.accounts)
+    assert to_polars(tables.entity_edges).height == 0
