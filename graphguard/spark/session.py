@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +56,10 @@ def spark_session(cfg: SparkConfig) -> Iterator[SparkSession]:
     require_spark()
     from pyspark.sql import SparkSession
 
+    if (cfg.master or "").startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        # local executors run this interpreter (its polars, igraph); on a cluster the
+        # executors' Python is the cluster's setting (PYSPARK_PYTHON, spark.pyspark.python)
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     active = SparkSession.getActiveSession()
     scratch = None
     if active is not None:
