@@ -110,11 +110,16 @@ def component_seed(seed: int, component: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(component)]).generate_state(1)[0])
 
 
+#: `total_weight` sums the weights as integers of this many units per 1.0
+WEIGHT_UNITS = 1e9
+
+
 def total_weight(weight: np.ndarray) -> float:
-    """The graph's total edge weight as `partition_component` takes it: summed exactly
-    (`math.fsum`, so in any order), then to 12 significant digits, so that an engine summing
-    in another order (Spark) gets the same number."""
-    return float(f"{math.fsum(weight.tolist()):.11e}")
+    """The graph's total edge weight as `partition_component` takes it: each weight rounded to
+    1e-9 and summed as integers, so the sum is exact in any order and an engine that sums in
+    another order (Spark: ``sum(rint(weight * 1e9))`` as a decimal) gets the same number."""
+    units = np.rint(np.asarray(weight, dtype=np.float64) * WEIGHT_UNITS).astype(np.int64)
+    return int(units.sum(dtype=np.int64)) / WEIGHT_UNITS
 
 
 def component_resolution(cfg: CommunityConfig, component_weight: float, total: float) -> float:

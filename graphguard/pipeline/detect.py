@@ -265,6 +265,9 @@ def run_detection(
     if engine is not None:
         config = replace(config, engine=engine)
     if config.engine == "spark":
+        from graphguard.spark.session import require_spark
+
+        require_spark()  # before pyspark is imported: one clear error without it or Java
         from graphguard.spark.engine import run_detection_spark
 
         return run_detection_spark(
