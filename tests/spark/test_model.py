@@ -95,3 +95,16 @@ def test_a_label_trick_model_without_its_labels_is_refused(scored_world, trained
         setattr(other, name, getattr(model, name))
     with pytest.raises(ValueError, match="needs known_labels"):
         spark_model_scores(frames, features, other)
+
+
+def test_a_label_trick_model_scores_with_its_training_labels(scored_world, trained):
+    world, pipeline, frames, _, _, _ = scored_world
+    _, features = trained
+    inputs = graph_inputs(pipeline.features, pipeline.edges)
+    y = label_codes(pipeline.account_ids, world.labels)
+    model = GraphSAGEDetector(seed=1, hidden=8, epochs=5, label_input=True, device="cpu")
+    model.fit(inputs, y)
+    local = _local_proba(model, pipeline)
+    got = to_polars(spark_model_scores(frames, features, model, accounts_per_group=600))
+    proba = got.sort("account").select(schema.SCORE_COLUMNS).to_numpy()
+    assert np.abs(proba - local).max() <= 1e-6
