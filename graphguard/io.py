@@ -648,7 +648,7 @@ def load_events(
     config = config or DataConfig()
     if config.epoch_unit not in {"s", "ms"}:
         raise InputError(f"data.epoch_unit must be 's' or 'ms', not {config.epoch_unit!r}")
-    bounds = _year_bounds(config)
+    _year_bounds(config)
     source = _open_events(path, config)
     lf = source.frame
     report = IngestReport(path=str(path), format=source.fmt)
@@ -682,9 +682,9 @@ def load_events(
         report.rows_rejected,
         frame.height,
         config,
-        lambda reason, column: rejected.filter(pl.col(REJECT_REASON) == reason)
-        .get_column(column)
-        .item(0),
+        lambda reason, column: (
+            rejected.filter(pl.col(REJECT_REASON) == reason).get_column(column).item(0)
+        ),
     )
 
     events = frame.filter(~bad_mask).select(

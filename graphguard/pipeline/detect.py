@@ -271,8 +271,14 @@ def run_detection(
         from graphguard.spark.engine import run_detection_spark
 
         return run_detection_spark(
-            events_path, out_dir, config, labels_path=labels_path, model=model,
-            overwrite=overwrite, progress=progress, extra_files=extra_files,
+            events_path,
+            out_dir,
+            config,
+            labels_path=labels_path,
+            model=model,
+            overwrite=overwrite,
+            progress=progress,
+            extra_files=extra_files,
         )
     # before any work: a run that would replace its own input, or cannot be written, fails now
     check_output(out_dir, inputs=(events_path, labels_path), overwrite=overwrite)

@@ -107,13 +107,9 @@ def spark_communities(
         for r in eligible.filter(F.col("size") > spark_cfg.executor_component_limit).collect()
     ]
     comp_of = comp.select(F.col("account").alias("src"), "component")
-    tagged = edges.join(comp_of, "src").join(
-        eligible.select("component"), "component", "left_semi"
-    )
+    tagged = edges.join(comp_of, "src").join(eligible.select("component"), "component", "left_semi")
     small = tagged.filter(~F.col("component").isin(on_driver)) if on_driver else tagged
-    parts = small.groupBy("component").applyInPandas(
-        _partition_group(cfg, total), _PART_SCHEMA
-    )
+    parts = small.groupBy("component").applyInPandas(_partition_group(cfg, total), _PART_SCHEMA)
     for component in on_driver:
         local = pl.from_arrow(tagged.filter(F.col("component") == component).toArrow())
         frame = _partition_group(cfg, total)(local.to_pandas())
@@ -162,8 +158,9 @@ def _modularity(edges: DataFrame, comp: DataFrame, parts: DataFrame, total: floa
     component too small to be partitioned counts as one community."""
     community = comp.join(parts.select("account", "part"), "account", "left").select(
         "account",
-        F.concat_ws(":", F.col("component").cast("string"), F.coalesce(F.col("part"), F.lit(-1)))
-        .alias("c"),
+        F.concat_ws(
+            ":", F.col("component").cast("string"), F.coalesce(F.col("part"), F.lit(-1))
+        ).alias("c"),
     )
     src = community.select(F.col("account").alias("src"), F.col("c").alias("cs"))
     dst = community.select(F.col("account").alias("dst"), F.col("c").alias("cd"))

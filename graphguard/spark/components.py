@@ -33,9 +33,7 @@ def _large_star(edges: DataFrame) -> DataFrame:
 
 
 def _small_star(edges: DataFrame) -> DataFrame:
-    oriented = edges.select(
-        F.greatest("u", "v").alias("u"), F.least("u", "v").alias("v")
-    )  # v < u
+    oriented = edges.select(F.greatest("u", "v").alias("u"), F.least("u", "v").alias("v"))  # v < u
     smallest = oriented.groupBy("u").agg(F.min("v").alias("m"))
     linked = oriented.join(smallest, "u")
     return (
@@ -53,7 +51,6 @@ def connected_components(edges: DataFrame, *, checkpoint_every: int = 4) -> Data
         F.col("u") != F.col("v")
     )
     current = current.localCheckpoint(eager=True)
-    previous = None
     for round_ in range(1, MAX_ROUNDS + 1):
         nxt = _small_star(_large_star(current))
         # every round cuts the query plan (a plan that grows with the rounds costs the driver
@@ -61,7 +58,7 @@ def connected_components(edges: DataFrame, *, checkpoint_every: int = 4) -> Data
         # checkpoint directory, from which a lost executor's work is recovered
         reliable = round_ % checkpoint_every == 0
         nxt = nxt.checkpoint(eager=True) if reliable else nxt.localCheckpoint(eager=True)
-        previous, current = current, nxt
+        _previous, current = current, nxt
         # a forest of stars: no node is both a leaf (u) and a root (v) of some edge
         if current.select("u").intersect(current.select(F.col("v").alias("u"))).isEmpty():
             break

@@ -35,7 +35,7 @@ from graphguard.graph.context import HOUR_US, US
 from graphguard.schema import RELATIONS
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    pass
 
 
 def index_events(events: DataFrame) -> tuple[DataFrame, DataFrame, int]:
@@ -81,7 +81,9 @@ def index_events(events: DataFrame) -> tuple[DataFrame, DataFrame, int]:
 def _engagements(indexed: DataFrame, engagement_types: tuple[str, ...]) -> DataFrame:
     """First engagement of each account with each target (`graph.context.engagements`)."""
     return (
-        indexed.filter(F.col("event_type").isin(list(engagement_types)) & F.col("target").isNotNull())
+        indexed.filter(
+            F.col("event_type").isin(list(engagement_types)) & F.col("target").isNotNull()
+        )
         .groupBy("target", "account")
         .agg(F.min("t").alias("t"))
     )
@@ -286,7 +288,8 @@ def account_graph(indexed: DataFrame, cfg: GraphConfig, salt_above: int = 100_00
         edges = spark.createDataFrame([], "src int, dst int")
     columns = []
     for name in RELATIONS:
-        for stat, dtype in (("weight", "double"), ("support", "int")):
+        # support then weight: the local graph's column order
+        for stat, dtype in (("support", "int"), ("weight", "double")):
             col = f"{name}_{stat}"
             if col in edges.columns:
                 columns.append(F.coalesce(F.col(col), F.lit(0)).cast(dtype).alias(col))
@@ -294,4 +297,6 @@ def account_graph(indexed: DataFrame, cfg: GraphConfig, salt_above: int = 100_00
                 columns.append(F.lit(0).cast(dtype).alias(col))
     edges = edges.select(F.col("src").cast("int"), F.col("dst").cast("int"), *columns)
     weight = _combined_weight(cfg)(*[F.col(f"{r}_weight") for r in RELATIONS])
-    return edges.withColumn("weight", weight).filter(F.col("weight") > max(cfg.min_edge_weight, 0.0))
+    return edges.withColumn("weight", weight).filter(
+        F.col("weight") > max(cfg.min_edge_weight, 0.0)
+    )

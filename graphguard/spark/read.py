@@ -162,9 +162,11 @@ def read_events(
         rejected_counts,
         report.rows_read,
         config,
-        lambda reason, column: checked.filter(F.col("reject_reason") == reason)
-        .select(text.get(column, column))
-        .first()[0],
+        lambda reason, column: (
+            checked.filter(F.col("reject_reason") == reason)
+            .select(text.get(column, column))
+            .first()[0]
+        ),
     )
     rejected = pl.DataFrame(
         schema={**{c: pl.String for c in schema.EVENT_COLUMNS}, io.REJECT_REASON: pl.String}
