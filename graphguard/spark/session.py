@@ -8,6 +8,7 @@ is then not stopped by graphguard.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
@@ -84,6 +85,9 @@ def spark_session(cfg: SparkConfig) -> Iterator[SparkSession]:
         if checkpoint is None and session.sparkContext.getCheckpointDir() is None:
             scratch = tempfile.mkdtemp(prefix="graphguard-spark-checkpoint-")
             checkpoint = scratch
+            if not owned:  # the session outlives this run and keeps the directory
+                atexit.register(shutil.rmtree, scratch, True)
+                scratch = None
         if checkpoint is not None:
             session.sparkContext.setCheckpointDir(checkpoint)
         yield session

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import sys
 from dataclasses import dataclass
 
@@ -42,8 +43,12 @@ def spark():
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
+    # connected components checkpoint every few rounds
+    checkpoints = tempfile.mkdtemp(prefix="graphguard-test-checkpoints-")
+    session.sparkContext.setCheckpointDir(checkpoints)
     yield session
     session.stop()
+    shutil.rmtree(checkpoints, ignore_errors=True)
 
 
 @dataclass
