@@ -14,9 +14,10 @@ Each function is the twin of one in `graphguard.graph` and gives the same rows:
   same order, so it is the same number to the last bit).
 
 Skew: an entity's window is one task, so an entity with very many occurrences (a carrier IP) is
-split into buckets of ``spark.salt_above`` consecutive occurrences (by rank in (t, account)
-order); each bucket also takes the ``window_rows`` occurrences after it, so every pair of the
-unsplit window is made exactly once.
+split into buckets of ``spark.salt_above`` (at least ``window_rows``) consecutive occurrences
+(by rank in (t, account) order); each bucket also takes the ``window_rows`` occurrences after
+it, so every pair of the unsplit window is made exactly once. (The rank itself is still one
+sort per entity: O(k log k), without the window's W-fold rows.)
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ def windowed_pairs(
     ranked = occ.join(sizes, key).withColumn("_pos", F.row_number().over(order) - 1)
     # buckets of salt_above consecutive occurrences; each also holds the window_rows after it
     # (as partners only), so a hub's window is many tasks and no pair is lost or doubled
+    # a bucket holds at least window_rows occurrences, so every partner is in it or the next
+    salt_above = max(salt_above, window_rows)
     bucket = F.floor(F.col("_pos") / salt_above)
     home = ranked.withColumn("_bucket", bucket).withColumn("_own", F.lit(True))
     spill = (
