@@ -263,7 +263,7 @@ def leiden(n_accounts: int, edges: pl.DataFrame, cfg: CommunityConfig) -> Partit
     nodes = nodes[np.argsort(component[nodes], kind="stable")]
     local = np.empty(n_accounts, dtype=np.int64)
     node_comp = component[nodes]
-    starts = np.flatnonzero(np.r_[True, node_comp[1:] != node_comp[:-1]])
+    starts = np.flatnonzero(np.r_[nodes.size > 0, node_comp[1:] != node_comp[:-1]])
     bounds = np.r_[starts, nodes.shape[0]]
     local[nodes] = np.arange(nodes.shape[0]) - np.repeat(starts, np.diff(bounds))
     edge_comp = component[src]
