@@ -326,6 +326,17 @@ def detect(
             "campaign_status (new, continuing, grown, shrunk, split, merged)."
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="local (default) or spark: the same run on Apache Spark "
+            "(pip install graphguard[spark], Java 17)."
+        ),
+    ] = None,
+    master: Annotated[
+        str | None,
+        typer.Option(help="With --engine spark: local[2], spark://host:7077, yarn (spark.master)."),
+    ] = None,
     set_: SetOption = None,
 ) -> None:
     """Detect coordinated clusters and write accounts/clusters Parquet, run.json and report.md.
@@ -355,6 +366,9 @@ def detect(
                     "community.objective": objective,
                     "community.seed": seed,
                     "scoring.risk_threshold": threshold,
+                    "engine": engine,
+                    # quoted: Hydra would read local[2] as a list
+                    "spark.master": None if master is None else repr(master),
                 },
                 set_,
             )

@@ -40,6 +40,7 @@ from graphguard.config import (
     FeatureConfig,
     GraphConfig,
     ScoringConfig,
+    SparkConfig,
 )
 from graphguard.evaluation.harness import ExperimentConfig
 from graphguard.features.account import select_features
@@ -82,6 +83,7 @@ GROUPS: dict[str, type] = {
     "graph": GraphConfig,
     "community": CommunityConfig,
     "scoring": ScoringConfig,
+    "spark": SparkConfig,
     "features": FeatureConfig,
     "model": ModelParams,
     "train": TrainParams,
@@ -110,6 +112,10 @@ def register() -> None:
         store.store(group=group, name="default", node=_writable(OmegaConf.structured(schema)))
     # the experiment section, under its key; conf/experiments.yaml lists it before the
     # experiment file that fills it in (the name has no default)
+    # the root key ``engine`` (``engine=spark``, ``--set engine=spark``) with `DetectConfig`'s
+    # default (a plain node: a typed one would make the whole root that type); its values are
+    # checked by `DetectConfig`. conf/config.yaml lists it first.
+    store.store(name="engine_schema", node={"engine": DetectConfig.engine})
     store.store(
         name="experiment_schema", node=OmegaConf.structured(ExperimentConfig), package="experiment"
     )
@@ -257,6 +263,8 @@ def settings(cfg: DictConfig) -> Settings:
             graph=objects["graph"],
             community=objects["community"],
             scoring=objects["scoring"],
+            engine=objects["engine"],
+            spark=objects["spark"],
         ),
         features=features,
         feature_names=feature_names,
@@ -298,7 +306,7 @@ def _no_unknown_keys(node: DictConfig, path: str = "") -> None:
     known: set[str] | None = None
     if not path:  # the root: the groups, and the experiment section where it is composed
         typed = "experiment" in node and OmegaConf.get_type(node, "experiment") is ExperimentConfig
-        known = set(GROUPS) | ({"experiment"} if typed else set())
+        known = set(GROUPS) | {"engine"} | ({"experiment"} if typed else set())
     elif schema is not None and dataclasses.is_dataclass(schema):
         known = {f.name for f in dataclasses.fields(schema)}
     if known is not None:

@@ -299,6 +299,49 @@ class ScoringConfig:
         check_choice("scoring.fusion", self.fusion, FUSIONS)
 
 
+#: the engines a detection run can run on (DetectConfig.engine)
+ENGINES = ("local", "spark")
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """The Spark session of ``engine: spark`` (`graphguard.spark.session`). spark-submit's own
+    settings (``--conf``, ``--executor-memory``) apply on top; these are what graphguard sets."""
+
+    #: where the driver connects: local[N], spark://host:port, yarn, k8s://...; None leaves it
+    #: to spark-submit (``--master``) or the cluster's spark-defaults.conf.
+    master: str | None = "local[2]"
+    app_name: str = "graphguard"
+    #: driver JVM heap (spark.driver.memory); it holds the collected run directory tables.
+    driver_memory: str = "2g"
+    #: spark.sql.shuffle.partitions: about 2-3 per executor core on a cluster.
+    shuffle_partitions: int = 8
+    #: where the connected-components iterations checkpoint (an HDFS/S3 path on a cluster);
+    #: None: a temporary local directory, removed afterwards.
+    checkpoint_dir: str | None = None
+    #: connected-components iterations between checkpoints (cuts the query plan's lineage).
+    checkpoint_every: int = 4
+    #: accounts a component may have to be partitioned on one executor (applyInPandas); larger
+    #: ones are partitioned on the driver.
+    executor_component_limit: int = 2_000_000
+    #: accounts a component may have to be partitioned on the driver; past it the run stops
+    #: with an error naming the component (raise the driver's memory and this limit, or cut the
+    #: graph: graph.*.max_accounts, graph.min_edge_weight).
+    driver_component_limit: int = 20_000_000
+    #: entities with more occurrences than this are split into salted buckets in the
+    #: projections, so one hub IP is not one executor's task.
+    salt_above: int = 100_000
+
+    def __post_init__(self) -> None:
+        check_int_at_least("spark.shuffle_partitions", self.shuffle_partitions, 1)
+        check_int_at_least("spark.checkpoint_every", self.checkpoint_every, 1)
+        check_int_at_least("spark.executor_component_limit", self.executor_component_limit, 1)
+        check_int_at_least("spark.driver_component_limit", self.driver_component_limit, 1)
+        check_int_at_least("spark.salt_above", self.salt_above, 1)
+        if not self.app_name:
+            raise ConfigError("spark.app_name", "must not be empty")
+
+
 @dataclass(frozen=True)
 class DetectConfig:
     """Everything a detection run needs; what run.json records."""
@@ -307,6 +350,13 @@ class DetectConfig:
     graph: GraphConfig = GraphConfig()
     community: CommunityConfig = CommunityConfig()
     scoring: ScoringConfig = ScoringConfig()
+    #: local (Polars and igraph on this machine, the default) or spark (`graphguard.spark`:
+    #: the same stages as DataFrame code; needs ``pip install graphguard[spark]`` and Java 17).
+    engine: str = "local"
+    spark: SparkConfig = SparkConfig()
+
+    def __post_init__(self) -> None:
+        check_choice("engine", self.engine, ENGINES)
 
 
 DENSE_OBJECTIVES = ("density", "excess")

@@ -27,18 +27,20 @@ from __future__ import annotations
 
 import glob as globlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 from graphguard import schema
 from graphguard.config import DataConfig
 from graphguard.errors import InputError, inert
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 _EXTENSIONS = {
     ".parquet": "parquet",
@@ -595,32 +597,12 @@ def _refuse_json_values(frame: pl.DataFrame, source: _Source, config: DataConfig
         )
 
 
-_REASON_COLUMN = {
-    "null_account_id": schema.ACCOUNT,
-    "null_event_type": schema.EVENT_TYPE,
-}
-
-
-def load_events(
-    path: str | Path, config: DataConfig | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame, IngestReport]:
-    """Read, validate and deduplicate an event log.
-
-    Returns ``(events, rejected, report)``: ``events`` has exactly the canonical columns and dtypes
-    (`schema.EVENT_SCHEMA`); ``rejected`` holds the unusable rows as text with a
-    ``reject_reason`` column; ``report`` counts what happened.
+def validate_rows(lf: Frame, time_dtype: pl.DataType, config: DataConfig) -> Frame:
+    """Mapped events (`scan_events`) with ids stripped (empty -> null), the time parsed
+    (``_parsed_time``) and each unusable row's ``reject_reason`` (null: usable). The one place
+    of the row rules; the Spark engine applies it to each Arrow batch (`graphguard.spark.read`).
     """
-    config = config or DataConfig()
-    if config.epoch_unit not in {"s", "ms"}:
-        raise InputError(f"data.epoch_unit must be 's' or 'ms', not {config.epoch_unit!r}")
     bounds = _year_bounds(config)
-    source = _open_events(path, config)
-    lf = source.frame
-    report = IngestReport(path=str(path), format=source.fmt)
-    with _reading(source.path, source.fmt):
-        time_dtype = lf.collect_schema()[schema.TIME]
-    _check_epoch_unit(source, time_dtype, config.epoch_unit)
-
     strings = [
         pl.col(c).str.strip_chars().replace("", None).alias(c)
         for c in schema.EVENT_COLUMNS
@@ -641,11 +623,39 @@ def load_events(
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias(REJECT_REASON)
     )
-    lf = (
+    return (
         lf.with_columns(strings)
         .with_columns(parsed.alias(_PARSED), out_of_range.alias(_OUT_OF_RANGE))
         .with_columns(reason)
     )
+
+
+_REASON_COLUMN = {
+    "null_account_id": schema.ACCOUNT,
+    "null_event_type": schema.EVENT_TYPE,
+}
+
+
+def load_events(
+    path: str | Path, config: DataConfig | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, IngestReport]:
+    """Read, validate and deduplicate an event log.
+
+    Returns ``(events, rejected, report)``: ``events`` has exactly the canonical columns and dtypes
+    (`schema.EVENT_SCHEMA`); ``rejected`` holds the unusable rows as text with a
+    ``reject_reason`` column; ``report`` counts what happened.
+    """
+    config = config or DataConfig()
+    if config.epoch_unit not in {"s", "ms"}:
+        raise InputError(f"data.epoch_unit must be 's' or 'ms', not {config.epoch_unit!r}")
+    _year_bounds(config)
+    source = _open_events(path, config)
+    lf = source.frame
+    report = IngestReport(path=str(path), format=source.fmt)
+    with _reading(source.path, source.fmt):
+        time_dtype = lf.collect_schema()[schema.TIME]
+    _check_epoch_unit(source, time_dtype, config.epoch_unit)
+    lf = validate_rows(lf, time_dtype, config)
     if source.fmt == "ndjson":
         lf = lf.with_columns(_json_value_column(config))
     frame = source.collect(lf)
@@ -667,19 +677,15 @@ def load_events(
         + [pl.col(c) for c in schema.EVENT_COLUMNS if c != schema.TIME]
         + [pl.col(REJECT_REASON)]
     )
-    if rejected.height:
-        share = rejected.height / frame.height
-        if share > config.max_rejected_share:
-            worst = counts.sort(["len", REJECT_REASON], descending=[True, False]).row(0)[0]
-            column = _REASON_COLUMN.get(worst, schema.TIME)
-            example_row = rejected.filter(pl.col(REJECT_REASON) == worst).row(0, named=True)
-            raise InputError(
-                f"{rejected.height:,} of {frame.height:,} rows unusable ({worst}); "
-                f"more than data.max_rejected_share={config.max_rejected_share}",
-                path=str(path),
-                column=column,
-                example=example_row[column],
-            )
+    check_rejected_share(
+        str(path),
+        report.rows_rejected,
+        frame.height,
+        config,
+        lambda reason, column: (
+            rejected.filter(pl.col(REJECT_REASON) == reason).get_column(column).item(0)
+        ),
+    )
 
     events = frame.filter(~bad_mask).select(
         [pl.col(_PARSED).alias(schema.TIME)]
@@ -692,6 +698,30 @@ def load_events(
     report.rows_used = events.height
     report.accounts = events.get_column(schema.ACCOUNT).n_unique()
     return events, rejected, report
+
+
+def check_rejected_share(
+    path: str,
+    rows_rejected: dict[str, int],
+    rows_read: int,
+    config: DataConfig,
+    example: Callable[[str, str], Any],
+) -> None:
+    """Stop a run whose unusable rows are more than ``data.max_rejected_share`` of the input:
+    the error names the commonest reason, its column and an example (``example(reason,
+    column)`` gives one rejected row's value, as text)."""
+    n_rejected = sum(rows_rejected.values())
+    if not n_rejected or n_rejected / rows_read <= config.max_rejected_share:
+        return
+    worst = sorted(rows_rejected.items(), key=lambda item: (-item[1], item[0]))[0][0]
+    column = _REASON_COLUMN.get(worst, schema.TIME)
+    raise InputError(
+        f"{n_rejected:,} of {rows_read:,} rows unusable ({worst}); "
+        f"more than data.max_rejected_share={config.max_rejected_share}",
+        path=path,
+        column=column,
+        example=example(worst, column),
+    )
 
 
 def drop_exact_duplicates(events: pl.DataFrame) -> pl.DataFrame:

@@ -55,13 +55,25 @@ def test_sequences_come_back_as_the_dataclasses_tuples():
 
 def test_conf_holds_only_the_root_and_named_alternatives():
     root = yaml.safe_load((config_dir() / "config.yaml").read_text())
-    groups = [next(iter(entry)) for entry in root["defaults"] if entry != "_self_"]
+    groups = [next(iter(entry)) for entry in root["defaults"] if isinstance(entry, dict)]
     assert groups == list(GROUPS)
-    assert all(entry[next(iter(entry))] == "default" for entry in root["defaults"][:-1])
+    # beside the groups: the root key engine (its default stored by compose.py), then _self_
+    plain = [entry for entry in root["defaults"] if not isinstance(entry, dict)]
+    assert plain == ["engine_schema", "_self_"]
+    assert all(entry[next(iter(entry))] == "default" for entry in root["defaults"][1:-1])
     for path in config_dir().glob("*/*.yaml"):
         assert path.stem != "default", f"{path} repeats a dataclass's defaults"
         if path.parent.name != "experiment":  # alternatives extend the stored default
             assert yaml.safe_load(path.read_text())["defaults"] == ["default", "_self_"], path
+
+
+def test_engine_is_a_root_key_checked_by_detect_config():
+    s = settings(compose_config(["engine=spark", "spark.master='local[4]'"]))
+    assert s.detect.engine == "spark"
+    assert s.detect.spark.master == "local[4]"
+    assert settings(compose_config([])).detect.engine == "local"
+    with pytest.raises(ConfigError, match="engine must be one of local, spark"):
+        settings(compose_config(["engine=hadoop"]))
 
 
 def test_model_and_train_are_the_params_of_their_group():

@@ -1,7 +1,30 @@
-"""Leiden community detection (igraph) with an explicit objective, resolution and seed."""
+"""Leiden community detection (igraph), one connected component at a time.
+
+The procedure, shared by the local engine (`leiden`) and the Spark engine
+(`graphguard.spark.communities`, which calls `partition_component` on the executors):
+
+1. the connected components of the account graph (`components`); a component is named by its
+   smallest account index, so the name does not depend on how the work was split;
+2. every component with at least ``min_cluster_size`` accounts is partitioned by
+   `partition_component`, a pure function of the component's accounts, its edges (in (src, dst)
+   order), the config and a seed derived from ``config.seed`` and the component's name
+   (`component_seed`); never from the order in which components are processed. With the
+   modularity objective each component is partitioned at the resolution that makes its own
+   objective the whole graph's (`component_resolution`), so per-component Leiden optimises what
+   whole-graph Leiden optimised; the whole graph's weight is the one global number it reads
+   (`total_weight`, exact and rounded, so both engines agree on it). A component
+   smaller than ``min_cluster_size`` cannot hold a reported community, so it is not partitioned
+   (its accounts get -1, exactly what partitioning it would give);
+3. canonical ids (`canonical_ids`): communities below the size floor get -1, the others
+   0.. ordered by their smallest account index.
+
+No edge crosses a component, so the per-component partition is a partition of the whole graph;
+its modularity over the whole graph is reported as the quality figure (`modularity`).
+"""
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +32,8 @@ from typing import Any
 import igraph as ig
 import numpy as np
 import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from graphguard.config import CommunityConfig
 
@@ -30,11 +55,13 @@ def to_igraph(n_accounts: int, edges: pl.DataFrame, weight: str = "weight") -> i
     return graph
 
 
-def _run(graph: ig.Graph, cfg: CommunityConfig) -> ig.VertexClustering:
+def _run(
+    graph: ig.Graph, cfg: CommunityConfig, resolution: float | None = None
+) -> ig.VertexClustering:
     return graph.community_leiden(
         objective_function="modularity" if cfg.objective == "modularity" else "CPM",
         weights="weight",
-        resolution=cfg.resolution,
+        resolution=cfg.resolution if resolution is None else resolution,
         beta=cfg.beta,
         n_iterations=cfg.n_iterations,
     )
@@ -76,18 +103,128 @@ def _refine(
     return membership, refined
 
 
-def leiden(n_accounts: int, edges: pl.DataFrame, cfg: CommunityConfig) -> Partition:
-    """Partition accounts with Leiden; accounts without edges or in tiny communities get -1.
+def component_seed(seed: int, component: int) -> int:
+    """The seed of one component's Leiden run: from ``community.seed`` and the component's name
+    (its smallest account index) only, so it is the same whichever engine, executor or order
+    partitions it."""
+    return int(np.random.SeedSequence([int(seed), int(component)]).generate_state(1)[0])
 
-    igraph draws on Python's `random` module, so it is seeded here, and restored afterwards so
-    that calling this does not disturb the caller's random state. The result depends only on
-    the edge table (sorted by the caller), the config and the seed.
+
+#: `total_weight` sums the weights as integers of this many units per 1.0
+WEIGHT_UNITS = 1e9
+
+
+def total_weight(weight: np.ndarray) -> float:
+    """The graph's total edge weight as `partition_component` takes it: each weight rounded to
+    1e-9 and summed as integers, so the sum is exact in any order and an engine that sums in
+    another order (Spark: ``sum(rint(weight * 1e9))`` as a decimal) gets the same number."""
+    units = np.rint(np.asarray(weight, dtype=np.float64) * WEIGHT_UNITS).astype(np.int64)
+    return int(units.sum(dtype=np.int64)) / WEIGHT_UNITS
+
+
+def component_resolution(cfg: CommunityConfig, component_weight: float, total: float) -> float:
+    """The resolution that makes Leiden on one component optimise the whole graph's objective.
+
+    Modularity is a sum over communities of L_c/m - resolution * (d_c / 2m)^2 (m: the whole
+    graph's weight). Restricted to a component of weight m_k, that is m_k/m times the
+    component's own modularity at resolution * m_k/m; and no optimal community spans two
+    components (splitting it only lowers the penalty). So each component is partitioned at
+    resolution * m_k / m, and the per-component result optimises what whole-graph Leiden did.
+    CPM has no null model over the whole graph: its resolution is the same everywhere.
     """
-    if cfg.objective not in {"modularity", "cpm"}:
-        raise ValueError(f"community.objective must be modularity or cpm, not {cfg.objective!r}")
-    parameters = {
+    if cfg.objective != "modularity" or total <= 0:
+        return cfg.resolution
+    return cfg.resolution * component_weight / total
+
+
+def partition_component(
+    n_nodes: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    cfg: CommunityConfig,
+    seed: int,
+    total: float,
+) -> tuple[np.ndarray, int]:
+    """Leiden (then the ``max_cluster_size`` refinement) on one connected component.
+
+    ``src``/``dst`` are local node numbers 0..n_nodes-1 (the component's accounts in index
+    order) and the edges come in (src, dst) order; ``total`` is the whole graph's weight
+    (`total_weight`): the result is a function of these, the config and ``seed`` alone.
+    Returns (community of each node 0.., communities refined). igraph draws on Python's
+    `random`, so it is seeded here and restored afterwards.
+    """
+    graph = ig.Graph(n=n_nodes, edges=np.column_stack([src, dst]), directed=False)
+    graph.es["weight"] = weight
+    resolution = component_resolution(cfg, math.fsum(weight.tolist()), total)
+    state = random.getstate()
+    try:
+        random.seed(seed)
+        raw = np.asarray(_run(graph, cfg, resolution).membership, dtype=np.int64)
+        refined = 0
+        if cfg.max_cluster_size > 0:
+            raw, refined = _refine(graph, raw, cfg)
+    finally:
+        random.setstate(state)
+    return raw, refined
+
+
+def components(n_accounts: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Connected component of every account, named by its smallest account index (an account
+    without edges is its own component)."""
+    graph = coo_matrix(
+        (np.ones(src.shape[0], dtype=np.int8), (src, dst)), shape=(n_accounts, n_accounts)
+    )
+    _, labels = connected_components(graph, directed=False)
+    first = np.full(labels.max() + 1 if n_accounts else 0, n_accounts, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n_accounts))
+    return first[labels]
+
+
+def canonical_ids(raw: np.ndarray, has_edge: np.ndarray, min_cluster_size: int) -> np.ndarray:
+    """Community ids -> reported cluster ids: communities below ``min_cluster_size`` (and
+    accounts without an edge) get -1, the others 0.. ordered by their smallest account index.
+    ``raw`` holds any non-negative community number per account (-1: none)."""
+    membership = np.full(raw.shape[0], -1, dtype=np.int64)
+    if raw.shape[0] == 0 or raw.max() < 0:
+        return membership
+    placed = raw >= 0
+    sizes = np.bincount(raw[placed])
+    keep = placed & has_edge
+    keep[placed] &= sizes[raw[placed]] >= min_cluster_size
+    first_member = np.full(sizes.shape[0], np.iinfo(np.int64).max)
+    np.minimum.at(first_member, raw[keep], np.nonzero(keep)[0])
+    kept_ids = np.nonzero(first_member < np.iinfo(np.int64).max)[0]
+    order = kept_ids[np.argsort(first_member[kept_ids], kind="stable")]
+    new_id = np.full(sizes.shape[0], -1, dtype=np.int64)
+    new_id[order] = np.arange(order.shape[0])
+    membership[keep] = new_id[raw[keep]]
+    return membership
+
+
+def modularity(
+    raw: np.ndarray, src: np.ndarray, dst: np.ndarray, weight: np.ndarray
+) -> float | None:
+    """Modularity (resolution 1) of a partition over the whole graph; ``raw`` -1 marks accounts
+    each in a community of their own (they have no edges). Equal to igraph's
+    ``Graph.modularity``; vectorised, so no whole-graph igraph object is built for it."""
+    total = float(weight.sum())
+    if total <= 0:
+        return None
+    n = raw.shape[0]
+    community = np.where(raw >= 0, raw, raw.max(initial=-1) + 1 + np.arange(n))
+    inside = community[src] == community[dst]
+    strength = np.bincount(src, weight, n) + np.bincount(dst, weight, n)
+    per_community = np.bincount(community, strength)
+    return float(weight[inside].sum() / total - np.square(per_community / (2 * total)).sum())
+
+
+def parameters(cfg: CommunityConfig) -> dict[str, Any]:
+    """What run.json records of how the communities were made."""
+    return {
         "method": "leiden",
         "implementation": f"igraph {ig.__version__}",
+        "procedure": "per connected component",
         "objective": cfg.objective,
         "resolution": cfg.resolution,
         "beta": cfg.beta,
@@ -98,31 +235,69 @@ def leiden(n_accounts: int, edges: pl.DataFrame, cfg: CommunityConfig) -> Partit
         "refine_depth": cfg.refine_depth,
         "weights": "combined relation weight",
     }
+
+
+def leiden(n_accounts: int, edges: pl.DataFrame, cfg: CommunityConfig) -> Partition:
+    """Partition accounts with Leiden, one connected component at a time (the module's
+    procedure); accounts without edges or in tiny communities get -1.
+
+    The result depends only on the edge table, the config and the seed. The loop is over
+    components of at least ``min_cluster_size`` accounts; each costs one small igraph call.
+    """
+    params = parameters(cfg)
     membership = np.full(n_accounts, -1, dtype=np.int64)
     if edges.height == 0:
-        return Partition(membership, parameters, None)
-    graph = to_igraph(n_accounts, edges)
-    state = random.getstate()
-    try:
-        random.seed(cfg.seed)
-        clustering = _run(graph, cfg)
-        raw = np.asarray(clustering.membership, dtype=np.int64)
-        if cfg.max_cluster_size > 0:
-            raw, parameters["refined_communities"] = _refine(graph, raw, cfg)
-    finally:
-        random.setstate(state)
-    # modularity of the final partition, whatever the objective, as a comparable figure
-    quality = float(graph.modularity(raw.tolist(), weights="weight"))
-    # Renumber: communities below the size floor (and isolated accounts) -> -1; the rest get ids
-    # 0.. ordered by their smallest account index, so ids are stable for the same input.
-    sizes = np.bincount(raw)
-    degree = np.asarray(graph.degree())
-    keep = (sizes[raw] >= cfg.min_cluster_size) & (degree > 0)
-    first_member = np.full(sizes.shape[0], np.iinfo(np.int64).max)
-    np.minimum.at(first_member, raw[keep], np.nonzero(keep)[0])
-    kept_ids = np.nonzero(first_member < np.iinfo(np.int64).max)[0]
-    order = kept_ids[np.argsort(first_member[kept_ids], kind="stable")]
-    new_id = np.full(sizes.shape[0], -1, dtype=np.int64)
-    new_id[order] = np.arange(order.shape[0])
-    membership = np.where(keep, new_id[raw], -1)
-    return Partition(membership, parameters, quality)
+        return Partition(membership, params, None)
+    edges = edges.select("src", "dst", "weight").sort("src", "dst")
+    src = edges.get_column("src").to_numpy().astype(np.int64)
+    dst = edges.get_column("dst").to_numpy().astype(np.int64)
+    weight = edges.get_column("weight").to_numpy()
+    component = components(n_accounts, src, dst)
+    has_edge = np.zeros(n_accounts, dtype=bool)
+    has_edge[src] = True
+    has_edge[dst] = True
+    size = np.bincount(component, minlength=n_accounts)
+    # accounts of the components worth partitioning, grouped by component, in index order
+    eligible = has_edge & (size[component] >= cfg.min_cluster_size)
+    nodes = np.nonzero(eligible)[0]
+    nodes = nodes[np.argsort(component[nodes], kind="stable")]
+    local = np.empty(n_accounts, dtype=np.int64)
+    node_comp = component[nodes]
+    starts = np.flatnonzero(np.r_[nodes.size > 0, node_comp[1:] != node_comp[:-1]])
+    bounds = np.r_[starts, nodes.shape[0]]
+    local[nodes] = np.arange(nodes.shape[0]) - np.repeat(starts, np.diff(bounds))
+    edge_comp = component[src]
+    picked = np.nonzero(eligible[src])[0]
+    picked = picked[np.argsort(edge_comp[picked], kind="stable")]  # stable: keeps (src, dst)
+    edge_bounds = np.searchsorted(edge_comp[picked], node_comp[starts]).tolist()
+    edge_bounds.append(picked.shape[0])
+    total = total_weight(weight)
+    raw = np.full(n_accounts, -1, dtype=np.int64)
+    refined = 0
+    offset = 0
+    for i, start in enumerate(starts.tolist()):
+        members = nodes[start : bounds[i + 1]]
+        chosen = picked[edge_bounds[i] : edge_bounds[i + 1]]
+        parts, n_refined = partition_component(
+            members.shape[0],
+            local[src[chosen]],
+            local[dst[chosen]],
+            weight[chosen],
+            cfg,
+            component_seed(cfg.seed, int(members[0])),
+            total,
+        )
+        raw[members] = parts + offset
+        offset += int(parts.max()) + 1
+        refined += n_refined
+    if cfg.max_cluster_size > 0:
+        params["refined_communities"] = refined
+    params["components_partitioned"] = int(starts.shape[0])
+    params["largest_component"] = int(size[component[has_edge]].max())
+    # modularity of the final partition over the whole graph, whatever the objective; a
+    # component too small to partition counts as one community (what Leiden makes of a pair)
+    whole = raw.copy()
+    small = has_edge & ~eligible
+    whole[small] = offset + component[small]
+    quality = modularity(whole, src, dst, weight)
+    return Partition(canonical_ids(raw, has_edge, cfg.min_cluster_size), params, quality)

@@ -103,7 +103,14 @@ class RelationalSAGELayer(nn.Module):
         for relation, conv in self.convs.items():
             edge_index = edge_index_dict.get(relation)
             if not _has_edges(edge_index):
-                continue  # no neighbours in this relation: mean over nothing contributes 0
+                # No node here has a neighbour in this relation. Each still gets what the conv
+                # gives a node without neighbours (its bias: the aggregate of nothing is 0),
+                # so a node's output depends on its own neighbourhood only, never on whether
+                # other nodes of the graph, batch or component have such neighbours (scoring
+                # per component, layer-wise or whole-graph gives the same scores).
+                if conv.lin_l.bias is not None:
+                    out = out + conv.lin_l.bias
+                continue
             out = out + conv((x_src, x_dst), edge_index)
         return self.dropout(torch.relu(self.norm(out)))
 

@@ -9,7 +9,7 @@ the run passes a renderer (`extra_files`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,7 +112,7 @@ def detect(
             accounts = accounts.join(
                 labels.rename({schema.LABEL: rundir.KNOWN_LABEL}), on=schema.ACCOUNT, how="left"
             )
-        clusters = _finish_clusters(clusters, config)
+        clusters = finish_clusters(clusters, config)
         names = [c.name for c in rundir.ACCOUNT_COLUMNS if c.name in accounts.columns]
         accounts = (
             accounts.select(names)
@@ -197,7 +197,7 @@ def _cluster_activity(member_events: pl.DataFrame, membership) -> pl.DataFrame:
     )
 
 
-def _finish_clusters(clusters: pl.DataFrame, config: DetectConfig) -> pl.DataFrame:
+def finish_clusters(clusters: pl.DataFrame, config: DetectConfig) -> pl.DataFrame:
     """Contract names and order (`rundir.CLUSTER_COLUMNS` first, then the evidence measures),
     the evidence in words, most suspicious first."""
     leading = list(rundir.CLUSTER_LEADING)
@@ -264,14 +264,36 @@ def run_detection(
     progress: Progress | None = None,
     extra_files: Mapping[str, rundir.Renderer] | None = None,
     previous: str | Path | None = None,
+    engine: str | None = None,
 ) -> DetectionResult:
     """Read ``events_path``, detect (scoring with ``model`` if given), write ``out_dir``.
 
     The run directory is written atomically: all of it or nothing. ``extra_files`` (file name
     -> renderer of the finished run) are written into it before it is published. ``previous``:
     the run directory of the previous run, whose campaigns this run's clusters continue.
+    ``engine`` (default ``config.engine``): local, or spark (`graphguard.spark.engine`, the same
+    run).
     """
     config = config or DetectConfig()
+    if engine is not None:
+        config = replace(config, engine=engine)
+    if config.engine == "spark":
+        from graphguard.spark.session import require_spark
+
+        require_spark()  # before pyspark is imported: one clear error without it or Java
+        from graphguard.spark.engine import run_detection_spark
+
+        return run_detection_spark(
+            events_path,
+            out_dir,
+            config,
+            labels_path=labels_path,
+            model=model,
+            overwrite=overwrite,
+            progress=progress,
+            extra_files=extra_files,
+            previous=previous,
+        )
     # before any work: a run that would replace its own input, or cannot be written, fails now
     check_output(out_dir, inputs=(events_path, labels_path, previous), overwrite=overwrite)
     prior = None if previous is None else load_previous(previous)

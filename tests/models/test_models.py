@@ -174,6 +174,29 @@ def test_layerwise_inference_matches_the_full_forward():
     assert torch.allclose(full, layerwise, atol=1e-5)
 
 
+def test_a_component_scored_alone_scores_as_in_the_whole_graph():
+    # nodes 0..59 have edges of both relations, nodes 60..119 only of "a": scored alone, the
+    # second half has no "b" edge at all, and must still score as it does in the whole graph
+    # (the Spark engine scores per component)
+    n, half = 120, 60
+    gen = torch.Generator().manual_seed(9)
+    a = torch.cat(
+        [
+            torch.randint(0, half, (2, 300), generator=gen),
+            half + torch.randint(0, half, (2, 300), generator=gen),
+        ],
+        dim=1,
+    )
+    b = torch.randint(0, half, (2, 200), generator=gen)
+    model = RelationalGraphSAGE(7, 16, 3, 2, relations=("a", "b")).eval()
+    x = torch.randn(n, 7, generator=gen)
+    whole = model(x, {"a": a, "b": b})
+    alone = model(x[half:], {"a": a[:, 300:] - half, "b": torch.empty((2, 0), dtype=torch.long)})
+    assert torch.allclose(whole[half:], alone, atol=1e-6)
+    batched = model.inference(x, {"a": a, "b": b}, batch_size=50)
+    assert torch.allclose(whole, batched, atol=1e-5)
+
+
 @pytest.mark.parametrize("aggr", ["mean", "sum"])
 def test_adjacency_matrix_aggregates_as_the_edge_list_does(aggr):
     n = 120

@@ -1,0 +1,175 @@
+"""Leiden per connected component on the executors: the local engine's own function.
+
+Every component of at least ``community.min_cluster_size`` accounts is partitioned by
+`graphguard.community.leiden.partition_component`, with the same seed (`component_seed`), the
+same edge order ((src, dst)), the same local numbering (accounts in index order) and the same
+whole-graph weight (`total_weight`) as the local engine, so each component's communities are
+the same; canonical ids are then given as `leiden.canonical_ids` gives them (ordered by smallest
+member account index).
+
+Where a component is partitioned:
+
+* up to ``spark.executor_component_limit`` accounts: on an executor,
+  ``groupBy(component).applyInPandas``: one task holds one component's edges;
+* up to ``spark.driver_component_limit`` accounts: on the driver (its edges collected), where
+  the driver's memory is the bound (about 100 bytes per edge in igraph);
+* larger: `ComponentTooLarge`, naming the component and the settings that bound it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from graphguard.community import leiden
+from graphguard.config import CommunityConfig, SparkConfig
+from graphguard.errors import GraphguardError
+from graphguard.spark.components import connected_components
+
+
+class ComponentTooLarge(GraphguardError):
+    """A connected component larger than ``spark.driver_component_limit`` accounts."""
+
+
+_PART_SCHEMA = "account int, component long, part long, refined int"
+
+
+def _partition_group(cfg: CommunityConfig, total: float):
+    """The applyInPandas function: one component's edges -> each account's community."""
+
+    def run(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.sort_values(["src", "dst"], kind="stable")
+        src = frame["src"].to_numpy(dtype=np.int64)
+        dst = frame["dst"].to_numpy(dtype=np.int64)
+        nodes = np.unique(np.concatenate([src, dst]))
+        parts, refined = leiden.partition_component(
+            nodes.shape[0],
+            np.searchsorted(nodes, src),
+            np.searchsorted(nodes, dst),
+            frame["weight"].to_numpy(dtype=np.float64),
+            cfg,
+            leiden.component_seed(cfg.seed, int(nodes[0])),
+            total,
+        )
+        return pd.DataFrame(
+            {
+                "account": nodes.astype(np.int32),
+                "component": np.full(nodes.shape[0], nodes[0], dtype=np.int64),
+                "part": parts,
+                "refined": np.r_[refined, np.zeros(nodes.shape[0] - 1, dtype=np.int32)].astype(
+                    np.int32
+                ),
+            }
+        )
+
+    return run
+
+
+def spark_communities(
+    edges: DataFrame, cfg: CommunityConfig, spark_cfg: SparkConfig
+) -> tuple[DataFrame, dict[str, Any], float | None]:
+    """Components and Leiden communities: ``(membership, parameters, modularity)``.
+
+    ``membership``: account int, component long, cluster long (-1: in no reported community),
+    one row per account with an edge. ``parameters`` is what run.json records (the local
+    engine's `leiden.parameters`, plus the component counts); ``modularity`` is the partition's
+    over the whole graph (None without edges).
+    """
+    params = leiden.parameters(cfg)
+    spark = edges.sparkSession
+    edges = edges.select("src", "dst", "weight").persist()
+    total_row = edges.agg(F.count("*").alias("n")).first()
+    if total_row["n"] == 0:
+        empty = spark.createDataFrame([], "account int, component long, cluster long")
+        return empty, params, None
+    total = _total_weight(edges)
+    comp = connected_components(edges, checkpoint_every=spark_cfg.checkpoint_every)
+    comp = comp.localCheckpoint(eager=True)
+    sizes = comp.groupBy("component").agg(F.count("*").alias("size")).persist()
+    size_stats = sizes.agg(F.max("size").alias("largest"), F.count("*").alias("n")).first()
+    eligible = sizes.filter(F.col("size") >= cfg.min_cluster_size)
+    too_big = eligible.filter(F.col("size") > spark_cfg.driver_component_limit).first()
+    if too_big is not None:
+        raise ComponentTooLarge(
+            f"a connected component of {too_big['size']:,} accounts (the one of account index "
+            f"{too_big['component']}) is larger than spark.driver_component_limit="
+            f"{spark_cfg.driver_component_limit:,}; raise it with the driver's memory "
+            "(spark.driver_memory), or cut the graph (graph.<relation>.max_accounts, "
+            "graph.min_edge_weight)"
+        )
+    on_driver = [
+        r["component"]
+        for r in eligible.filter(F.col("size") > spark_cfg.executor_component_limit).collect()
+    ]
+    comp_of = comp.select(F.col("account").alias("src"), "component")
+    tagged = edges.join(comp_of, "src").join(eligible.select("component"), "component", "left_semi")
+    small = tagged.filter(~F.col("component").isin(on_driver)) if on_driver else tagged
+    parts = small.groupBy("component").applyInPandas(_partition_group(cfg, total), _PART_SCHEMA)
+    for component in on_driver:
+        local = pl.from_arrow(tagged.filter(F.col("component") == component).toArrow())
+        frame = _partition_group(cfg, total)(local.to_pandas())
+        parts = parts.unionByName(spark.createDataFrame(frame, _PART_SCHEMA))
+    parts = parts.localCheckpoint(eager=True)
+    if cfg.max_cluster_size > 0:
+        params["refined_communities"] = int(parts.agg(F.sum("refined")).first()[0] or 0)
+    params["components_partitioned"] = int(eligible.count())
+    params["largest_component"] = int(size_stats["largest"])
+    membership = _canonical(comp, parts, cfg.min_cluster_size)
+    quality = _modularity(edges, comp, parts, total)
+    return membership, params, quality
+
+
+def _total_weight(edges: DataFrame) -> float:
+    """`leiden.total_weight` of the edges: the weights in units of 1e-9, summed exactly."""
+    units = F.rint(F.col("weight") * leiden.WEIGHT_UNITS).cast("long").cast("decimal(38,0)")
+    total = edges.agg(F.sum(units)).first()[0]
+    return int(total) / leiden.WEIGHT_UNITS
+
+
+def _canonical(comp: DataFrame, parts: DataFrame, min_cluster_size: int) -> DataFrame:
+    """Cluster ids as `leiden.canonical_ids` gives them: communities of at least
+    ``min_cluster_size`` accounts numbered 0.. by their smallest account index; -1 otherwise."""
+    communities = (
+        parts.groupBy("component", "part")
+        .agg(F.count("*").alias("size"), F.min("account").alias("first"))
+        .filter(F.col("size") >= min_cluster_size)
+    )
+    numbered = communities.withColumn(
+        "cluster", (F.row_number().over(Window.orderBy("first")) - 1).cast("long")
+    ).select("component", "part", "cluster")
+    return (
+        comp.join(parts.select("account", "part"), "account", "left")
+        .join(numbered, ["component", "part"], "left")
+        .select(
+            F.col("account").cast("int"),
+            F.col("component").cast("long"),
+            F.coalesce(F.col("cluster"), F.lit(-1)).cast("long").alias("cluster"),
+        )
+    )
+
+
+def _modularity(edges: DataFrame, comp: DataFrame, parts: DataFrame, total: float) -> float:
+    """Modularity (resolution 1) over the whole graph, as `leiden.modularity` computes it: a
+    component too small to be partitioned counts as one community."""
+    community = comp.join(parts.select("account", "part"), "account", "left").select(
+        "account",
+        F.concat_ws(
+            ":", F.col("component").cast("string"), F.coalesce(F.col("part"), F.lit(-1))
+        ).alias("c"),
+    )
+    src = community.select(F.col("account").alias("src"), F.col("c").alias("cs"))
+    dst = community.select(F.col("account").alias("dst"), F.col("c").alias("cd"))
+    labelled = edges.join(src, "src").join(dst, "dst")
+    inside = labelled.filter(F.col("cs") == F.col("cd")).agg(F.sum("weight")).first()[0] or 0.0
+    strength = labelled.select(F.col("cs").alias("c"), "weight").unionByName(
+        labelled.select(F.col("cd").alias("c"), "weight")
+    )
+    per = strength.groupBy("c").agg(F.sum("weight").alias("d"))
+    m = edges.agg(F.sum("weight")).first()[0]
+    penalty = per.agg(F.sum((F.col("d") / (2 * m)) ** 2)).first()[0]
+    return float(inside / m - penalty)

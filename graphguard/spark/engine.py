@@ -1,0 +1,228 @@
+"""The Spark engine's pipeline: `run_detection_spark`, the twin of
+`graphguard.pipeline.detect.run_detection` (same arguments, same run directory).
+
+Stages, each timed by the local engine's `StageTimer` (run.json ``stages``):
+read (`read.read_events`), index and projections (`graph`), communities (`components` then
+`communities`: Leiden per component on the executors), evidence, scoring, features and model
+(the Spark scoring modules, called from `score_stages`), then the run's tables are collected to
+the driver and written by `graphguard.rundir.write_run` through the local engine's
+`write_result`, so run.json and the files are laid out by the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from graphguard import rundir, schema
+from graphguard.campaigns import load_previous, track_campaigns
+from graphguard.config import DetectConfig
+from graphguard.io import load_labels
+from graphguard.outputs import check_output
+from graphguard.pipeline.stages import Progress, StageTimer, label_warnings
+from graphguard.spark.communities import spark_communities
+from graphguard.spark.graph import account_graph, index_events
+from graphguard.spark.read import read_events
+from graphguard.spark.session import require_spark, spark_session
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from graphguard.models.detector import GraphSAGEDetector
+    from graphguard.pipeline.detect import DetectionResult
+
+
+@dataclass
+class SparkStages:
+    """What the Spark pipeline holds once communities are found (the frames of
+    `graphguard.spark`'s docstring): the input of the scoring stages."""
+
+    spark: SparkSession
+    config: DetectConfig
+    indexed: DataFrame
+    account_ids: DataFrame
+    edges: DataFrame
+    membership: DataFrame
+    n_accounts: int
+    #: `leiden.parameters` plus the component counts, and the whole-graph modularity
+    community: dict[str, Any] = field(default_factory=dict)
+    modularity: float | None = None
+
+
+def build_spark_stages(
+    spark: SparkSession,
+    events: DataFrame,
+    config: DetectConfig,
+    *,
+    timer: StageTimer,
+    progress: Progress | None = None,
+) -> SparkStages:
+    """Validated events (`read.read_events`) -> index -> projections -> communities."""
+    with timer.stage("index", progress):
+        indexed, account_ids, n_accounts = index_events(events)
+        # each stage's result is checkpointed (executor storage): later plans start from it,
+        # not from its whole lineage (plans that nest the projections' windows several times
+        # cost the driver more memory than the data)
+        indexed = indexed.localCheckpoint(eager=True)
+    with timer.stage("projections", progress):
+        edges = account_graph(indexed, config.graph, config.spark.salt_above)
+        edges = edges.localCheckpoint(eager=True)
+    with timer.stage("communities", progress):
+        membership, params, quality = spark_communities(edges, config.community, config.spark)
+        membership = membership.localCheckpoint(eager=True)
+    return SparkStages(
+        spark, config, indexed, account_ids, edges, membership, n_accounts, params, quality
+    )
+
+
+def score_stages(
+    stages: SparkStages,
+    *,
+    model: GraphSAGEDetector | None = None,
+    labels: pl.DataFrame | None = None,
+    timer: StageTimer,
+    progress: Progress | None = None,
+):
+    """Evidence, scores (and the model's, fused), then the run's tables: the Spark scoring
+    modules' `spark_evidence`, `spark_scores`, `spark_features`, `spark_model_scores`,
+    `spark_fuse_scores` and `spark_finish`. Returns `scoring.SparkRunTables`."""
+    from graphguard.spark.evidence import polars_to_spark, spark_evidence
+    from graphguard.spark.scoring import spark_finish, spark_fuse_scores, spark_scores
+
+    with timer.stage("evidence", progress):
+        clusters, members = spark_evidence(stages)
+    with timer.stage("scoring", progress):
+        accounts = spark_scores(stages, clusters, members).persist()
+    if model is not None:
+        from graphguard.pipeline.fusion import unseen_classes
+        from graphguard.spark.features import spark_features
+        from graphguard.spark.model import spark_model_scores
+
+        with timer.stage("features", progress):
+            features = spark_features(stages, clusters, members).persist()
+        with timer.stage("model", progress):
+            proba = spark_model_scores(stages, features, model)
+            accounts = spark_fuse_scores(
+                accounts, proba, stages.config.scoring, unseen=unseen_classes(model)
+            ).persist()
+    with timer.stage("clusters", progress):
+        known = None if labels is None else polars_to_spark(stages.spark, labels)
+        tables = spark_finish(stages, clusters, accounts, labels=known)
+    return tables
+
+
+def _collect(frame: DataFrame, name: str) -> pl.DataFrame:
+    from graphguard.spark.scoring import contract
+
+    collected = pl.from_arrow(frame.toArrow())
+    assert isinstance(collected, pl.DataFrame)
+    return contract(collected, name)
+
+
+def run_detection_spark(
+    events_path: str | Path,
+    out_dir: str | Path,
+    config: DetectConfig | None = None,
+    *,
+    labels_path: str | Path | None = None,
+    model: GraphSAGEDetector | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    extra_files: Mapping[str, rundir.Renderer] | None = None,
+    previous: str | Path | None = None,
+) -> DetectionResult:
+    """`run_detection` on Spark: read ``events_path``, detect, write ``out_dir`` (all of it or
+    nothing). The session comes from ``config.spark`` (or is the one already running, under
+    spark-submit); a session started here is stopped before returning."""
+    from graphguard.pipeline.detect import DetectionResult, write_result
+
+    config = config or DetectConfig()
+    require_spark()
+    check_output(out_dir, inputs=(events_path, labels_path, previous), overwrite=overwrite)
+    prior = None if previous is None else load_previous(previous)
+    timer = StageTimer()
+    with spark_session(config.spark) as spark:
+        with timer.stage("read", progress):
+            events, rejected, ingest = read_events(spark, events_path, config.data)
+        labels = label_stats = None
+        if labels_path is not None:
+            with timer.stage("labels", progress):
+                known = events.select(schema.ACCOUNT).distinct().toArrow()
+                labels, label_stats = load_labels(
+                    labels_path, known_accounts=pl.from_arrow(known).to_series()
+                )
+        stages = build_spark_stages(spark, events, config, timer=timer, progress=progress)
+        tables = score_stages(stages, model=model, labels=labels, timer=timer, progress=progress)
+        with timer.stage("collect", progress):
+            accounts = _collect(tables.accounts, rundir.ACCOUNTS_FILE)
+            account_edges = _collect(tables.account_edges, rundir.ACCOUNT_EDGES_FILE)
+            entity_edges = _collect(tables.entity_edges, rundir.ENTITY_EDGES_FILE)
+            activity = _collect(tables.cluster_activity, rundir.ACTIVITY_FILE)
+            warnings = spark_input_warnings(stages)
+    with timer.stage("campaigns", progress):
+        # one row per clustered account and per cluster, on the driver: the local matching
+        campaigns = track_campaigns(accounts, tables.clusters, entity_edges, prior)
+    community = dict(stages.community)
+    community["engine"] = "spark"
+    community["modularity"] = stages.modularity
+    community["n_communities"] = int(tables.clusters.height)
+    result = DetectionResult(
+        accounts=campaigns.accounts,
+        clusters=campaigns.clusters,
+        account_edges=account_edges,
+        entity_edges=entity_edges,
+        cluster_activity=activity,
+        community=community,
+        config=config,
+        timer=timer,
+        ingest=ingest,
+        rejected=rejected,
+        label_stats=label_stats,
+        model=None if model is None else _model_summary(model),
+        warnings=warnings,
+        campaigns=campaigns.section,
+    )
+    result.warnings.extend(
+        label_warnings(label_stats, "they are left out of known_label and the label curve")
+    )
+    with timer.stage("write", progress):
+        write_result(
+            result,
+            out_dir,
+            overwrite=overwrite,
+            events_path=events_path,
+            labels_path=labels_path,
+            extra_files=extra_files,
+        )
+    return result
+
+
+def _model_summary(model: GraphSAGEDetector) -> dict[str, Any]:
+    from graphguard.pipeline.fusion import model_summary
+
+    return model_summary(model)
+
+
+def spark_input_warnings(stages: SparkStages) -> list[str]:
+    """`graphguard.pipeline.stages.input_warnings` of the indexed events: the local function,
+    on a summary with one row per (event type, has a target) and its count."""
+    from graphguard.pipeline.stages import input_warnings
+
+    summary = (
+        stages.indexed.groupBy("event_type", F.col("target").isNotNull().alias("_has"))
+        .agg(F.count("*").alias("n"))
+        .collect()
+    )
+    types = stages.config.graph.engagement_types
+    if not summary or any(r["_has"] and r["event_type"] in types for r in summary):
+        return []
+    # the local check counts rows; a frame of the same rows, without the ids it never reads
+    rows = [(r["event_type"], "x" if r["_has"] else None) for r in summary for _ in range(r["n"])]
+    frame = pl.DataFrame(rows, schema={"event_type": pl.String, "target": pl.String}, orient="row")
+    return input_warnings(frame, stages.config)

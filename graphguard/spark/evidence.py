@@ -1,0 +1,397 @@
+"""The community evidence of `graphguard.community.evidence.community_evidence`, as DataFrames.
+
+Every per-event and per-account step (shared devices, IPs in the same hour, first engagements,
+synchronized bursts, signup bursts, internal edges) runs in Spark; only the one-row-per-community
+table comes back to the driver, where the local engine's own `score_clusters` scores it. The
+members table stays a Spark DataFrame.
+
+The windows of the local code (`_window_counts`, `_densest_window`: binary searches over sorted
+integer seconds) are range windows over the same integer seconds here: an engagement at second s
+is together with every other one of its (community, target) in [s - w, s + w], w the window
+rounded down to whole seconds, which is what the local comparison of integers with a float
+window counts. Shares are means of 0/1 values (exact sums), so they are equal to the last bit;
+the weight sums of the internal structure are order-dependent only in their last bits.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from graphguard.community.evidence import LOCKSTEP_MIN_TARGETS, community_evidence
+from graphguard.community.scoring import score_clusters
+from graphguard.graph.context import HOUR_US, US
+from graphguard.schema import RELATIONS
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = [
+    "community_evidence_spark",
+    "evidence_schemas",
+    "first_of_max",
+    "floor_div",
+    "spark_evidence",
+    "to_polars",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Expressions shared by the Spark scoring modules (the twins of graph/context.py's)
+
+
+def floor_div(column: str | Column, divisor: int) -> Column:
+    """``column // divisor`` on longs, rounding down as Polars does (also below zero)."""
+    c = F.col(column) if isinstance(column, str) else column
+    return ((c - F.pmod(c, F.lit(divisor))) / F.lit(divisor)).cast("long")
+
+
+def hour_key() -> Column:
+    """`graphguard.graph.context.hour_key`: the event's clock hour."""
+    return floor_div("t", HOUR_US)
+
+
+def is_engagement(engagement_types: tuple[str, ...]) -> Column:
+    """`graphguard.graph.context.is_engagement`."""
+    return F.col("event_type").isin(list(engagement_types)) & F.col("target").isNotNull()
+
+
+def engagements(indexed: DataFrame, engagement_types: tuple[str, ...]) -> DataFrame:
+    """`graphguard.graph.context.engagements`: first engagement per (target, account)."""
+    return (
+        indexed.filter(is_engagement(engagement_types))
+        .groupBy("target", "account")
+        .agg(F.min("t").alias("t"))
+    )
+
+
+def device_usage(indexed: DataFrame) -> DataFrame:
+    """`graphguard.graph.context.device_usage`: ``_dev_accounts`` and ``_dev_span_us``."""
+    return (
+        indexed.filter(F.col("device").isNotNull())
+        .groupBy("device")
+        .agg(
+            F.countDistinct("account").alias("_dev_accounts"),
+            (F.max("t") - F.min("t")).alias("_dev_span_us"),
+        )
+    )
+
+
+def single_use_device() -> Column:
+    """`graphguard.graph.context.single_use_device`."""
+    return F.coalesce(
+        (F.col("_dev_accounts") == 1) & (F.col("_dev_span_us") <= HOUR_US), F.lit(False)
+    )
+
+
+def share(condition: Column) -> Column:
+    """Mean of a boolean (Polars' ``.mean()`` of a bool column): an exact count over a count."""
+    return F.avg(condition.cast("double"))
+
+
+def first_of_max(columns: list[Column], names: list[str]) -> Column:
+    """`graphguard.scores.name_of_max`: the name of the largest column, the first on ties."""
+    top = F.greatest(*columns)
+    out = F.lit(names[-1])
+    for column, name in reversed(list(zip(columns[:-1], names[:-1], strict=True))):
+        out = F.when(column == top, F.lit(name)).otherwise(out)
+    return out
+
+
+def whole_seconds(window_s: float) -> int:
+    """The window in whole seconds: integer times t' lie within +-w of t exactly when they lie
+    within +-floor(w)."""
+    return int(math.floor(window_s))
+
+
+# --------------------------------------------------------------------------------------------
+# Types: the local tables' dtypes, so both engines hand on identical frames
+
+
+def evidence_schemas() -> tuple[pl.Schema, pl.Schema]:
+    """(clusters, members) schemas of `community_evidence`, read off a run on no events, so
+    they follow the local code wherever it goes."""
+    indexed = pl.DataFrame(
+        schema={
+            "account": pl.UInt32,
+            "t": pl.Int64,
+            "event_type": pl.String,
+            "device": pl.String,
+            "ip": pl.String,
+            "target": pl.String,
+        }
+    )
+    edge_schema: dict[str, Any] = {"src": pl.UInt32, "dst": pl.UInt32}
+    for relation in RELATIONS:
+        edge_schema[f"{relation}_weight"] = pl.Float64
+        edge_schema[f"{relation}_support"] = pl.UInt32
+    edge_schema["weight"] = pl.Float64
+    clusters, members = community_evidence(
+        indexed,
+        np.zeros(0, dtype=np.int64),
+        pl.DataFrame(schema=edge_schema),
+        engagement_types=("like",),
+        signup_types=("signup",),
+        sync_window_s=600.0,
+        sync_min_share=0.25,
+        creation_burst_window_s=3600.0,
+    )
+    return clusters.schema, members.schema
+
+
+def to_polars(frame: DataFrame, schema: pl.Schema | None = None) -> pl.DataFrame:
+    """Collect a (small) Spark DataFrame through Arrow; cast to ``schema`` (its column order)
+    when given."""
+    out = pl.from_arrow(frame.toArrow())
+    assert isinstance(out, pl.DataFrame)
+    if schema is None:
+        return out
+    return out.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
+# --------------------------------------------------------------------------------------------
+# The evidence
+
+
+def community_evidence_spark(
+    indexed: DataFrame,
+    membership: DataFrame,
+    edges: DataFrame,
+    *,
+    engagement_types: tuple[str, ...],
+    signup_types: tuple[str, ...],
+    sync_window_s: float,
+    sync_min_share: float,
+    creation_burst_window_s: float,
+) -> tuple[pl.DataFrame, DataFrame]:
+    """`community_evidence` on Spark: ``(clusters, members)``.
+
+    Args:
+        indexed, membership, edges: the frames of `graphguard.spark` (membership: account,
+            cluster, -1 or no row for none).
+        the rest: as `community_evidence`.
+
+    Returns:
+        ``clusters`` collected, with the local table's columns and dtypes (one row per
+        community, sorted), and ``members`` as a Spark DataFrame with the local members
+        table's columns (account int, cluster long, counts long, shares double).
+    """
+    cluster_schema, _ = evidence_schemas()
+    member_map = membership.filter(F.col("cluster") >= 0).select(
+        F.col("account").cast("int").alias("account"), F.col("cluster").cast("long")
+    )
+    ev = indexed.join(member_map, on="account", how="inner")
+
+    # --- shared infrastructure -------------------------------------------------------------
+    dev = (
+        ev.filter(F.col("device").isNotNull())
+        .groupBy("cluster", "device")
+        .agg(F.countDistinct("account").alias("_dev_members"))
+    )
+    ev = (
+        ev.join(dev, on=["cluster", "device"], how="left")
+        .join(device_usage(indexed), on="device", how="left")
+        .withColumn("_hour", hour_key())
+    )
+    ip_hour = (
+        ev.filter(F.col("ip").isNotNull())
+        .groupBy("cluster", "ip", "_hour")
+        .agg(F.countDistinct("account").alias("_ip_members"))
+    )
+    ev = (
+        ev.join(ip_hour, on=["cluster", "ip", "_hour"], how="left")
+        .withColumn("_on_shared_device", F.coalesce(F.col("_dev_members"), F.lit(0)) >= 2)
+        .withColumn("_on_shared_ip", F.coalesce(F.col("_ip_members"), F.lit(0)) >= 2)
+        .withColumn("_single_use_device", single_use_device())
+    )
+
+    # --- engagement: synchrony and exclusivity ---------------------------------------------
+    engage_all = engagements(indexed, engagement_types)
+    target_reach = engage_all.groupBy("target").agg(F.count(F.lit(1)).alias("_target_accounts"))
+    on_target = Window.partitionBy("cluster", "target")
+    window = whole_seconds(sync_window_s)
+    engage = (
+        engage_all.join(member_map, on="account", how="inner")
+        .join(target_reach, on="target", how="inner")
+        .withColumn("_members_on_target", F.count(F.lit(1)).over(on_target))
+        .withColumn("_s", floor_div("t", US))
+        .withColumn(
+            "_together",
+            F.count(F.lit(1)).over(on_target.orderBy("_s").rangeBetween(-window, window)) - 1,
+        )
+    )
+    needed = F.greatest(
+        F.lit(2.0), F.ceil(F.lit(float(sync_min_share)) * (F.col("_members_on_target") - 1))
+    )
+    engage = engage.withColumn("_synced", F.col("_together") >= needed).withColumn(
+        "_exclusive",
+        (F.col("_members_on_target") >= 3)
+        & (F.col("_members_on_target") / F.col("_target_accounts") >= 0.5),
+    )
+
+    # --- per member ------------------------------------------------------------------------
+    member_infra = ev.groupBy("account").agg(
+        F.count(F.lit(1)).alias("n_events"),
+        share(F.col("_on_shared_device")).alias("p_shared_device"),
+        share(F.col("_on_shared_ip")).alias("p_shared_ip"),
+        share(F.col("_single_use_device")).alias("p_single_use_device"),
+    )
+    member_engage = engage.groupBy("account").agg(
+        F.count(F.lit(1)).alias("n_engaged_targets"),
+        F.sum(F.col("_synced").cast("long")).alias("n_synced_targets"),
+        share(F.col("_synced")).alias("p_sync"),
+        share(F.col("_exclusive")).alias("p_exclusive"),
+    )
+    members = (
+        member_map.join(member_infra, on="account", how="left")
+        .join(member_engage, on="account", how="left")
+        .fillna(0, subset=["n_engaged_targets", "n_synced_targets"])
+        .fillna(0.0, subset=["p_sync", "p_exclusive"])
+        .select(
+            "account",
+            "cluster",
+            "n_events",
+            "p_shared_device",
+            "p_shared_ip",
+            "p_single_use_device",
+            "n_engaged_targets",
+            "n_synced_targets",
+            "p_sync",
+            "p_exclusive",
+        )
+    )
+
+    # --- per community ---------------------------------------------------------------------
+    infra = ev.groupBy("cluster").agg(
+        F.countDistinct("account").alias("size"),
+        F.count(F.lit(1)).alias("n_events"),
+        F.countDistinct("device").alias("n_devices"),  # distinct non-null values
+        F.countDistinct("ip").alias("n_ips"),
+        F.countDistinct("target").alias("n_targets"),
+        share(F.col("_on_shared_device")).alias("shared_device_event_share"),
+        share(F.col("_on_shared_ip")).alias("shared_ip_event_share"),
+        share(F.col("_single_use_device")).alias("single_use_device_event_share"),
+        F.min("t").alias("first_us"),
+        F.max("t").alias("last_us"),
+    )
+    lockstep = members.groupBy("cluster").agg(
+        share(F.col("n_synced_targets") >= LOCKSTEP_MIN_TARGETS).alias("lockstep_member_share")
+    )
+    behaviour = engage.groupBy("cluster").agg(
+        F.count(F.lit(1)).alias("n_engagements"),
+        share(F.col("_synced")).alias("sync_engagement_share"),
+        share(F.col("_exclusive")).alias("target_exclusivity"),
+        F.countDistinct(F.when(F.col("_synced"), F.col("target"))).alias("n_synced_targets"),
+    )
+    clusters = (
+        infra.join(behaviour, on="cluster", how="left")
+        .join(lockstep, on="cluster", how="left")
+        .join(_creation_bursts(ev, signup_types, creation_burst_window_s), "cluster", "left")
+        .join(_internal_structure(edges, member_map), on="cluster", how="left")
+        .fillna(0, subset=["n_engagements", "n_synced_targets", "n_signups", "signup_burst_size"])
+        .fillna(0.0, subset=["sync_engagement_share", "target_exclusivity"])
+        .fillna(0.0, subset=["lockstep_member_share"])
+        .withColumn("accounts_per_device", F.col("size") / F.greatest("n_devices", F.lit(1)))
+        .withColumn("creation_burst_share", F.col("signup_burst_size") / F.col("size"))
+    )
+    local = to_polars(clusters, cluster_schema).sort("cluster")
+    return local, members
+
+
+def _creation_bursts(ev: DataFrame, signup_types: tuple[str, ...], window_s: float) -> DataFrame:
+    """`community.evidence._creation_bursts`: n_signups and the densest burst per community."""
+    window = whole_seconds(window_s)
+    signups = (
+        ev.filter(F.col("event_type").isin(list(signup_types)))
+        .groupBy("cluster", "account")
+        .agg(F.min("t").alias("t"))
+        .withColumn("_s", floor_div("t", US))
+    )
+    ahead = Window.partitionBy("cluster").orderBy("_s").rangeBetween(0, window)
+    return (
+        signups.withColumn("_burst", F.count(F.lit(1)).over(ahead))
+        .groupBy("cluster")
+        .agg(F.count(F.lit(1)).alias("n_signups"), F.max("_burst").alias("signup_burst_size"))
+    )
+
+
+def _internal_structure(edges: DataFrame, member_map: DataFrame) -> DataFrame:
+    """`community.evidence._internal_structure`: internal edges, density, weight share and the
+    relation that carries most internal weight."""
+    left = member_map.select(F.col("account").alias("src"), F.col("cluster").alias("_c_src"))
+    right = member_map.select(F.col("account").alias("dst"), F.col("cluster").alias("_c_dst"))
+    tagged = edges.join(left, on="src", how="left").join(right, on="dst", how="left")
+    internal = tagged.filter(F.col("_c_src") == F.col("_c_dst"))
+    sizes = member_map.groupBy("cluster").agg(F.count(F.lit(1)).alias("_size"))
+    stats = internal.groupBy(F.col("_c_src").alias("cluster")).agg(
+        F.count(F.lit(1)).alias("internal_edges"),
+        F.sum("weight").alias("_w_in"),
+        *[F.sum(F.log1p(f"{r}_weight")).alias(f"_{r}_w") for r in RELATIONS],
+    )
+    outward = [
+        tagged.filter(
+            F.col(mine).isNotNull() & (F.col(mine) != F.coalesce(F.col(other), F.lit(-1)))
+        ).select(F.col(mine).alias("cluster"), "weight")
+        for mine, other in (("_c_src", "_c_dst"), ("_c_dst", "_c_src"))
+    ]
+    boundary = (
+        outward[0].unionAll(outward[1]).groupBy("cluster").agg(F.sum("weight").alias("_w_out"))
+    )
+    names = list(RELATIONS)
+    total = F.col("_w_in") + F.col("_w_out")
+    return (
+        sizes.join(stats, on="cluster", how="left")
+        .join(boundary, on="cluster", how="left")
+        .fillna(0, subset=["internal_edges"])
+        .fillna(0.0, subset=["_w_in", "_w_out", *[f"_{r}_w" for r in names]])
+        .select(
+            "cluster",
+            "internal_edges",
+            (2 * F.col("internal_edges") / (F.col("_size") * (F.col("_size") - 1))).alias(
+                "internal_density"
+            ),
+            F.when(total == 0, F.lit(0.0))
+            .otherwise(F.col("_w_in") / total)
+            .alias("internal_weight_share"),
+            first_of_max([F.col(f"_{r}_w") for r in names], names).alias("dominant_relation"),
+        )
+    )
+
+
+def spark_evidence(stages: Any) -> tuple[pl.DataFrame, DataFrame]:
+    """The evidence stage of the Spark engine, scored: ``(clusters, members)``.
+
+    ``clusters`` is the local engine's ``Stages.clusters`` (`community_evidence` then
+    `score_clusters`, a Polars frame, one row per community); ``members`` the members table
+    as a Spark DataFrame (persisted: scores and features both read it).
+
+    Args:
+        stages: an `engine.SparkStages` (reads ``config``, ``indexed``, ``membership``,
+            ``edges``).
+    """
+    from graphguard.pipeline.stages import sync_window_s
+
+    config = stages.config
+    clusters, members = community_evidence_spark(
+        stages.indexed,
+        stages.membership,
+        stages.edges,
+        engagement_types=tuple(config.graph.engagement_types),
+        signup_types=tuple(config.scoring.signup_types),
+        sync_window_s=sync_window_s(config),
+        sync_min_share=config.scoring.sync_min_share,
+        creation_burst_window_s=config.scoring.creation_burst_window_s,
+    )
+    return score_clusters(clusters), members.persist()
+
+
+def polars_to_spark(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:
+    """A small Polars frame (one row per community) as a Spark DataFrame, through Arrow.
+    Spark has no unsigned integers: they are widened to long first."""
+    casts = {name: pl.Int64 for name, dtype in frame.schema.items() if dtype.is_unsigned_integer()}
+    return spark.createDataFrame(frame.cast(casts).to_arrow())  # type: ignore[arg-type]
