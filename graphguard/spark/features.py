@@ -98,9 +98,7 @@ def _event_features(
         (n_devices / n).alias("devices_per_event"),
         (n_ips / n).alias("ips_per_event"),
         share(F.col("device").isNull()).alias("no_device_share"),
-        share(F.coalesce(F.col("_dev_accounts"), F.lit(0)) >= 2).alias(
-            "shared_device_event_share"
-        ),
+        share(F.coalesce(F.col("_dev_accounts"), F.lit(0)) >= 2).alias("shared_device_event_share"),
         F.log1p(F.coalesce(F.max("_dev_accounts"), F.lit(0))).alias("log_max_device_accounts"),
         share(F.col("_single_use_device")).alias("single_use_device_event_share"),
         share(F.coalesce(F.col("_ip_hour_accounts"), F.lit(0)) >= 2).alias(
@@ -117,9 +115,7 @@ def _event_features(
     hour_counts = (
         events.groupBy("account", "hour")
         .agg(F.count(F.lit(1)).alias("n_hour"))
-        .withColumn(
-            "_p", F.col("n_hour") / F.sum("n_hour").over(Window.partitionBy("account"))
-        )
+        .withColumn("_p", F.col("n_hour") / F.sum("n_hour").over(Window.partitionBy("account")))
     )
     hours = hour_counts.groupBy("account").agg(
         (-F.sum(F.col("_p") * F.log(24.0, F.col("_p")))).alias("hour_entropy")
@@ -232,8 +228,10 @@ def spark_account_features(
     present = set(table.columns)
     return table.select(
         "account",
-        *[_finite_float(name) if name in present else F.lit(0.0).cast("float").alias(name)
-          for name in FEATURE_NAMES],
+        *[
+            _finite_float(name) if name in present else F.lit(0.0).cast("float").alias(name)
+            for name in FEATURE_NAMES
+        ],
     )
 
 
