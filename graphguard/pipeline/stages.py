@@ -25,7 +25,6 @@ from graphguard.config import DetectConfig
 from graphguard.errors import OutOfMemoryError
 from graphguard.features.account import account_features
 from graphguard.graph.build import AccountGraph, build_account_graph, index_events
-from graphguard.graph.context import is_engagement
 
 #: narration of what the pipeline is doing, one line per stage (stderr in the CLI)
 Progress = Callable[[str], None]
@@ -111,24 +110,40 @@ def sync_window_s(config: DetectConfig) -> float:
     return config.graph.sync.max_gap_s or 600.0
 
 
+def event_summary(indexed: pl.DataFrame) -> pl.DataFrame:
+    """Events per (event_type, has a target): all `input_warnings` reads, small whatever the
+    log's size (the Spark engine builds the same table in DataFrames)."""
+    return (
+        indexed.group_by(pl.col("event_type"), pl.col("target").is_not_null().alias("has_target"))
+        .agg(pl.len().alias("n"))
+        .sort("event_type", "has_target", nulls_last=True)
+    )
+
+
 def input_warnings(indexed: pl.DataFrame, config: DetectConfig) -> list[str]:
-    """What about the events makes the result mean less than it seems: no event engages a
-    target (`is_engagement`), so the synchronized and dense relations and every engagement
-    measure are empty."""
-    if indexed.height == 0:
+    """What about the events makes the result mean less than it seems (`summary_warnings` of
+    their `event_summary`)."""
+    return summary_warnings(event_summary(indexed), config)
+
+
+def summary_warnings(summary: pl.DataFrame, config: DetectConfig) -> list[str]:
+    """No event engages a target (`is_engagement`), so the synchronized and dense relations
+    and every engagement measure are empty. ``summary``: `event_summary` of the events."""
+    if summary.height == 0 or summary.get_column("n").sum() == 0:
         return []
-    types = config.graph.engagement_types
-    if indexed.select(is_engagement(types).any()).item():
+    types = list(config.graph.engagement_types)
+    typed = summary.filter(pl.col("event_type").is_in(types))
+    if typed.filter(pl.col("has_target")).height:
         return []
     relations = "the synchronized and dense relations and the engagement evidence are empty"
     named = ", ".join(types)
-    typed = indexed.filter(pl.col("event_type").is_in(list(types))).height
-    if typed:
+    n_typed = int(typed.get_column("n").sum())
+    if n_typed:
         return [
             f"no engagement event ({named}) in the log has a target ({schema.TARGET} is empty "
-            f"in all {typed:,} of them), so {relations}"
+            f"in all {n_typed:,} of them), so {relations}"
         ]
-    seen = indexed.get_column("event_type").drop_nulls().unique().sort()
+    seen = summary.get_column("event_type").drop_nulls().unique().sort()
     shown = ", ".join(seen.head(8).to_list()) + (", ..." if seen.len() > 8 else "")
     return [
         f"no event type in the log is an engagement type (graph.engagement_types: {named}; "

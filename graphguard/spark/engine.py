@@ -210,19 +210,19 @@ def _model_summary(model: GraphSAGEDetector) -> dict[str, Any]:
 
 
 def spark_input_warnings(stages: SparkStages) -> list[str]:
-    """`graphguard.pipeline.stages.input_warnings` of the indexed events: the local function,
-    on a summary with one row per (event type, has a target) and its count."""
-    from graphguard.pipeline.stages import input_warnings
+    """`graphguard.pipeline.stages.input_warnings` of the indexed events: the local rule, on
+    the same `event_summary` (one row per event type and whether it has a target) built in
+    DataFrames."""
+    from graphguard.pipeline.stages import summary_warnings
 
-    summary = (
-        stages.indexed.groupBy("event_type", F.col("target").isNotNull().alias("_has"))
+    rows = (
+        stages.indexed.groupBy("event_type", F.col("target").isNotNull().alias("has_target"))
         .agg(F.count("*").alias("n"))
         .collect()
     )
-    types = stages.config.graph.engagement_types
-    if not summary or any(r["_has"] and r["event_type"] in types for r in summary):
-        return []
-    # the local check counts rows; a frame of the same rows, without the ids it never reads
-    rows = [(r["event_type"], "x" if r["_has"] else None) for r in summary for _ in range(r["n"])]
-    frame = pl.DataFrame(rows, schema={"event_type": pl.String, "target": pl.String}, orient="row")
-    return input_warnings(frame, stages.config)
+    summary = pl.DataFrame(
+        [(r["event_type"], r["has_target"], r["n"]) for r in rows],
+        schema={"event_type": pl.String, "has_target": pl.Boolean, "n": pl.UInt32},
+        orient="row",
+    )
+    return summary_warnings(summary, stages.config)
