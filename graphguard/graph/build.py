@@ -1,8 +1,10 @@
 """Node index, account-entity edges and the combined account-account graph.
 
 Accounts get a dense integer index (their sorted ids), so every later stage works on integers and
-the same input always gives the same index. Devices, IPs and targets stay strings: they are only
-ever grouped on, never indexed into.
+the same input always gives the same index. Event types, devices, IPs and targets become codes
+too (`graphguard.io.encode_ids`: an Enum whose categories are the sorted distinct values), so
+grouping, sorting and tie-breaking on them give what their text would; the text comes back only
+where a run-directory table shows it (`entity_edges`).
 """
 
 from __future__ import annotations
@@ -14,29 +16,35 @@ import polars as pl
 from graphguard import schema
 from graphguard.config import GraphConfig
 from graphguard.graph.projections import all_relations
+from graphguard.io import index_columns
 from graphguard.schema import ENTITY_KINDS, RELATIONS
 
 
+@dataclass
+class IndexedEvents:
+    """Events already indexed (`index_events`, or `graphguard.io.load_indexed` straight from a
+    log): ``frame[account]`` indexes ``account_ids``."""
+
+    frame: pl.DataFrame
+    account_ids: pl.Series
+
+
 def index_events(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """Replace account ids by their index and times by int64 microseconds.
+    """Replace account ids by their index, times by int64 microseconds and the other ids by
+    codes (`graphguard.io.index_columns`, what `graphguard.io.load_indexed` reads a log into).
 
     Returns ``(indexed, account_ids)`` where ``indexed`` has columns account (uint32), t (int64
-    us since epoch), event_type, device, ip, target, and ``account_ids[i]`` is account i's id.
+    us since epoch), event_type, device, ip, target (Enums of their sorted values), and
+    ``account_ids[i]`` is account i's id.
     """
-    account_ids = events.get_column(schema.ACCOUNT).unique().sort()
-    lookup = pl.DataFrame(
-        {
-            schema.ACCOUNT: account_ids,
-            "account": pl.arange(0, len(account_ids), dtype=pl.UInt32, eager=True),
-        }
-    )
-    indexed = events.join(lookup, on=schema.ACCOUNT, how="left").select(
-        pl.col("account"),
-        pl.col(schema.TIME).dt.epoch("us").alias("t"),
-        pl.col(schema.EVENT_TYPE).alias("event_type"),
-        pl.col(schema.DEVICE).alias("device"),
-        pl.col(schema.IP).alias("ip"),
-        pl.col(schema.TARGET).alias("target"),
+    coded, account_ids = index_columns(events)
+    indexed = coded.select(
+        "account",
+        events.get_column(schema.TIME).dt.epoch("us").alias("t"),
+        "event_type",
+        "device",
+        "ip",
+        "target",
     )
     return indexed, account_ids
 
@@ -60,13 +68,13 @@ def entity_edges(indexed: pl.DataFrame) -> pl.DataFrame:
             .select(
                 "account",
                 pl.lit(kind).alias("kind"),
-                pl.col(column).alias("entity"),
+                pl.col(column).cast(pl.String).alias("entity"),
                 "n_events",
                 "first_us",
                 "last_us",
             )
         )
-    # account first: integer keys sort fast, and the string entity only breaks rare ties
+    # account first: integer keys sort fast, and the entity only breaks rare ties
     return pl.concat(parts).sort("account", "kind", "first_us", "entity")
 
 

@@ -46,13 +46,37 @@ def windowed_pairs(
         carried columns. At most ``len(occurrences) * window_rows`` rows.
     """
     occ = occurrences.sort([key, "t", "account"])
+    first, second, entity = _pair_rows(occ, key, window_rows, max_gap_us)
+    acc = occ.get_column("account").to_numpy()
+    t = occ.get_column("t").to_numpy()
+    a = acc[first]
+    b = acc[second]
+    columns: dict[str, object] = {
+        "src": np.minimum(a, b),
+        "dst": np.maximum(a, b),
+        "dt_us": t[second] - t[first],
+        "entity": entity[first],
+    }
+    for c in carry:
+        column = occ.get_column(c)
+        columns[c] = column.gather(first)
+        columns[f"{c}_next"] = column.gather(second)
+    return pl.DataFrame(columns)
+
+
+def _pair_rows(
+    occ: pl.DataFrame, key: str, window_rows: int, max_gap_us: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The row pairs of `windowed_pairs` in ``occ`` (sorted by key, t, account): the earlier
+    row, the later row, and each row's entity number (0, 1, ... in key order)."""
+    n = occ.height
+    # entity number of each row: runs of one key value (codes, so no text is hashed)
+    entity = occ.get_column(key).rle_id().to_numpy().astype(np.int64, copy=False)
+    ends = np.cumsum(np.bincount(entity)) if n else np.zeros(0, dtype=np.int64)
     # Rows left in the same entity after each row: row i can pair at lag L only if
     # remaining[i] >= L, so the candidate set shrinks with every lag and the total work is the
     # number of pairs produced, not len(occ) * window_rows.
-    position = occ.select(
-        pl.int_range(pl.len()).over(key).alias("p"), pl.len().over(key).alias("n")
-    )
-    remaining = (position["n"] - position["p"] - 1).to_numpy()
+    remaining = ends[entity] - np.arange(n) - 1 if n else np.zeros(0, dtype=np.int64)
     acc = occ.get_column("account").to_numpy()
     t = occ.get_column("t").to_numpy()
     candidates = np.nonzero(remaining >= 1)[0]
@@ -76,20 +100,7 @@ def windowed_pairs(
         later.append(partner[keep])
     first = np.concatenate(earlier) if earlier else np.zeros(0, dtype=np.int64)
     second = np.concatenate(later) if later else np.zeros(0, dtype=np.int64)
-    a = acc[first]
-    b = acc[second]
-    entity = np.cumsum(position["p"].to_numpy() == 0) - 1
-    columns: dict[str, object] = {
-        "src": np.minimum(a, b),
-        "dst": np.maximum(a, b),
-        "dt_us": t[second] - t[first],
-        "entity": entity[first],
-    }
-    for c in carry:
-        column = occ.get_column(c)
-        columns[c] = column.gather(first)
-        columns[f"{c}_next"] = column.gather(second)
-    return pl.DataFrame(columns)
+    return first, second, entity
 
 
 def _drop_crowded(occ: pl.DataFrame, key: str, max_accounts: int | None) -> pl.DataFrame:
@@ -101,6 +112,10 @@ def _drop_crowded(occ: pl.DataFrame, key: str, max_accounts: int | None) -> pl.D
     return occ.join(keep, on=key, how="semi")
 
 
+#: buckets of the support pre-count in `_finish` (a 2**24-entry count table: 128 MiB)
+_SUPPORT_BUCKETS_LOG2 = 24
+
+
 def _finish(
     pairs: pl.DataFrame,
     occurrences: pl.DataFrame,
@@ -110,17 +125,40 @@ def _finish(
 ) -> pl.DataFrame:
     """Aggregate pair rows to one row per account pair and keep those with enough support.
 
-    ``pairs`` must hold one row per (pair, shared entity); ``occurrences`` one row per
-    (account, entity), which gives each account's own entity count for ``min_overlap``.
+    ``pairs`` must hold one row per (pair, shared entity); ``weight`` is each row's weight
+    (summed per pair); ``occurrences`` one row per (account, entity), which gives each
+    account's own entity count for ``min_overlap``.
+
+    The pair (src, dst) is one 64-bit key. Most pairs are seen once and ``min_support`` drops
+    them: a count of the keys' hash buckets finds them first (a bucket holding fewer rows than
+    ``min_support`` holds no pair that has them), so only candidates are grouped exactly.
     """
     support = f"{relation}_support"
+    key = (pairs.get_column("src").to_numpy().astype(np.uint64) << np.uint64(32)) | pairs.get_column(
+        "dst"
+    ).to_numpy().astype(np.uint64)
+    values = pairs.select(weight.cast(pl.Float64)).to_series().to_numpy()
+    del pairs
+    if cfg.min_support > 1 and key.size:
+        bucket = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - _SUPPORT_BUCKETS_LOG2)
+        counts = np.bincount(bucket.astype(np.int64), minlength=1 << _SUPPORT_BUCKETS_LOG2)
+        candidate = counts[bucket] >= cfg.min_support
+        del bucket, counts
+        key, values = key[candidate], values[candidate]
     agg = (
-        pairs.group_by("src", "dst")
-        .agg(pl.len().cast(pl.UInt32).alias(support), weight.alias(f"{relation}_weight"))
+        pl.DataFrame({"_key": key, "_w": values})
+        .group_by("_key")
+        .agg(pl.len().cast(pl.UInt32).alias(support), pl.col("_w").sum().alias(f"{relation}_weight"))
         .filter(pl.col(support) >= cfg.min_support)
-        # parallel sums may add in another order on another machine; rounding keeps the last
-        # bits of float noise out of Leiden's input, so results do not depend on core count
-        .with_columns(pl.col(f"{relation}_weight").round(9))
+        .select(
+            (pl.col("_key") // (1 << 32)).cast(pl.UInt32).alias("src"),
+            (pl.col("_key") % (1 << 32)).cast(pl.UInt32).alias("dst"),
+            support,
+            # parallel sums may add in another order on another machine; rounding keeps the
+            # last bits of float noise out of Leiden's input, so results do not depend on core
+            # count
+            pl.col(f"{relation}_weight").round(9),
+        )
     )
     if cfg.min_overlap > 0:
         own = occurrences.group_by("account").agg(pl.len().alias("_own"))
@@ -155,7 +193,7 @@ def device_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
     pairs = windowed_pairs(
         occ, key="device", window_rows=cfg.window_rows, max_gap_us=None, carry=("share",)
     )
-    weight = pl.min_horizontal("share", "share_next").sum()
+    weight = pl.min_horizontal("share", "share_next")
     return _finish(pairs, occ, weight, cfg, "device")
 
 
@@ -181,7 +219,7 @@ def ip_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
     )
     # one row per pair and shared IP-hour (an occurrence may pair with the next hour's)
     pairs = pairs.unique(["src", "dst", "entity", "hour"])
-    weight = (1.0 / (1.0 + pl.col("crowd")).log(2)).sum()
+    weight = 1.0 / (1.0 + pl.col("crowd")).log(2)
     return _finish(pairs, occ, weight, cfg, "ip")
 
 
@@ -201,7 +239,7 @@ def sync_pairs(
     pairs = windowed_pairs(
         occ, key="target", window_rows=cfg.window_rows, max_gap_us=gap, carry=("popularity",)
     )
-    weight = (1.0 / (2.0 + pl.col("popularity")).log(2)).sum()
+    weight = 1.0 / (2.0 + pl.col("popularity")).log(2)
     return _finish(pairs, occ, weight, cfg, "sync")
 
 
@@ -220,7 +258,7 @@ def dense_pairs(
     pairs = windowed_pairs(
         occ, key="target", window_rows=cfg.window_rows, max_gap_us=None, carry=("popularity",)
     )
-    weight = (1.0 / (2.0 + pl.col("popularity")).log(2)).sum()
+    weight = 1.0 / (2.0 + pl.col("popularity")).log(2)
     return _finish(pairs, occ, weight, cfg, "dense")
 
 

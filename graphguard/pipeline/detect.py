@@ -20,9 +20,9 @@ from graphguard import __version__, metrics, rundir, schema
 from graphguard.community.scoring import label_clusters, score_accounts
 from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
-from graphguard.graph.build import entity_edges
+from graphguard.graph.build import IndexedEvents, entity_edges
 from graphguard.graph.context import HOUR_US
-from graphguard.io import IngestReport, load_events, load_labels
+from graphguard.io import IngestReport, load_indexed, load_labels
 from graphguard.outputs import check_output
 from graphguard.pipeline.fusion import fuse_scores, model_inputs, model_summary, unseen_classes
 from graphguard.pipeline.stages import (
@@ -62,7 +62,7 @@ class DetectionResult:
 
 
 def detect(
-    events: pl.DataFrame,
+    events: pl.DataFrame | IndexedEvents,
     config: DetectConfig | None = None,
     *,
     labels: pl.DataFrame | None = None,
@@ -75,10 +75,12 @@ def detect(
     Without ``model`` the class scores come from the community evidence alone. With a fitted
     `GraphSAGEDetector` they are the model's probabilities, combined with the evidence as
     ``config.scoring.fusion`` says (`graphguard.pipeline.fusion`); risk is then 1 - score_benign.
+    ``events`` may come indexed already (`IndexedEvents`, what `run_detection` reads).
     """
     config = config or DetectConfig()
     timer = timer or StageTimer()
     stages = build_stages(events, config, progress=progress, timer=timer)
+    del events
     n_accounts = stages.n_accounts
     account_ids = stages.account_ids
     graph = stages.graph
@@ -183,7 +185,9 @@ def _cluster_activity(member_events: pl.DataFrame, membership) -> pl.DataFrame:
         )
         .group_by("cluster_id", "hour", "event_type")
         .agg(pl.len().alias("n_events"), pl.col("account").n_unique().alias("n_accounts"))
+        # the event type's code sorts as its text (`graphguard.io.encode_ids`)
         .sort("cluster_id", "hour", "event_type")
+        .with_columns(pl.col("event_type").cast(pl.String))
     )
 
 
@@ -264,14 +268,15 @@ def run_detection(
     check_output(out_dir, inputs=(events_path, labels_path), overwrite=overwrite)
     timer = StageTimer()
     with timer.stage("read", progress):
-        events, rejected, ingest = load_events(events_path, config.data)
+        indexed, account_ids, rejected, ingest = load_indexed(events_path, config.data)
+        events = IndexedEvents(indexed, account_ids)
+        del indexed
     labels = label_stats = None
     if labels_path is not None:
         with timer.stage("labels", progress):
-            labels, label_stats = load_labels(
-                labels_path, known_accounts=events.get_column(schema.ACCOUNT).unique()
-            )
+            labels, label_stats = load_labels(labels_path, known_accounts=account_ids)
     result = detect(events, config, labels=labels, model=model, progress=progress, timer=timer)
+    del events
     result.ingest = ingest
     result.rejected = rejected
     result.label_stats = label_stats
