@@ -759,7 +759,7 @@ def encode_ids(values: pl.Series, *, normalise: bool = False) -> pl.Series:
     `load_indexed` streams) is recoded from its distinct values only. With ``normalise``,
     values are stripped of surrounding white space first and an empty value becomes null.
     """
-    if values.dtype != pl.Categorical:
+    if not isinstance(values.dtype, pl.Categorical):
         values = values.cast(pl.String).cast(pl.Categorical(pl.Categories.random()))
     rows, ids, text = _distinct_physical(values)
     if normalise:
@@ -775,12 +775,16 @@ def encode_ids(values: pl.Series, *, normalise: bool = False) -> pl.Series:
 
 def _distinct_physical(values: pl.Series) -> tuple[np.ndarray, np.ndarray, pl.Series]:
     """For a Categorical column: each row's physical id (nulls as one id past the others), the
-    ids that occur, and their text. Counted with numpy: no hashing of rows."""
-    known = values.dtype.categories.to_series()  # type: ignore[attr-defined]
-    rows = values.to_physical().fill_null(known.len()).to_numpy()
-    present = np.bincount(rows, minlength=known.len() + 1)[: known.len()] > 0
-    ids = np.flatnonzero(present)
-    return rows, ids, known.gather(pl.Series(ids))
+    ids that occur, and their text. Counted with numpy: no hashing of rows, and only one row
+    of each distinct value is turned into text."""
+    physical = values.to_physical()
+    top = int(physical.max() or 0) + 1  # type: ignore[operator]
+    rows = physical.fill_null(top).to_numpy()
+    order = np.arange(rows.size - 1, -1, -1, dtype=np.int64)
+    first_row = np.full(top + 1, -1, dtype=np.int64)
+    first_row[rows[order]] = order  # the last write wins: each id's first row
+    ids = np.flatnonzero(first_row[:top] >= 0)
+    return rows, ids, values.gather(pl.Series(first_row[ids])).cast(pl.String)
 
 
 def index_columns(frame: pl.DataFrame, *, normalise: bool = False) -> tuple[pl.DataFrame, pl.Series]:

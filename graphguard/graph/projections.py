@@ -45,15 +45,12 @@ def windowed_pairs(
         of the shared ``key`` value, cheaper to carry than the string), ``dt_us`` and the
         carried columns. At most ``len(occurrences) * window_rows`` rows.
     """
-    occ = occurrences.sort([key, "t", "account"])
-    first, second, entity = _pair_rows(occ, key, window_rows, max_gap_us)
-    acc = occ.get_column("account").to_numpy()
+    occ, first, second, entity = _windowed(occurrences, key, window_rows, max_gap_us)
     t = occ.get_column("t").to_numpy()
-    a = acc[first]
-    b = acc[second]
+    src, dst = _ends(occ, first, second)
     columns: dict[str, object] = {
-        "src": np.minimum(a, b),
-        "dst": np.maximum(a, b),
+        "src": src,
+        "dst": dst,
         "dt_us": t[second] - t[first],
         "entity": entity[first],
     }
@@ -62,6 +59,21 @@ def windowed_pairs(
         columns[c] = column.gather(first)
         columns[f"{c}_next"] = column.gather(second)
     return pl.DataFrame(columns)
+
+
+def _windowed(
+    occurrences: pl.DataFrame, key: str, window_rows: int, max_gap_us: int | None
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """``occurrences`` sorted as `windowed_pairs` pairs them, and its row pairs (`_pair_rows`)."""
+    occ = occurrences.sort([key, "t", "account"])
+    return (occ, *_pair_rows(occ, key, window_rows, max_gap_us))
+
+
+def _ends(occ: pl.DataFrame, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The accounts of each row pair as (src, dst), src < dst."""
+    acc = occ.get_column("account").to_numpy()
+    a, b = acc[first], acc[second]
+    return np.minimum(a, b), np.maximum(a, b)
 
 
 def _pair_rows(
@@ -117,28 +129,26 @@ _SUPPORT_BUCKETS_LOG2 = 24
 
 
 def _finish(
-    pairs: pl.DataFrame,
+    src: np.ndarray,
+    dst: np.ndarray,
+    values: np.ndarray,
     occurrences: pl.DataFrame,
-    weight: pl.Expr,
     cfg: RelationConfig,
     relation: str,
 ) -> pl.DataFrame:
     """Aggregate pair rows to one row per account pair and keep those with enough support.
 
-    ``pairs`` must hold one row per (pair, shared entity); ``weight`` is each row's weight
-    (summed per pair); ``occurrences`` one row per (account, entity), which gives each
-    account's own entity count for ``min_overlap``.
+    ``src``, ``dst``, ``values``: one row per (pair, shared entity) and its weight (summed per
+    pair); ``occurrences`` one row per (account, entity), which gives each account's own entity
+    count for ``min_overlap``.
 
     The pair (src, dst) is one 64-bit key. Most pairs are seen once and ``min_support`` drops
     them: a count of the keys' hash buckets finds them first (a bucket holding fewer rows than
     ``min_support`` holds no pair that has them), so only candidates are grouped exactly.
     """
     support = f"{relation}_support"
-    key = (pairs.get_column("src").to_numpy().astype(np.uint64) << np.uint64(32)) | pairs.get_column(
-        "dst"
-    ).to_numpy().astype(np.uint64)
-    values = pairs.select(weight.cast(pl.Float64)).to_series().to_numpy()
-    del pairs
+    key = (src.astype(np.uint64) << np.uint64(32)) | dst.astype(np.uint64)
+    values = values.astype(np.float64, copy=False)
     if cfg.min_support > 1 and key.size:
         bucket = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - _SUPPORT_BUCKETS_LOG2)
         counts = np.bincount(bucket.astype(np.int64), minlength=1 << _SUPPORT_BUCKETS_LOG2)
@@ -190,11 +200,11 @@ def device_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
         .with_columns((pl.col("_n") / pl.col("_n_account")).alias("share"))
         .select("device", "account", "t", "share")
     )
-    pairs = windowed_pairs(
-        occ, key="device", window_rows=cfg.window_rows, max_gap_us=None, carry=("share",)
-    )
-    weight = pl.min_horizontal("share", "share_next")
-    return _finish(pairs, occ, weight, cfg, "device")
+    occ, first, second, _ = _windowed(occ, "device", cfg.window_rows, None)
+    share = occ.get_column("share").to_numpy()
+    src, dst = _ends(occ, first, second)
+    weight = np.minimum(share[first], share[second])
+    return _finish(src, dst, weight, occ, cfg, "device")
 
 
 def ip_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
@@ -214,37 +224,75 @@ def ip_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
     crowd = occ.group_by("ip", "hour").agg(pl.len().alias("crowd"))
     occ = occ.join(crowd, on=["ip", "hour"])
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
-    pairs = windowed_pairs(
-        occ, key="ip", window_rows=cfg.window_rows, max_gap_us=gap, carry=("hour", "crowd")
-    )
+    occ, first, second, entity = _windowed(occ, "ip", cfg.window_rows, gap)
+    # each shared (IP, hour) weighs by the accounts on it: the earlier occurrence's
+    weight = occ.select(1.0 / (1.0 + pl.col("crowd")).log(2)).to_series().to_numpy()[first]
+    hour = occ.get_column("hour").to_numpy()[first]
+    src, dst = _ends(occ, first, second)
     # one row per pair and shared IP-hour (an occurrence may pair with the next hour's)
-    pairs = pairs.unique(["src", "dst", "entity", "hour"])
-    weight = 1.0 / (1.0 + pl.col("crowd")).log(2)
-    return _finish(pairs, occ, weight, cfg, "ip")
+    shared = pl.DataFrame(
+        {
+            "_pair": (src.astype(np.uint64) << np.uint64(32)) | dst.astype(np.uint64),
+            "_ip_hour": (entity[first].astype(np.uint64) << np.uint64(32))
+            | (hour - hour.min(initial=0)).astype(np.uint64),
+            "_w": weight,
+        }
+    ).unique(["_pair", "_ip_hour"], maintain_order=True)
+    pair = shared.get_column("_pair").to_numpy()
+    return _finish(
+        (pair >> np.uint64(32)).astype(np.uint32),
+        (pair & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+        shared.get_column("_w").to_numpy(),
+        occ,
+        cfg,
+        "ip",
+    )
+
+
+def _engaged(events: pl.DataFrame, engagement_types: tuple[str, ...]) -> pl.DataFrame:
+    """`engagements` with each target's ``popularity`` (its engaging accounts): what the sync
+    and dense relations pair."""
+    occ = engagements(events, engagement_types)
+    popularity = occ.group_by("target").agg(pl.len().alias("popularity"))
+    return occ.join(popularity, on="target")
+
+
+def _target_pairs(
+    occ: pl.DataFrame, cfg: RelationConfig, gap: int | None, relation: str
+) -> pl.DataFrame:
+    """Pairs through shared targets, each adding 1 / log2(2 + the target's popularity)."""
+    occ, first, second, _ = _windowed(occ, "target", cfg.window_rows, gap)
+    weight = occ.select(1.0 / (2.0 + pl.col("popularity")).log(2)).to_series().to_numpy()[first]
+    src, dst = _ends(occ, first, second)
+    return _finish(src, dst, weight, occ, cfg, relation)
 
 
 def sync_pairs(
-    events: pl.DataFrame, cfg: RelationConfig, engagement_types: tuple[str, ...]
+    events: pl.DataFrame,
+    cfg: RelationConfig,
+    engagement_types: tuple[str, ...],
+    *,
+    engaged: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Accounts that engaged the same targets within ``max_gap`` of each other, repeatedly.
 
     Each shared target adds 1 / log2(2 + its engaging accounts): a viral post liked by thousands
     within the hour ties strangers together only faintly, and such chance pairs rarely recur on
-    a second target, which ``min_support`` requires.
+    a second target, which ``min_support`` requires. ``engaged``: `_engaged` of the events,
+    when the caller has it already.
     """
-    occ = engagements(events, engagement_types)
-    popularity = occ.group_by("target").agg(pl.len().alias("popularity"))
-    occ = _drop_crowded(occ.join(popularity, on="target"), "target", cfg.max_accounts)
+    occ = _engaged(events, engagement_types) if engaged is None else engaged
+    occ = _drop_crowded(occ, "target", cfg.max_accounts)
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
-    pairs = windowed_pairs(
-        occ, key="target", window_rows=cfg.window_rows, max_gap_us=gap, carry=("popularity",)
-    )
-    weight = 1.0 / (2.0 + pl.col("popularity")).log(2)
-    return _finish(pairs, occ, weight, cfg, "sync")
+    return _target_pairs(occ, cfg, gap, "sync")
 
 
 def dense_pairs(
-    events: pl.DataFrame, cfg: RelationConfig, engagement_types: tuple[str, ...]
+    events: pl.DataFrame,
+    cfg: RelationConfig,
+    engagement_types: tuple[str, ...],
+    *,
+    engaged: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Accounts that keep engaging the same rarely-engaged targets, whenever they do it.
 
@@ -252,14 +300,9 @@ def dense_pairs(
     ``cfg.max_accounts`` accounts take part (popular targets say nothing about who is
     coordinated), each weighted 1 / log2(2 + its engaging accounts).
     """
-    occ = engagements(events, engagement_types)
-    popularity = occ.group_by("target").agg(pl.len().alias("popularity"))
-    occ = _drop_crowded(occ.join(popularity, on="target"), "target", cfg.max_accounts)
-    pairs = windowed_pairs(
-        occ, key="target", window_rows=cfg.window_rows, max_gap_us=None, carry=("popularity",)
-    )
-    weight = 1.0 / (2.0 + pl.col("popularity")).log(2)
-    return _finish(pairs, occ, weight, cfg, "dense")
+    occ = _engaged(events, engagement_types) if engaged is None else engaged
+    occ = _drop_crowded(occ, "target", cfg.max_accounts)
+    return _target_pairs(occ, cfg, None, "dense")
 
 
 def all_relations(events: pl.DataFrame, cfg: GraphConfig) -> dict[str, pl.DataFrame]:
@@ -269,8 +312,11 @@ def all_relations(events: pl.DataFrame, cfg: GraphConfig) -> dict[str, pl.DataFr
         out["device"] = device_pairs(events, cfg.device)
     if cfg.ip.enabled:
         out["ip"] = ip_pairs(events, cfg.ip)
+    engaged = None
+    if cfg.sync.enabled or cfg.dense.enabled:
+        engaged = _engaged(events, cfg.engagement_types)
     if cfg.sync.enabled:
-        out["sync"] = sync_pairs(events, cfg.sync, cfg.engagement_types)
+        out["sync"] = sync_pairs(events, cfg.sync, cfg.engagement_types, engaged=engaged)
     if cfg.dense.enabled:
-        out["dense"] = dense_pairs(events, cfg.dense, cfg.engagement_types)
+        out["dense"] = dense_pairs(events, cfg.dense, cfg.engagement_types, engaged=engaged)
     return out
