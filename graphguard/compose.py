@@ -37,6 +37,7 @@ from graphguard.config import (
     DetectConfig,
     FeatureConfig,
     GraphConfig,
+    LocalConfig,
     ScoringConfig,
 )
 from graphguard.evaluation.harness import ExperimentConfig
@@ -80,6 +81,7 @@ GROUPS: dict[str, type] = {
     "graph": GraphConfig,
     "community": CommunityConfig,
     "scoring": ScoringConfig,
+    "local": LocalConfig,
     "features": FeatureConfig,
     "model": ModelParams,
     "train": TrainParams,
@@ -249,6 +251,7 @@ def settings(cfg: DictConfig) -> Settings:
             graph=objects["graph"],
             community=objects["community"],
             scoring=objects["scoring"],
+            local=objects["local"],
         ),
         features=features,
         feature_names=feature_names,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from graphguard import schema
-from graphguard.config import GraphConfig
+from graphguard.config import GraphConfig, LocalConfig
 from graphguard.graph.projections import all_relations
 from graphguard.io import index_columns
 from graphguard.schema import ENTITY_KINDS, RELATIONS
@@ -92,13 +92,16 @@ class AccountGraph:
     relations: tuple[str, ...]
 
 
-def build_account_graph(indexed: pl.DataFrame, n_accounts: int, cfg: GraphConfig) -> AccountGraph:
+def build_account_graph(
+    indexed: pl.DataFrame, n_accounts: int, cfg: GraphConfig, local: LocalConfig | None = None
+) -> AccountGraph:
     """Build every enabled projection and combine them into one weighted graph.
 
     Relations are combined as sum(relation weight * log1p(evidence)): log1p keeps one very
     heavy tie (two accounts sharing a device for a year) from drowning every other signal.
+    ``local`` bounds the memory of pairing (`LocalConfig`).
     """
-    tables = all_relations(indexed, cfg)
+    tables = all_relations(indexed, cfg, local)
     relations = tuple(r for r in RELATIONS if r in tables)
     edges: pl.DataFrame | None = None
     for name in relations:
