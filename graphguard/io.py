@@ -832,18 +832,17 @@ def load_indexed(
     if frame.height == 0:
         raise InputError("no events: the file has a header but no rows", path=str(path))
     # an id that is blank once normalised is null: decided on its distinct values, not per row
-    reasons = (
-        frame.select(time_null, _PARSED, _OUT_OF_RANGE)
-        .with_columns(
-            pl.when(~_is_blank(frame.get_column(c))).then(0).alias(c)
-            for c in (schema.ACCOUNT, schema.EVENT_TYPE)
-        )
-        .select(_reject_reason(pl.col(time_null)))
-        .get_column(REJECT_REASON)
+    checks = frame.select(time_null, _PARSED, _OUT_OF_RANGE).with_columns(
+        pl.when(~_is_blank(frame.get_column(c))).then(0).alias(c)
+        for c in (schema.ACCOUNT, schema.EVENT_TYPE)
     )
+    bad = checks.select(_reject_reason(pl.col(time_null)).is_not_null()).to_series()
+    # the reasons of the rejected rows only (a log of clean rows holds no text per row)
+    reasons = checks.filter(bad).select(_reject_reason(pl.col(time_null))).to_series()
+    del checks
 
     def rejected_rows() -> pl.DataFrame:
-        rows = pl.Series(np.flatnonzero(reasons.is_not_null().to_numpy())).cast(pl.get_index_type())
+        rows = pl.Series(np.flatnonzero(bad.to_numpy())).cast(pl.get_index_type())
         raw = source.frame.with_row_index("_row").filter(pl.col("_row").is_in(rows.implode()))
         lf = (
             raw.with_columns(_normalised_text())
@@ -855,10 +854,10 @@ def load_indexed(
     report.rows_rejected = _count_rejected(reasons, frame.height, rejected_rows, path, config)
     if report.rows_rejected:
         rejected = rejected_rows()
-        frame = frame.filter(reasons.is_null())
+        frame = frame.filter(~bad)
     else:
         rejected = pl.DataFrame(schema=_rejected_schema())
-    del reasons
+    del reasons, bad
     coded, account_ids = index_columns(frame, normalise=True)
     indexed = coded.select(
         "account", frame.get_column(_PARSED).alias("t"), "event_type", "device", "ip", "target"
