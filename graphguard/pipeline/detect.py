@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from graphguard import __version__, metrics, rundir, schema
+from graphguard.community.evidence import with_cluster
 from graphguard.community.scoring import label_clusters, score_accounts
 from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
@@ -117,26 +118,27 @@ def detect(
     with timer.stage("subgraphs", progress):
         # What investigators need later (exports, explanations) without re-reading the log:
         # the account graph and the account-entity edges around clustered accounts.
-        lookup = pl.DataFrame(
-            {"account": pl.arange(0, n_accounts, dtype=pl.UInt32, eager=True), "id": account_ids}
-        )
-        clustered = lookup.filter(pl.Series(partition.membership >= 0)).select("account")
+        # account ids by index (a gather, not a join)
         in_cluster = partition.membership >= 0
         touches_cluster = (
             in_cluster[graph.edges.get_column("src").to_numpy()]
             | in_cluster[graph.edges.get_column("dst").to_numpy()]
         )
-        account_edges = (
-            graph.edges.filter(pl.Series(touches_cluster, dtype=pl.Boolean))
-            .join(lookup.rename({"account": "src", "id": "src_id"}), on="src")
-            .join(lookup.rename({"account": "dst", "id": "dst_id"}), on="dst")
-            .drop("src", "dst")
-            .select("src_id", "dst_id", pl.exclude("src_id", "dst_id"))
+        kept = graph.edges.filter(pl.Series(touches_cluster, dtype=pl.Boolean))
+        account_edges = kept.select(
+            account_ids.gather(kept.get_column("src")).alias("src_id"),
+            account_ids.gather(kept.get_column("dst")).alias("dst_id"),
+            pl.exclude("src", "dst"),
         )
-        member_events = indexed.join(clustered, on="account", how="semi")
+        del kept
+        member_events = indexed.filter(
+            pl.Series(in_cluster).gather(indexed.get_column("account"))
+        )
+        edges_of_members = entity_edges(member_events)
         member_entities = (
-            entity_edges(member_events)
-            .join(lookup, on="account")
+            edges_of_members.with_columns(
+                account_ids.gather(edges_of_members.get_column("account")).alias("id")
+            )
             .select(
                 pl.col("id").alias(schema.ACCOUNT),
                 "kind",
@@ -170,14 +172,9 @@ def detect(
 
 def _cluster_activity(member_events: pl.DataFrame, membership) -> pl.DataFrame:
     """Events per community, hour and event type: the timeline of a case file."""
-    clusters = pl.DataFrame(
-        {
-            "account": pl.arange(0, len(membership), dtype=pl.UInt32, eager=True),
-            "cluster_id": membership,
-        }
-    )
     return (
-        member_events.join(clusters, on="account")
+        with_cluster(member_events, membership)
+        .rename({"cluster": "cluster_id"})
         .with_columns(
             pl.from_epoch(pl.col("t") // HOUR_US * 3600, time_unit="s")
             .dt.replace_time_zone("UTC")
