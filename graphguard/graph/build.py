@@ -9,6 +9,7 @@ where a run-directory table shows it (`entity_edges`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -93,15 +94,19 @@ class AccountGraph:
 
 
 def build_account_graph(
-    indexed: pl.DataFrame, n_accounts: int, cfg: GraphConfig, local: LocalConfig | None = None
+    indexed: pl.DataFrame,
+    n_accounts: int,
+    cfg: GraphConfig,
+    local: LocalConfig | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> AccountGraph:
     """Build every enabled projection and combine them into one weighted graph.
 
     Relations are combined as sum(relation weight * log1p(evidence)): log1p keeps one very
     heavy tie (two accounts sharing a device for a year) from drowning every other signal.
-    ``local`` bounds the memory of pairing (`LocalConfig`).
+    ``local`` bounds the memory of pairing (`LocalConfig`); ``progress`` hears each relation.
     """
-    tables = all_relations(indexed, cfg, local)
+    tables = all_relations(indexed, cfg, local, progress)
     relations = tuple(r for r in RELATIONS if r in tables)
     edges: pl.DataFrame | None = None
     for name in relations:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -424,20 +424,33 @@ def dense_pairs(
 
 
 def all_relations(
-    events: pl.DataFrame, cfg: GraphConfig, local: LocalConfig | None = None
+    events: pl.DataFrame,
+    cfg: GraphConfig,
+    local: LocalConfig | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Every enabled relation's pair table, keyed by relation name (``local``: how much
-    memory pairing may hold, `LocalConfig`)."""
+    memory pairing may hold, `LocalConfig`; ``progress`` is told each relation and its
+    linked pairs)."""
     out: dict[str, pl.DataFrame] = {}
+
+    def done(name: str) -> None:
+        if progress:
+            progress(f"projections: {name}, {out[name].height:,} linked pairs")
+
     if cfg.device.enabled:
         out["device"] = device_pairs(events, cfg.device, local)
+        done("device")
     if cfg.ip.enabled:
         out["ip"] = ip_pairs(events, cfg.ip, local)
+        done("ip")
     engaged = None
     if cfg.sync.enabled or cfg.dense.enabled:
         engaged = _engaged(events, cfg.engagement_types)
     if cfg.sync.enabled:
         out["sync"] = sync_pairs(events, cfg.sync, cfg.engagement_types, local, engaged=engaged)
+        done("sync")
     if cfg.dense.enabled:
         out["dense"] = dense_pairs(events, cfg.dense, cfg.engagement_types, local, engaged=engaged)
+        done("dense")
     return out

@@ -268,6 +268,11 @@ def run_detection(
         indexed, account_ids, rejected, ingest = load_indexed(events_path, config.data)
         events = IndexedEvents(indexed, account_ids)
         del indexed
+    if progress:
+        progress(
+            f"read: {ingest.rows_read:,} rows, {ingest.rows_used:,} events used, "
+            f"{ingest.accounts:,} accounts"
+        )
     labels = label_stats = None
     if labels_path is not None:
         with timer.stage("labels", progress):
