@@ -767,8 +767,8 @@ def encode_ids(values: pl.Series, *, normalise: bool = False) -> pl.Series:
     categories = text.drop_nulls().unique().sort()
     enum = pl.Enum(categories)
     null_code = categories.len()
-    lookup = np.full(rows.max(initial=0) + 1, null_code, dtype=np.int64)
-    lookup[ids] = text.cast(enum).to_physical().cast(pl.Int64).fill_null(null_code).to_numpy()
+    lookup = np.full(rows.max(initial=0) + 1, null_code, dtype=np.uint32)
+    lookup[ids] = text.cast(enum).to_physical().cast(pl.UInt32).fill_null(null_code).to_numpy()
     by_code = categories.cast(enum).extend_constant(None, 1)
     return by_code.gather(pl.Series(lookup[rows])).alias(values.name)
 
@@ -780,10 +780,14 @@ def _distinct_physical(values: pl.Series) -> tuple[np.ndarray, np.ndarray, pl.Se
     physical = values.to_physical()
     top = int(physical.max() or 0) + 1  # type: ignore[operator]
     rows = physical.fill_null(top).to_numpy()
-    order = np.arange(rows.size - 1, -1, -1, dtype=np.int64)
-    first_row = np.full(top + 1, -1, dtype=np.int64)
+    # 32-bit positions while they fit: at 10^8 rows the temporaries are what costs memory
+    index = np.uint32 if rows.size < 2**32 - 1 else np.uint64
+    none = np.iinfo(index).max
+    order = np.arange(rows.size - 1, -1, -1, dtype=index)
+    first_row = np.full(top + 1, none, dtype=index)
     first_row[rows[order]] = order  # the last write wins: each id's first row
-    ids = np.flatnonzero(first_row[:top] >= 0)
+    del order
+    ids = np.flatnonzero(first_row[:top] != none)
     return rows, ids, values.gather(pl.Series(first_row[ids])).cast(pl.String)
 
 
