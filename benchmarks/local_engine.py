@@ -30,7 +30,8 @@ def run_once(src: Path, events: str, out: Path, extra: list[str]) -> dict:
     env = {**os.environ, "PYTHONPATH": str(src)}
     cmd = ["/usr/bin/time", "-f", "%e %M", sys.executable, "-m", "graphguard", "detect", events,
            "--out", str(out), "--overwrite", "-q", *extra]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    # in the tree itself: `python -m` puts the working directory first on sys.path
+    done = subprocess.run(cmd, env=env, cwd=src, capture_output=True, text=True, check=False)
     last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
     match = re.fullmatch(r"([\d.]+) (\d+)", last)
     if done.returncode != 0 or not match:
@@ -59,6 +60,8 @@ def main() -> None:
         for events in args.events:
             for round_ in range(args.rounds):
                 sides = [("new", HERE, extra)] + ([("ref", args.ref, [])] if args.ref else [])
+                if round_ % 2:
+                    sides.reverse()
                 for side, src, more in sides:
                     start = time.strftime("%H:%M:%S")
                     load = os.getloadavg()[0]
