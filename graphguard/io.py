@@ -791,14 +791,17 @@ def _distinct_physical(values: pl.Series) -> tuple[np.ndarray, np.ndarray, pl.Se
     return rows, ids, values.gather(pl.Series(first_row[ids])).cast(pl.String)
 
 
-def index_columns(frame: pl.DataFrame, *, normalise: bool = False) -> tuple[pl.DataFrame, pl.Series]:
-    """The id columns of ``frame`` (canonical names, text or Categorical) coded by `encode_ids`
-    under their indexed names; the account is its code as UInt32. Returns the coded frame and
-    the account ids (``account_ids[i]`` is account i's id)."""
+def index_columns(
+    columns: dict[str, pl.Series], *, normalise: bool = False
+) -> tuple[pl.DataFrame, pl.Series]:
+    """The id columns (canonical names, text or Categorical) coded by `encode_ids` under their
+    indexed names; the account is its code as UInt32. Returns the coded frame and the account
+    ids (``account_ids[i]`` is account i's id). Each column is popped from ``columns`` once
+    coded, so a caller that hands over its only reference frees it as soon as it can."""
     coded = {}
     account_ids = pl.Series(schema.ACCOUNT, [], dtype=pl.String)
     for name, short in INDEXED_COLUMNS.items():
-        column = encode_ids(frame.get_column(name), normalise=normalise)
+        column = encode_ids(columns.pop(name), normalise=normalise)
         if name == schema.ACCOUNT:
             account_ids = pl.Series(schema.ACCOUNT, column.dtype.categories, dtype=pl.String)  # type: ignore[attr-defined]
             column = column.to_physical().cast(pl.UInt32)
@@ -836,14 +839,23 @@ def load_indexed(
     if frame.height == 0:
         raise InputError("no events: the file has a header but no rows", path=str(path))
     # an id that is blank once normalised is null: decided on its distinct values, not per row
-    checks = frame.select(time_null, _PARSED, _OUT_OF_RANGE).with_columns(
-        pl.when(~_is_blank(frame.get_column(c))).then(0).alias(c)
-        for c in (schema.ACCOUNT, schema.EVENT_TYPE)
-    )
-    bad = checks.select(_reject_reason(pl.col(time_null)).is_not_null()).to_series()
+    blank = {c: _is_blank(frame.get_column(c)) for c in (schema.ACCOUNT, schema.EVENT_TYPE)}
+    bad = frame.select(
+        pl.col(time_null)
+        | pl.col(_OUT_OF_RANGE).fill_null(False)
+        | pl.col(_PARSED).is_null()
+        | blank[schema.ACCOUNT]
+        | blank[schema.EVENT_TYPE]
+    ).to_series()
     # the reasons of the rejected rows only (a log of clean rows holds no text per row)
-    reasons = checks.filter(bad).select(_reject_reason(pl.col(time_null))).to_series()
-    del checks
+    reasons = (
+        frame.select(time_null, _PARSED, _OUT_OF_RANGE)
+        .with_columns(pl.when(~blank[c]).then(0).alias(c) for c in blank)
+        .filter(bad)
+        .select(_reject_reason(pl.col(time_null)))
+        .to_series()
+    )
+    del blank
 
     def rejected_rows() -> pl.DataFrame:
         rows = pl.Series(np.flatnonzero(bad.to_numpy())).cast(pl.get_index_type())
@@ -862,11 +874,12 @@ def load_indexed(
     else:
         rejected = pl.DataFrame(schema=_rejected_schema())
     del reasons, bad
-    coded, account_ids = index_columns(frame, normalise=True)
-    indexed = coded.select(
-        "account", frame.get_column(_PARSED).alias("t"), "event_type", "device", "ip", "target"
-    )
-    del frame, coded
+    t = frame.get_column(_PARSED).alias("t")
+    columns = {name: frame.get_column(name) for name in INDEXED_COLUMNS}
+    del frame
+    coded, account_ids = index_columns(columns, normalise=True)
+    indexed = coded.select("account", t, "event_type", "device", "ip", "target")
+    del coded, t
     if config.drop_duplicates:
         before = indexed.height
         indexed = drop_exact_duplicates(indexed)

@@ -17,7 +17,7 @@ import polars as pl
 from graphguard import schema
 from graphguard.config import GraphConfig, LocalConfig
 from graphguard.graph.projections import all_relations
-from graphguard.io import index_columns
+from graphguard.io import INDEXED_COLUMNS, index_columns
 from graphguard.schema import ENTITY_KINDS, RELATIONS
 
 
@@ -38,7 +38,7 @@ def index_events(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     us since epoch), event_type, device, ip, target (Enums of their sorted values), and
     ``account_ids[i]`` is account i's id.
     """
-    coded, account_ids = index_columns(events)
+    coded, account_ids = index_columns({name: events.get_column(name) for name in INDEXED_COLUMNS})
     indexed = coded.select(
         "account",
         events.get_column(schema.TIME).dt.epoch("us").alias("t"),
