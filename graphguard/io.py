@@ -909,9 +909,15 @@ def drop_exact_duplicates(events: pl.DataFrame) -> pl.DataFrame:
         pl.col(name).to_physical() if isinstance(dtype, (pl.Enum, pl.Categorical)) else pl.col(name)
         for name, dtype in events.schema.items()
     ]
-    candidate = events.select(pl.struct(columns).hash().is_duplicated()).to_series()
-    if not candidate.any():
+    # hashes seen twice, found by sorting them (a hash table of every row costs more memory)
+    hashes = events.select(columns).hash_rows()
+    ordered = hashes.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1))
+    del ordered
+    if repeated.len() == 0:
         return events
+    candidate = hashes.is_in(repeated.unique().implode())
+    del hashes
     suspects = events.with_row_index("_row").filter(candidate)
     first = suspects.unique(subset=events.columns, keep="first").get_column("_row")
     mask = ~candidate.to_numpy()

@@ -209,6 +209,11 @@ def _block_pairs(local: LocalConfig) -> int:
     return max(1 << 16, local.memory_budget_mib * 2**20 // (8 * _PAIR_BYTES))
 
 
+def _collect(query: pl.LazyFrame) -> pl.DataFrame:
+    """A per-occurrence aggregate of the events, in Polars' streaming engine (bounded memory)."""
+    return query.collect(engine="streaming")
+
+
 def _drop_crowded(occ: pl.DataFrame, key: str, max_accounts: int | None) -> pl.DataFrame:
     """Skip entities used by more than ``max_accounts`` distinct accounts (None: keep all)."""
     if max_accounts is None:
@@ -313,9 +318,11 @@ def device_pairs(
     sharing a tablet for everything weighs as much as a farm, but a kiosk used for 5% of each
     visitor's events weighs little. Evidence elsewhere tells families from farms.
     """
-    per_account = events.group_by("account").agg(pl.len().alias("_n_account"))
-    occ = (
-        events.filter(pl.col("device").is_not_null())
+    # lazy: only the columns each step reads are taken from the events, never a filtered copy
+    per_account = _collect(events.lazy().group_by("account").agg(pl.len().alias("_n_account")))
+    occ = _collect(
+        events.lazy()
+        .filter(pl.col("device").is_not_null())
         .group_by("device", "account")
         .agg(pl.col("t").min(), pl.len().alias("_n"))
     )
@@ -341,10 +348,10 @@ def ip_pairs(
     shared (IP, hour) adds 1 / log2(1 + accounts on that IP in that hour), so a busy NAT hour is
     weak evidence; ``min_support`` asks for several distinct shared hours.
     """
-    occ = (
-        events.filter(pl.col("ip").is_not_null())
-        .with_columns(hour_key().alias("hour"))
-        .group_by("ip", "account", "hour")
+    occ = _collect(
+        events.lazy()
+        .filter(pl.col("ip").is_not_null())
+        .group_by("ip", "account", hour_key().alias("hour"))
         .agg(pl.col("t").min())
     )
     occ = _drop_crowded(occ, "ip", cfg.max_accounts)
@@ -365,7 +372,7 @@ def ip_pairs(
 def _engaged(events: pl.DataFrame, engagement_types: tuple[str, ...]) -> pl.DataFrame:
     """`engagements` with each target's ``popularity`` (its engaging accounts): what the sync
     and dense relations pair."""
-    occ = engagements(events, engagement_types)
+    occ = _collect(engagements(events.lazy(), engagement_types))
     popularity = occ.group_by("target").agg(pl.len().alias("popularity"))
     return occ.join(popularity, on="target")
 
