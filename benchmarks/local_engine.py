@@ -3,9 +3,9 @@ tree (e.g. a `git worktree` of main) in the same session, alternating, so that t
 on a shared machine. Writes a Markdown table (events, wall, peak RSS, seconds per stage, ratio
 against the reference) and the raw figures as JSON.
 
-    python benchmarks/local_engine.py --ref /tmp/ref --events /work/snap/scale/w10000000/events.parquet \
-        --rounds 2 --out experiments/benchmarks/local_engine
-    python benchmarks/local_engine.py --events .../w100000000/events.parquet --rounds 1   # no reference
+    python benchmarks/local_engine.py --ref /tmp/ref --rounds 2 \
+        --events /work/snap/scale/w10000000/events.parquet --out experiments/benchmarks/local_engine
+    python benchmarks/local_engine.py --events .../w100000000/events.parquet   # no reference
 
 Nothing is asserted: the figures are what this machine measured, with its load at the time.
 """
@@ -28,8 +28,21 @@ HERE = Path(__file__).resolve().parents[1]
 def run_once(src: Path, events: str, out: Path, extra: list[str]) -> dict:
     """One `detect` in a fresh process under GNU time: wall, peak RSS, run.json stages."""
     env = {**os.environ, "PYTHONPATH": str(src)}
-    cmd = ["/usr/bin/time", "-f", "%e %M", sys.executable, "-m", "graphguard", "detect", events,
-           "--out", str(out), "--overwrite", "-q", *extra]
+    cmd = [
+        "/usr/bin/time",
+        "-f",
+        "%e %M",
+        sys.executable,
+        "-m",
+        "graphguard",
+        "detect",
+        events,
+        "--out",
+        str(out),
+        "--overwrite",
+        "-q",
+        *extra,
+    ]
     # in the tree itself: `python -m` puts the working directory first on sys.path
     done = subprocess.run(cmd, env=env, cwd=src, capture_output=True, text=True, check=False)
     last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""

@@ -825,8 +825,11 @@ def load_indexed(
     source, report = checked.source, checked.report
     id_columns = [c for c in schema.EVENT_COLUMNS if c != schema.TIME]
     if source.fmt == "ndjson":
-        lf = source.frame.with_columns(_normalised_text()).select(_json_value_column(config), *id_columns)
-        _refuse_json_values(source.collect(lf.filter(pl.col(_JSON_VALUE).is_not_null())), source, config)
+        lf = source.frame.with_columns(_normalised_text()).select(
+            _json_value_column(config), *id_columns
+        )
+        looks_json = source.collect(lf.filter(pl.col(_JSON_VALUE).is_not_null()))
+        _refuse_json_values(looks_json, source, config)
     time_null = "_time_null"
     lf = source.frame.select(
         pl.col(schema.TIME).is_null().alias(time_null),
@@ -873,7 +876,7 @@ def load_indexed(
         frame = frame.filter(~bad)
     else:
         rejected = pl.DataFrame(schema=_rejected_schema())
-    del reasons, bad
+    del reasons
     t = frame.get_column(_PARSED).alias("t")
     columns = {name: frame.get_column(name) for name in INDEXED_COLUMNS}
     del frame

@@ -255,7 +255,9 @@ def _project(
         ]
     finally:
         sink.close()  # a failure half-way still removes the spilled files
-    agg = pl.concat(parts) if parts else _aggregate(np.zeros(0, np.uint64), np.zeros(0), None, cfg, relation)
+    if not parts:
+        parts = [_aggregate(np.zeros(0, np.uint64), np.zeros(0), None, cfg, relation)]
+    agg = pl.concat(parts)
     support = f"{relation}_support"
     if cfg.min_overlap > 0:
         own = occ.group_by("account").agg(pl.len().alias("_own"))
@@ -295,7 +297,10 @@ def _aggregate(
         del bucket, counts
     return (
         frame.group_by("_key")
-        .agg(pl.len().cast(pl.UInt32).alias(support), pl.col("_w").sum().alias(f"{relation}_weight"))
+        .agg(
+            pl.len().cast(pl.UInt32).alias(support),
+            pl.col("_w").sum().alias(f"{relation}_weight"),
+        )
         .filter(pl.col(support) >= cfg.min_support)
         .select(
             (pl.col("_key") // (1 << 32)).cast(pl.UInt32).alias("src"),
@@ -364,9 +369,7 @@ def ip_pairs(
     hour = occ.get_column("hour").to_numpy()
     ip = occ.get_column("ip").rle_id().to_numpy().astype(np.uint64)
     ip_hour = (ip << np.uint64(32)) | (hour - hour.min(initial=0)).astype(np.uint64)
-    return _project(
-        occ, "ip", cfg, "ip", local, max_gap_us=gap, weight=weight, distinct=ip_hour
-    )
+    return _project(occ, "ip", cfg, "ip", local, max_gap_us=gap, weight=weight, distinct=ip_hour)
 
 
 def _engaged(events: pl.DataFrame, engagement_types: tuple[str, ...]) -> pl.DataFrame:

@@ -131,26 +131,21 @@ def detect(
             pl.exclude("src", "dst"),
         )
         del kept
-        member_events = indexed.filter(
-            pl.Series(in_cluster).gather(indexed.get_column("account"))
-        )
+        member_events = indexed.filter(pl.Series(in_cluster).gather(indexed.get_column("account")))
         edges_of_members = entity_edges(member_events)
-        member_entities = (
-            edges_of_members.with_columns(
-                account_ids.gather(edges_of_members.get_column("account")).alias("id")
-            )
-            .select(
-                pl.col("id").alias(schema.ACCOUNT),
-                "kind",
-                "entity",
-                "n_events",
-                *[
-                    pl.from_epoch(f"{edge}_us", time_unit="us")
-                    .dt.replace_time_zone("UTC")
-                    .alias(f"{edge}_seen")
-                    for edge in ("first", "last")
-                ],
-            )
+        member_entities = edges_of_members.with_columns(
+            account_ids.gather(edges_of_members.get_column("account")).alias("id")
+        ).select(
+            pl.col("id").alias(schema.ACCOUNT),
+            "kind",
+            "entity",
+            "n_events",
+            *[
+                pl.from_epoch(f"{edge}_us", time_unit="us")
+                .dt.replace_time_zone("UTC")
+                .alias(f"{edge}_seen")
+                for edge in ("first", "last")
+            ],
         )
         cluster_activity = _cluster_activity(member_events, partition.membership)
     community = dict(partition.parameters)

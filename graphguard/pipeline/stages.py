@@ -172,9 +172,7 @@ def build_stages(
         del events
         n_accounts = len(account_ids)
     with timer.stage("projections", progress):
-        graph = build_account_graph(
-            indexed, n_accounts, config.graph, config.local, progress
-        )
+        graph = build_account_graph(indexed, n_accounts, config.graph, config.local, progress)
     with timer.stage("communities", progress):
         partition = leiden(n_accounts, graph.edges, config.community)
     with timer.stage("evidence", progress):
