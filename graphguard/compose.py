@@ -39,6 +39,7 @@ from graphguard.config import (
     DetectConfig,
     FeatureConfig,
     GraphConfig,
+    LocalConfig,
     ScoringConfig,
     SparkConfig,
 )
@@ -84,6 +85,7 @@ GROUPS: dict[str, type] = {
     "community": CommunityConfig,
     "scoring": ScoringConfig,
     "spark": SparkConfig,
+    "local": LocalConfig,
     "features": FeatureConfig,
     "model": ModelParams,
     "train": TrainParams,
@@ -265,6 +267,7 @@ def settings(cfg: DictConfig) -> Settings:
             scoring=objects["scoring"],
             engine=objects["engine"],
             spark=objects["spark"],
+            local=objects["local"],
         ),
         features=features,
         feature_names=feature_names,

@@ -343,6 +343,26 @@ class SparkConfig:
 
 
 @dataclass(frozen=True)
+class LocalConfig:
+    """How the local (one-machine) engine bounds its memory: by these settings, not by the
+    size of the log. Results do not depend on them."""
+
+    #: partitions of each relation's account pairs (a power of two; more is rounded up);
+    #: 0 = as many as ``memory_budget_mib`` needs.
+    partitions: int = 0
+    #: memory (MiB) one relation's pairs may hold at once; past it they are split into
+    #: partitions that spill to ``work_dir`` and are aggregated one at a time.
+    memory_budget_mib: int = 1536
+    #: folder for spilled partitions (a temporary folder inside it, removed afterwards);
+    #: None = the system's temporary directory.
+    work_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        check_int_at_least("local.partitions", self.partitions, 0)
+        check_int_at_least("local.memory_budget_mib", self.memory_budget_mib, 64)
+
+
+@dataclass(frozen=True)
 class DetectConfig:
     """Everything a detection run needs; what run.json records."""
 
@@ -350,6 +370,7 @@ class DetectConfig:
     graph: GraphConfig = GraphConfig()
     community: CommunityConfig = CommunityConfig()
     scoring: ScoringConfig = ScoringConfig()
+    local: LocalConfig = LocalConfig()
     #: local (Polars and igraph on this machine, the default) or spark (`graphguard.spark`:
     #: the same stages as DataFrame code; needs ``pip install graphguard[spark]`` and Java 17).
     engine: str = "local"

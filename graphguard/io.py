@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from graphguard import schema
@@ -401,10 +402,11 @@ class _Source:
             return self.frames[0]
         return pl.concat(self.frames, how="vertical_relaxed")
 
-    def collect(self, lf: pl.LazyFrame) -> pl.DataFrame:
-        """Collect ``lf`` (built on `frame`); a read error names the file that caused it."""
+    def collect(self, lf: pl.LazyFrame, *, streaming: bool = False) -> pl.DataFrame:
+        """Collect ``lf`` (built on `frame`); a read error names the file that caused it.
+        ``streaming``: in Polars' streaming engine, morsel by morsel."""
         try:
-            return lf.collect()
+            return lf.collect(engine="streaming" if streaming else "auto")
         except _NOT_READ_ERRORS:
             raise
         except BaseException as exc:
@@ -597,22 +599,19 @@ def _refuse_json_values(frame: pl.DataFrame, source: _Source, config: DataConfig
         )
 
 
-def validate_rows(lf: Frame, time_dtype: pl.DataType, config: DataConfig) -> Frame:
-    """Mapped events (`scan_events`) with ids stripped (empty -> null), the time parsed
-    (``_parsed_time``) and each unusable row's ``reject_reason`` (null: usable). The one place
-    of the row rules; the Spark engine applies it to each Arrow batch (`graphguard.spark.read`).
-    """
-    bounds = _year_bounds(config)
-    strings = [
-        pl.col(c).str.strip_chars().replace("", None).alias(c)
-        for c in schema.EVENT_COLUMNS
-        if c != schema.TIME
-    ]
-    parsed, out_of_range = _parse_time(time_dtype, config.epoch_unit, bounds)
-    reason = (
+_REASON_COLUMN = {
+    "null_account_id": schema.ACCOUNT,
+    "null_event_type": schema.EVENT_TYPE,
+}
+
+
+def _reject_reason(time_is_null: pl.Expr) -> pl.Expr:
+    """Why a row is unusable (null when it is usable): the first failing check, in this order.
+    ``time_is_null``: whether the raw time cell is empty."""
+    return (
         pl.when(pl.col(schema.ACCOUNT).is_null())
         .then(pl.lit("null_account_id"))
-        .when(pl.col(schema.TIME).is_null())
+        .when(time_is_null)
         .then(pl.lit("null_event_time"))
         .when(pl.col(_OUT_OF_RANGE))
         .then(pl.lit(OUT_OF_RANGE))
@@ -623,81 +622,62 @@ def validate_rows(lf: Frame, time_dtype: pl.DataType, config: DataConfig) -> Fra
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias(REJECT_REASON)
     )
-    return (
-        lf.with_columns(strings)
-        .with_columns(parsed.alias(_PARSED), out_of_range.alias(_OUT_OF_RANGE))
-        .with_columns(reason)
-    )
 
 
-_REASON_COLUMN = {
-    "null_account_id": schema.ACCOUNT,
-    "null_event_type": schema.EVENT_TYPE,
-}
+def _normalised_text() -> list[pl.Expr]:
+    """Id cells as they are used: surrounding white space stripped, an empty cell is null."""
+    return [
+        pl.col(c).str.strip_chars().replace("", None).alias(c)
+        for c in schema.EVENT_COLUMNS
+        if c != schema.TIME
+    ]
 
 
-def load_events(
-    path: str | Path, config: DataConfig | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame, IngestReport]:
-    """Read, validate and deduplicate an event log.
+@dataclass
+class _Checked:
+    """A log opened and checked for its time unit, with what parsing its times needs."""
 
-    Returns ``(events, rejected, report)``: ``events`` has exactly the canonical columns and dtypes
-    (`schema.EVENT_SCHEMA`); ``rejected`` holds the unusable rows as text with a
-    ``reject_reason`` column; ``report`` counts what happened.
-    """
-    config = config or DataConfig()
+    source: _Source
+    report: IngestReport
+    time_dtype: pl.DataType
+    parsed: pl.Expr
+    out_of_range: pl.Expr
+
+
+def _open_checked(path: str | Path, config: DataConfig) -> _Checked:
     if config.epoch_unit not in {"s", "ms"}:
         raise InputError(f"data.epoch_unit must be 's' or 'ms', not {config.epoch_unit!r}")
-    _year_bounds(config)
+    bounds = _year_bounds(config)
     source = _open_events(path, config)
-    lf = source.frame
     report = IngestReport(path=str(path), format=source.fmt)
     with _reading(source.path, source.fmt):
-        time_dtype = lf.collect_schema()[schema.TIME]
+        time_dtype = source.frame.collect_schema()[schema.TIME]
     _check_epoch_unit(source, time_dtype, config.epoch_unit)
-    lf = validate_rows(lf, time_dtype, config)
-    if source.fmt == "ndjson":
-        lf = lf.with_columns(_json_value_column(config))
-    frame = source.collect(lf)
-    if source.fmt == "ndjson":
-        _refuse_json_values(frame, source, config)
+    parsed, out_of_range = _parse_time(time_dtype, config.epoch_unit, bounds)
+    return _Checked(source, report, time_dtype, parsed, out_of_range)
 
-    report.rows_read = frame.height
-    if frame.height == 0:
-        raise InputError("no events: the file has a header but no rows", path=str(path))
 
-    bad_mask = frame.get_column(REJECT_REASON).is_not_null()
-    rejected = frame.filter(bad_mask)
-    if rejected.height:
-        counts = rejected.group_by(REJECT_REASON).len().sort(REJECT_REASON)
-        report.rows_rejected = dict(zip(counts[REJECT_REASON], counts["len"], strict=True))
-    # as text first: an out-of-range time (year 57971) has no Python datetime to be shown as
-    rejected = rejected.select(
-        [pl.col(schema.TIME).cast(pl.String)]
-        + [pl.col(c) for c in schema.EVENT_COLUMNS if c != schema.TIME]
-        + [pl.col(REJECT_REASON)]
-    )
+def _count_rejected(
+    reasons: pl.Series, rows: int, rejected_rows: Any, path: str | Path, config: DataConfig
+) -> dict[str, int]:
+    """Rejected rows by reason; refuses a log with more than ``data.max_rejected_share`` of
+    them (`check_rejected_share`). ``rejected_rows()`` gives the rejected rows as text (only
+    called when there are)."""
+    bad = reasons.drop_nulls()
+    if bad.len() == 0:
+        return {}
+    counts = bad.value_counts(name="len").sort(REJECT_REASON)
+    by_reason = dict(zip(counts[REJECT_REASON], counts["len"], strict=True))
     check_rejected_share(
         str(path),
-        report.rows_rejected,
-        frame.height,
+        by_reason,
+        rows,
         config,
         lambda reason, column: (
-            rejected.filter(pl.col(REJECT_REASON) == reason).get_column(column).item(0)
+            rejected_rows().filter(pl.col(REJECT_REASON) == reason).get_column(column).item(0)
         ),
     )
-
-    events = frame.filter(~bad_mask).select(
-        [pl.col(_PARSED).alias(schema.TIME)]
-        + [pl.col(c) for c in schema.EVENT_COLUMNS if c != schema.TIME]
-    )
-    if config.drop_duplicates:
-        before = events.height
-        events = drop_exact_duplicates(events)
-        report.duplicates_dropped = before - events.height
-    report.rows_used = events.height
-    report.accounts = events.get_column(schema.ACCOUNT).n_unique()
-    return events, rejected, report
+    return by_reason
 
 
 def check_rejected_share(
@@ -709,7 +689,7 @@ def check_rejected_share(
 ) -> None:
     """Stop a run whose unusable rows are more than ``data.max_rejected_share`` of the input:
     the error names the commonest reason, its column and an example (``example(reason,
-    column)`` gives one rejected row's value, as text)."""
+    column)`` gives one rejected row's value, as text). Both engines call it."""
     n_rejected = sum(rows_rejected.values())
     if not n_rejected or n_rejected / rows_read <= config.max_rejected_share:
         return
@@ -724,6 +704,238 @@ def check_rejected_share(
     )
 
 
+def validate_rows(lf: Frame, time_dtype: pl.DataType, config: DataConfig) -> Frame:
+    """Mapped events (`scan_events`) with ids stripped (empty -> null), the time parsed
+    (``_parsed_time``) and each unusable row's ``reject_reason`` (null: usable): the row rules
+    of `load_events` (`_normalised_text`, `_parse_time`, `_reject_reason`) as one step, which
+    the Spark engine applies to each Arrow batch (`graphguard.spark.read`)."""
+    parsed, out_of_range = _parse_time(time_dtype, config.epoch_unit, _year_bounds(config))
+    return (
+        lf.with_columns(_normalised_text())
+        .with_columns(parsed.alias(_PARSED), out_of_range.alias(_OUT_OF_RANGE))
+        .with_columns(_reject_reason(pl.col(schema.TIME).is_null()))
+    )
+
+
+def _rejected_text(frame: pl.LazyFrame | pl.DataFrame) -> Any:
+    # as text first: an out-of-range time (year 57971) has no Python datetime to be shown as
+    return frame.select(
+        [pl.col(schema.TIME).cast(pl.String)]
+        + [pl.col(c) for c in schema.EVENT_COLUMNS if c != schema.TIME]
+        + [pl.col(REJECT_REASON)]
+    )
+
+
+def _rejected_schema() -> dict[str, pl.DataType]:
+    return {**{c: pl.String() for c in schema.EVENT_COLUMNS}, REJECT_REASON: pl.String()}
+
+
+def load_events(
+    path: str | Path, config: DataConfig | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, IngestReport]:
+    """Read, validate and deduplicate an event log.
+
+    Returns ``(events, rejected, report)``: ``events`` has exactly the canonical columns and dtypes
+    (`schema.EVENT_SCHEMA`); ``rejected`` holds the unusable rows as text with a
+    ``reject_reason`` column; ``report`` counts what happened. `load_indexed` reads the same
+    rows into integer codes without holding their text.
+    """
+    config = config or DataConfig()
+    checked = _open_checked(path, config)
+    source, report = checked.source, checked.report
+    lf = (
+        source.frame.with_columns(_normalised_text())
+        .with_columns(checked.parsed.alias(_PARSED), checked.out_of_range.alias(_OUT_OF_RANGE))
+        .with_columns(_reject_reason(pl.col(schema.TIME).is_null()))
+    )
+    if source.fmt == "ndjson":
+        lf = lf.with_columns(_json_value_column(config))
+    frame = source.collect(lf)
+    if source.fmt == "ndjson":
+        _refuse_json_values(frame, source, config)
+
+    report.rows_read = frame.height
+    if frame.height == 0:
+        raise InputError("no events: the file has a header but no rows", path=str(path))
+
+    bad_mask = frame.get_column(REJECT_REASON).is_not_null()
+    rejected = _rejected_text(frame.filter(bad_mask))
+    report.rows_rejected = _count_rejected(
+        frame.get_column(REJECT_REASON), frame.height, lambda: rejected, path, config
+    )
+    events = frame.filter(~bad_mask).select(
+        [pl.col(_PARSED).alias(schema.TIME)]
+        + [pl.col(c) for c in schema.EVENT_COLUMNS if c != schema.TIME]
+    )
+    if config.drop_duplicates:
+        before = events.height
+        events = drop_exact_duplicates(events)
+        report.duplicates_dropped = before - events.height
+    report.rows_used = events.height
+    report.accounts = events.get_column(schema.ACCOUNT).n_unique()
+    return events, rejected, report
+
+
+#: the indexed events' columns for each canonical id column (`encode_ids` codes them)
+INDEXED_COLUMNS: dict[str, str] = {
+    schema.ACCOUNT: "account",
+    schema.EVENT_TYPE: "event_type",
+    schema.DEVICE: "device",
+    schema.IP: "ip",
+    schema.TARGET: "target",
+}
+
+
+def encode_ids(values: pl.Series, *, normalise: bool = False) -> pl.Series:
+    """Text ids as an `pl.Enum` whose categories are their distinct values in sorted order.
+
+    The code of a value is its rank among the sorted distinct values, so sorting, grouping and
+    breaking ties on the codes gives exactly what the text would, at the cost of integers; the
+    text is there again with ``cast(pl.String)``. A `pl.Categorical` input (what
+    `load_indexed` streams) is recoded from its distinct values only. With ``normalise``,
+    values are stripped of surrounding white space first and an empty value becomes null.
+    """
+    if not isinstance(values.dtype, pl.Categorical):
+        values = values.cast(pl.String).cast(pl.Categorical(pl.Categories.random()))
+    rows, ids, text = _distinct_physical(values)
+    if normalise:
+        text = text.str.strip_chars().replace("", None)
+    categories = text.drop_nulls().unique().sort()
+    enum = pl.Enum(categories)
+    null_code = categories.len()
+    lookup = np.full(rows.max(initial=0) + 1, null_code, dtype=np.uint32)
+    lookup[ids] = text.cast(enum).to_physical().cast(pl.UInt32).fill_null(null_code).to_numpy()
+    by_code = categories.cast(enum).extend_constant(None, 1)
+    return by_code.gather(pl.Series(lookup[rows])).alias(values.name)
+
+
+def _distinct_physical(values: pl.Series) -> tuple[np.ndarray, np.ndarray, pl.Series]:
+    """For a Categorical column: each row's physical id (nulls as one id past the others), the
+    ids that occur, and their text. Counted with numpy: no hashing of rows, and only one row
+    of each distinct value is turned into text."""
+    physical = values.to_physical()
+    top = int(physical.max() or 0) + 1  # type: ignore[operator]
+    rows = physical.fill_null(top).to_numpy()
+    # 32-bit positions while they fit: at 10^8 rows the temporaries are what costs memory
+    index = np.uint32 if rows.size < 2**32 - 1 else np.uint64
+    none = np.iinfo(index).max
+    order = np.arange(rows.size - 1, -1, -1, dtype=index)
+    first_row = np.full(top + 1, none, dtype=index)
+    first_row[rows[order]] = order  # the last write wins: each id's first row
+    del order
+    ids = np.flatnonzero(first_row[:top] != none)
+    return rows, ids, values.gather(pl.Series(first_row[ids])).cast(pl.String)
+
+
+def index_columns(
+    columns: dict[str, pl.Series], *, normalise: bool = False
+) -> tuple[pl.DataFrame, pl.Series]:
+    """The id columns (canonical names, text or Categorical) coded by `encode_ids` under their
+    indexed names; the account is its code as UInt32. Returns the coded frame and the account
+    ids (``account_ids[i]`` is account i's id). Each column is popped from ``columns`` once
+    coded, so a caller that hands over its only reference frees it as soon as it can."""
+    coded = {}
+    account_ids = pl.Series(schema.ACCOUNT, [], dtype=pl.String)
+    for name, short in INDEXED_COLUMNS.items():
+        column = encode_ids(columns.pop(name), normalise=normalise)
+        if name == schema.ACCOUNT:
+            account_ids = pl.Series(schema.ACCOUNT, column.dtype.categories, dtype=pl.String)  # type: ignore[attr-defined]
+            column = column.to_physical().cast(pl.UInt32)
+        coded[short] = column.alias(short)
+    return pl.DataFrame(coded), account_ids
+
+
+def load_indexed(
+    path: str | Path, config: DataConfig | None = None
+) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame, IngestReport]:
+    """`load_events`, with the events as integer codes (what `graph.build.index_events`
+    makes of them): the same rows, rejections, duplicates and report, but the log is streamed
+    (Polars' streaming engine) straight into codes, so its text is never held.
+
+    Returns ``(indexed, account_ids, rejected, report)``: ``indexed`` has columns account
+    (UInt32, the index into ``account_ids``), t (int64 microseconds), event_type, device, ip
+    and target (`encode_ids` Enums).
+    """
+    config = config or DataConfig()
+    checked = _open_checked(path, config)
+    source, report = checked.source, checked.report
+    id_columns = [c for c in schema.EVENT_COLUMNS if c != schema.TIME]
+    if source.fmt == "ndjson":
+        lf = source.frame.with_columns(_normalised_text()).select(
+            _json_value_column(config), *id_columns
+        )
+        looks_json = source.collect(lf.filter(pl.col(_JSON_VALUE).is_not_null()))
+        _refuse_json_values(looks_json, source, config)
+    time_null = "_time_null"
+    lf = source.frame.select(
+        pl.col(schema.TIME).is_null().alias(time_null),
+        checked.parsed.dt.epoch("us").alias(_PARSED),
+        checked.out_of_range.alias(_OUT_OF_RANGE),
+        *[pl.col(c).cast(pl.Categorical(pl.Categories.random())) for c in id_columns],
+    )
+    frame = source.collect(lf, streaming=True)
+    report.rows_read = frame.height
+    if frame.height == 0:
+        raise InputError("no events: the file has a header but no rows", path=str(path))
+    # an id that is blank once normalised is null: decided on its distinct values, not per row
+    blank = {c: _is_blank(frame.get_column(c)) for c in (schema.ACCOUNT, schema.EVENT_TYPE)}
+    bad = frame.select(
+        pl.col(time_null)
+        | pl.col(_OUT_OF_RANGE).fill_null(False)
+        | pl.col(_PARSED).is_null()
+        | blank[schema.ACCOUNT]
+        | blank[schema.EVENT_TYPE]
+    ).to_series()
+    # the reasons of the rejected rows only (a log of clean rows holds no text per row)
+    reasons = (
+        frame.select(time_null, _PARSED, _OUT_OF_RANGE)
+        .with_columns(pl.when(~blank[c]).then(0).alias(c) for c in blank)
+        .filter(bad)
+        .select(_reject_reason(pl.col(time_null)))
+        .to_series()
+    )
+    del blank
+
+    def rejected_rows() -> pl.DataFrame:
+        rows = pl.Series(np.flatnonzero(bad.to_numpy())).cast(pl.get_index_type())
+        raw = source.frame.with_row_index("_row").filter(pl.col("_row").is_in(rows.implode()))
+        lf = (
+            raw.with_columns(_normalised_text())
+            .with_columns(checked.parsed.alias(_PARSED), checked.out_of_range.alias(_OUT_OF_RANGE))
+            .with_columns(_reject_reason(pl.col(schema.TIME).is_null()))
+        )
+        return _rejected_text(source.collect(lf))
+
+    report.rows_rejected = _count_rejected(reasons, frame.height, rejected_rows, path, config)
+    if report.rows_rejected:
+        rejected = rejected_rows()
+        frame = frame.filter(~bad)
+    else:
+        rejected = pl.DataFrame(schema=_rejected_schema())
+    del reasons
+    t = frame.get_column(_PARSED).alias("t")
+    columns = {name: frame.get_column(name) for name in INDEXED_COLUMNS}
+    del frame
+    coded, account_ids = index_columns(columns, normalise=True)
+    indexed = coded.select("account", t, "event_type", "device", "ip", "target")
+    del coded, t
+    if config.drop_duplicates:
+        before = indexed.height
+        indexed = drop_exact_duplicates(indexed)
+        report.duplicates_dropped = before - indexed.height
+    report.rows_used = indexed.height
+    report.accounts = len(account_ids)
+    return indexed, account_ids, rejected, report
+
+
+def _is_blank(values: pl.Series) -> pl.Series:
+    """Whether each value of a Categorical column is null or empty once stripped."""
+    rows, ids, text = _distinct_physical(values)
+    lookup = np.ones(rows.max(initial=0) + 1, dtype=bool)
+    lookup[ids] = (text.str.strip_chars() == "").to_numpy()
+    return pl.Series(lookup[rows])
+
+
 def drop_exact_duplicates(events: pl.DataFrame) -> pl.DataFrame:
     """Drop exact duplicate rows, keeping the first, in the original order.
 
@@ -731,9 +943,20 @@ def drop_exact_duplicates(events: pl.DataFrame) -> pl.DataFrame:
     string rows costs seconds); only those go through an exact comparison, so a hash collision
     can never merge two different events.
     """
-    candidate = events.select(pl.struct(pl.all()).hash().is_duplicated()).to_series()
-    if not candidate.any():
+    # coded columns hash by their codes (the same rows are duplicates as in their text)
+    columns = [
+        pl.col(name).to_physical() if isinstance(dtype, (pl.Enum, pl.Categorical)) else pl.col(name)
+        for name, dtype in events.schema.items()
+    ]
+    # hashes seen twice, found by sorting them (a hash table of every row costs more memory)
+    hashes = events.select(columns).hash_rows()
+    ordered = hashes.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1))
+    del ordered
+    if repeated.len() == 0:
         return events
+    candidate = hashes.is_in(repeated.unique().implode())
+    del hashes
     suspects = events.with_row_index("_row").filter(candidate)
     first = suspects.unique(subset=events.columns, keep="first").get_column("_row")
     mask = ~candidate.to_numpy()

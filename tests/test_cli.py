@@ -317,7 +317,7 @@ def test_config_prints_yaml_with_overrides():
 def test_config_prints_every_section_in_full():
     cfg = yaml.safe_load(invoke("config").stdout)
     assert set(cfg) == {
-        "data", "graph", "community", "scoring", "features", "model", "train", "simulate", "paths",
+        "data", "graph", "community", "scoring", "features", "model", "train", "simulate", "paths", "local",
         "dense",
         "cases",
     }  # fmt: skip

@@ -5,9 +5,11 @@
 # worktree of the commit before) and once on the new one, then compare.py OLD NEW.
 set -euo pipefail
 OUT=$1; WORLDS=${2:-$OUT/../worlds}
-HERE=$(cd "$(dirname "$0")/../.." && pwd); SRC=${SRC:-$HERE}; PY=${PYTHON:-$HERE/.venv/bin/python}
-GG="env PYTHONPATH=$SRC $PY -m graphguard"
+HERE=$(cd "$(dirname "$0")/../.." && pwd); SRC=$(realpath "${SRC:-$HERE}"); PY=${PYTHON:-$HERE/.venv/bin/python}
 mkdir -p "$OUT" "$WORLDS"
+OUT=$(realpath "$OUT"); WORLDS=$(realpath "$WORLDS")
+# run inside SRC: `python -m` puts the working directory first on sys.path, before PYTHONPATH
+GG="env -C $SRC PYTHONPATH=$SRC $PY -m graphguard"
 [ -d "$WORLDS/a" ] || $GG simulate "$WORLDS/a" --accounts 6000 --seed 7 --overwrite
 [ -d "$WORLDS/b" ] || $GG simulate "$WORLDS/b" --accounts 6000 --seed 11 --overwrite
 for w in a b; do

@@ -44,6 +44,15 @@ def _densest_window(group: np.ndarray, t_s: np.ndarray, window_s: float) -> np.n
     return (hi - np.arange(group.size)).astype(np.int64)
 
 
+def with_cluster(frame: pl.DataFrame, membership: np.ndarray) -> pl.DataFrame:
+    """The rows of ``frame`` whose account is in a community, with its ``cluster`` (Int64):
+    the membership array indexed by account, not a join."""
+    cluster = pl.Series("cluster", np.asarray(membership, dtype=np.int64)).gather(
+        frame.get_column("account")
+    )
+    return frame.with_columns(cluster).filter(pl.col("cluster") >= 0)
+
+
 def community_evidence(
     indexed: pl.DataFrame,
     membership: np.ndarray,
@@ -77,7 +86,7 @@ def community_evidence(
     ).filter(pl.col("cluster") >= 0)
     # No community (a clean log, one account, nothing shared) runs the same steps on empty
     # frames, so the empty tables carry every column and dtype of a full run.
-    ev = indexed.join(member_map, on="account", how="inner")
+    ev = with_cluster(indexed, membership)
 
     # --- shared infrastructure -------------------------------------------------------------
     dev = (
@@ -108,7 +117,7 @@ def community_evidence(
     # --- engagement: synchrony and exclusivity ---------------------------------------------
     engage_all = engagements(indexed, engagement_types)
     target_reach = engage_all.group_by("target").agg(pl.len().alias("_target_accounts"))
-    engage = engage_all.join(member_map, on="account", how="inner").join(target_reach, on="target")
+    engage = with_cluster(engage_all, membership).join(target_reach, on="target")
     on_target = engage.group_by("cluster", "target").agg(pl.len().alias("_members_on_target"))
     engage = (
         engage.join(on_target, on=["cluster", "target"])

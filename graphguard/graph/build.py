@@ -1,42 +1,51 @@
 """Node index, account-entity edges and the combined account-account graph.
 
 Accounts get a dense integer index (their sorted ids), so every later stage works on integers and
-the same input always gives the same index. Devices, IPs and targets stay strings: they are only
-ever grouped on, never indexed into.
+the same input always gives the same index. Event types, devices, IPs and targets become codes
+too (`graphguard.io.encode_ids`: an Enum whose categories are the sorted distinct values), so
+grouping, sorting and tie-breaking on them give what their text would; the text comes back only
+where a run-directory table shows it (`entity_edges`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
 
 from graphguard import schema
-from graphguard.config import GraphConfig
+from graphguard.config import GraphConfig, LocalConfig
 from graphguard.graph.projections import all_relations
+from graphguard.io import INDEXED_COLUMNS, index_columns
 from graphguard.schema import ENTITY_KINDS, RELATIONS
 
 
+@dataclass
+class IndexedEvents:
+    """Events already indexed (`index_events`, or `graphguard.io.load_indexed` straight from a
+    log): ``frame[account]`` indexes ``account_ids``."""
+
+    frame: pl.DataFrame
+    account_ids: pl.Series
+
+
 def index_events(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """Replace account ids by their index and times by int64 microseconds.
+    """Replace account ids by their index, times by int64 microseconds and the other ids by
+    codes (`graphguard.io.index_columns`, what `graphguard.io.load_indexed` reads a log into).
 
     Returns ``(indexed, account_ids)`` where ``indexed`` has columns account (uint32), t (int64
-    us since epoch), event_type, device, ip, target, and ``account_ids[i]`` is account i's id.
+    us since epoch), event_type, device, ip, target (Enums of their sorted values), and
+    ``account_ids[i]`` is account i's id.
     """
-    account_ids = events.get_column(schema.ACCOUNT).unique().sort()
-    lookup = pl.DataFrame(
-        {
-            schema.ACCOUNT: account_ids,
-            "account": pl.arange(0, len(account_ids), dtype=pl.UInt32, eager=True),
-        }
-    )
-    indexed = events.join(lookup, on=schema.ACCOUNT, how="left").select(
-        pl.col("account"),
-        pl.col(schema.TIME).dt.epoch("us").alias("t"),
-        pl.col(schema.EVENT_TYPE).alias("event_type"),
-        pl.col(schema.DEVICE).alias("device"),
-        pl.col(schema.IP).alias("ip"),
-        pl.col(schema.TARGET).alias("target"),
+    coded, account_ids = index_columns({name: events.get_column(name) for name in INDEXED_COLUMNS})
+    indexed = coded.select(
+        "account",
+        events.get_column(schema.TIME).dt.epoch("us").alias("t"),
+        "event_type",
+        "device",
+        "ip",
+        "target",
     )
     return indexed, account_ids
 
@@ -60,13 +69,13 @@ def entity_edges(indexed: pl.DataFrame) -> pl.DataFrame:
             .select(
                 "account",
                 pl.lit(kind).alias("kind"),
-                pl.col(column).alias("entity"),
+                pl.col(column).cast(pl.String).alias("entity"),
                 "n_events",
                 "first_us",
                 "last_us",
             )
         )
-    # account first: integer keys sort fast, and the string entity only breaks rare ties
+    # account first: integer keys sort fast, and the entity only breaks rare ties
     return pl.concat(parts).sort("account", "kind", "first_us", "entity")
 
 
@@ -84,13 +93,20 @@ class AccountGraph:
     relations: tuple[str, ...]
 
 
-def build_account_graph(indexed: pl.DataFrame, n_accounts: int, cfg: GraphConfig) -> AccountGraph:
+def build_account_graph(
+    indexed: pl.DataFrame,
+    n_accounts: int,
+    cfg: GraphConfig,
+    local: LocalConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> AccountGraph:
     """Build every enabled projection and combine them into one weighted graph.
 
     Relations are combined as sum(relation weight * log1p(evidence)): log1p keeps one very
     heavy tie (two accounts sharing a device for a year) from drowning every other signal.
+    ``local`` bounds the memory of pairing (`LocalConfig`); ``progress`` hears each relation.
     """
-    tables = all_relations(indexed, cfg)
+    tables = all_relations(indexed, cfg, local, progress)
     relations = tuple(r for r in RELATIONS if r in tables)
     edges: pl.DataFrame | None = None
     for name in relations:

@@ -7,18 +7,36 @@ only, optionally also within ``max_gap``. An entity with k occurrences therefore
 costs 10,000 * window_rows candidate pairs, not 50 million. Pairs that co-occur by chance on a hub
 are unlikely to recur, which is why every relation then aggregates per account pair and keeps only
 pairs with repeated support.
+
+Memory is bounded by `LocalConfig`, not by the log: pairs are made in blocks of at most
+``block_pairs`` rows (an entity of any size, hubs included, is cut at row boundaries: a pair
+belongs to its earlier occurrence's block), each block is routed by a hash of its account pair
+to one of ``partitions`` partitions, spilled to ``work_dir`` when there is more than one, and
+each partition is aggregated on its own. Blocks come in the order one pass would make them, so
+every pair's weight is summed in the same order whatever the partition count.
 """
 
 from __future__ import annotations
 
+import math
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 
-from graphguard.config import GraphConfig, RelationConfig
+from graphguard.config import GraphConfig, LocalConfig, RelationConfig
 from graphguard.graph.context import US, engagements, hour_key
 from graphguard.schema import ANY_RELATION, RELATIONS
 
 __all__ = ["ANY_RELATION", "RELATIONS", "all_relations", "windowed_pairs"]
+
+#: buckets of the support pre-count in `_aggregate` (a 2**24-entry count table: 128 MiB)
+_SUPPORT_BUCKETS_LOG2 = 24
+#: a pair row as a partition holds it: 64-bit pair key, float64 weight, 64-bit extra key
+_PAIR_BYTES = 24
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def windowed_pairs(
@@ -45,51 +63,155 @@ def windowed_pairs(
         of the shared ``key`` value, cheaper to carry than the string), ``dt_us`` and the
         carried columns. At most ``len(occurrences) * window_rows`` rows.
     """
-    occ = occurrences.sort([key, "t", "account"])
-    # Rows left in the same entity after each row: row i can pair at lag L only if
-    # remaining[i] >= L, so the candidate set shrinks with every lag and the total work is the
-    # number of pairs produced, not len(occ) * window_rows.
-    position = occ.select(
-        pl.int_range(pl.len()).over(key).alias("p"), pl.len().over(key).alias("n")
-    )
-    remaining = (position["n"] - position["p"] - 1).to_numpy()
-    acc = occ.get_column("account").to_numpy()
+    occ = _sorted(occurrences, key)
+    pairs = _Pairing(occ, key, window_rows, max_gap_us)
+    blocks = list(pairs.blocks(block_pairs=1 << 62))
+    first = np.concatenate([b[0] for b in blocks]) if blocks else np.zeros(0, dtype=np.int64)
+    second = np.concatenate([b[1] for b in blocks]) if blocks else np.zeros(0, dtype=np.int64)
     t = occ.get_column("t").to_numpy()
-    candidates = np.nonzero(remaining >= 1)[0]
-    earlier: list[np.ndarray] = []
-    later: list[np.ndarray] = []
-    for lag in range(1, window_rows + 1):
-        candidates = candidates[remaining[candidates] >= lag]
-        if candidates.size == 0:
-            break
-        partner = candidates + lag
-        keep = acc[candidates] != acc[partner]
-        if max_gap_us is not None:
-            close = (t[partner] - t[candidates]) <= max_gap_us
-            keep &= close
-            # times are sorted inside an entity: once too far at this lag, too far at every
-            # larger lag, so those rows stop being candidates
-            candidates = candidates[close]
-            partner = candidates + lag
-            keep = keep[close]
-        earlier.append(candidates[keep])
-        later.append(partner[keep])
-    first = np.concatenate(earlier) if earlier else np.zeros(0, dtype=np.int64)
-    second = np.concatenate(later) if later else np.zeros(0, dtype=np.int64)
-    a = acc[first]
-    b = acc[second]
-    entity = np.cumsum(position["p"].to_numpy() == 0) - 1
+    src, dst = pairs.ends(first, second)
     columns: dict[str, object] = {
-        "src": np.minimum(a, b),
-        "dst": np.maximum(a, b),
+        "src": src,
+        "dst": dst,
         "dt_us": t[second] - t[first],
-        "entity": entity[first],
+        "entity": pairs.entity[first],
     }
     for c in carry:
         column = occ.get_column(c)
         columns[c] = column.gather(first)
         columns[f"{c}_next"] = column.gather(second)
     return pl.DataFrame(columns)
+
+
+def _sorted(occurrences: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Occurrences in the order they are paired: by entity, time, account."""
+    return occurrences.sort([key, "t", "account"])
+
+
+class _Pairing:
+    """The row pairs of `windowed_pairs` in occurrences sorted by (key, t, account)."""
+
+    def __init__(
+        self, occ: pl.DataFrame, key: str, window_rows: int, max_gap_us: int | None
+    ) -> None:
+        n = occ.height
+        #: entity number of each row (0, 1, ... in key order): runs of one key value
+        self.entity = occ.get_column(key).rle_id().to_numpy().astype(np.int64, copy=False)
+        ends = np.cumsum(np.bincount(self.entity)) if n else np.zeros(0, dtype=np.int64)
+        # Rows left in the same entity after each row: row i can pair at lag L only if
+        # remaining[i] >= L, so the candidate set shrinks with every lag and the total work is
+        # the number of pairs produced, not len(occ) * window_rows.
+        self.remaining = ends[self.entity] - np.arange(n) - 1 if n else np.zeros(0, np.int64)
+        self.account = occ.get_column("account").to_numpy()
+        self.t = occ.get_column("t").to_numpy()
+        self.window_rows = window_rows
+        self.max_gap_us = max_gap_us
+
+    def bound(self) -> int:
+        """At most this many pairs (every row with its next ``window_rows``)."""
+        return int(np.minimum(self.remaining, self.window_rows).sum())
+
+    def blocks(self, block_pairs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(earlier rows, later rows) in blocks of at most ``block_pairs``, lag by lag."""
+        remaining, acc, t = self.remaining, self.account, self.t
+        candidates = np.nonzero(remaining >= 1)[0]
+        for lag in range(1, self.window_rows + 1):
+            candidates = candidates[remaining[candidates] >= lag]
+            if candidates.size == 0:
+                break
+            if self.max_gap_us is not None:
+                # times are sorted inside an entity: once too far at this lag, too far at
+                # every larger lag, so those rows stop being candidates
+                candidates = candidates[(t[candidates + lag] - t[candidates]) <= self.max_gap_us]
+            for start in range(0, candidates.size, block_pairs):
+                earlier = candidates[start : start + block_pairs]
+                later = earlier + lag
+                keep = acc[earlier] != acc[later]
+                yield earlier[keep], later[keep]
+
+    def ends(self, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The accounts of each row pair as (src, dst), src < dst."""
+        a, b = self.account[first], self.account[second]
+        return np.minimum(a, b), np.maximum(a, b)
+
+
+def _pair_key(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    return (src.astype(np.uint64) << np.uint64(32)) | dst.astype(np.uint64)
+
+
+class _PairSink:
+    """Pair rows (key, weight[, extra]) routed to hash partitions of their key; held in memory
+    with one partition, spilled to a temporary folder of the work directory with more."""
+
+    def __init__(self, partitions: int, work_dir: str | None) -> None:
+        self.partitions = partitions
+        self.bits = int(math.log2(partitions))
+        self._memory: list[list[np.ndarray]] = [[] for _ in range(partitions)]
+        self._spill: tempfile.TemporaryDirectory[str] | None = None
+        self._files = [0] * partitions
+        self._width = 2
+        if partitions > 1:
+            self._spill = tempfile.TemporaryDirectory(prefix="graphguard-pairs-", dir=work_dir)
+
+    def add(self, key: np.ndarray, weight: np.ndarray, extra: np.ndarray | None) -> None:
+        columns = [key, weight.astype(np.float64).view(np.uint64)]
+        if extra is not None:
+            columns.append(extra.astype(np.uint64, copy=False))
+        self._width = len(columns)
+        rows = np.stack(columns)
+        if self._spill is None:
+            self._memory[0].append(rows)
+            return
+        part = (key * _GOLDEN) >> np.uint64(64 - self.bits)
+        order = np.argsort(part, kind="stable")
+        cuts = np.searchsorted(part[order], np.arange(1, self.partitions, dtype=np.uint64))
+        for p, chunk in enumerate(np.split(order, cuts)):
+            if chunk.size:
+                path = Path(self._spill.name) / f"p{p}-{self._files[p]:06d}.npy"
+                np.save(path, rows[:, np.sort(chunk)])
+                self._files[p] += 1
+
+    def drain(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """Each partition's (keys, weights, extras or None), rows in the order they came."""
+        for p in range(self.partitions):
+            if self._spill is None:
+                parts, self._memory[p] = self._memory[p], []
+            else:
+                names = [
+                    Path(self._spill.name) / f"p{p}-{i:06d}.npy" for i in range(self._files[p])
+                ]
+                parts = [np.load(name) for name in names]
+                for name in names:
+                    name.unlink()
+            width = self._width
+            rows = np.concatenate(parts, axis=1) if parts else np.zeros((width, 0), np.uint64)
+            del parts
+            yield rows[0], rows[1].view(np.float64), rows[2] if width == 3 else None
+
+    def close(self) -> None:
+        self._memory = [[] for _ in range(self.partitions)]
+        if self._spill is not None:
+            self._spill.cleanup()
+
+
+def _partitions(bound_pairs: int, local: LocalConfig) -> int:
+    """The partition count: ``local.partitions``, or enough for each partition's pairs to fit
+    in ``local.memory_budget_mib`` (a power of two)."""
+    if local.partitions:
+        wanted = local.partitions
+    else:
+        wanted = math.ceil(bound_pairs * _PAIR_BYTES / (local.memory_budget_mib * 2**20))
+    return 1 << max(0, math.ceil(math.log2(max(wanted, 1))))
+
+
+def _block_pairs(local: LocalConfig) -> int:
+    """Pairs made at once: an eighth of the budget."""
+    return max(1 << 16, local.memory_budget_mib * 2**20 // (8 * _PAIR_BYTES))
+
+
+def _collect(query: pl.LazyFrame) -> pl.DataFrame:
+    """A per-occurrence aggregate of the events, in Polars' streaming engine (bounded memory)."""
+    return query.collect(engine="streaming")
 
 
 def _drop_crowded(occ: pl.DataFrame, key: str, max_accounts: int | None) -> pl.DataFrame:
@@ -101,29 +223,44 @@ def _drop_crowded(occ: pl.DataFrame, key: str, max_accounts: int | None) -> pl.D
     return occ.join(keep, on=key, how="semi")
 
 
-def _finish(
-    pairs: pl.DataFrame,
-    occurrences: pl.DataFrame,
-    weight: pl.Expr,
+def _project(
+    occ: pl.DataFrame,
+    key: str,
     cfg: RelationConfig,
     relation: str,
+    local: LocalConfig | None,
+    *,
+    max_gap_us: int | None,
+    weight: np.ndarray,
+    smaller_end: bool = False,
+    distinct: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """Aggregate pair rows to one row per account pair and keep those with enough support.
+    """Pair ``occ`` (sorted, `_sorted`) through ``key`` and aggregate per account pair.
 
-    ``pairs`` must hold one row per (pair, shared entity); ``occurrences`` one row per
-    (account, entity), which gives each account's own entity count for ``min_overlap``.
+    ``weight``: what each pair adds, by its earlier occurrence's row (``smaller_end``: the
+    smaller of its two occurrences'). ``distinct``: pairs of the same accounts with the same
+    value of it (by the earlier row) count once.
     """
+    local = local or LocalConfig()
+    pairing = _Pairing(occ, key, cfg.window_rows, max_gap_us)
+    sink = _PairSink(_partitions(pairing.bound(), local), local.work_dir)
+    try:
+        for first, second in pairing.blocks(_block_pairs(local)):
+            src, dst = pairing.ends(first, second)
+            w = np.minimum(weight[first], weight[second]) if smaller_end else weight[first]
+            sink.add(_pair_key(src, dst), w, None if distinct is None else distinct[first])
+        del pairing
+        parts = [
+            _aggregate(keys, values, extras, cfg, relation) for keys, values, extras in sink.drain()
+        ]
+    finally:
+        sink.close()  # a failure half-way still removes the spilled files
+    if not parts:
+        parts = [_aggregate(np.zeros(0, np.uint64), np.zeros(0), None, cfg, relation)]
+    agg = pl.concat(parts)
     support = f"{relation}_support"
-    agg = (
-        pairs.group_by("src", "dst")
-        .agg(pl.len().cast(pl.UInt32).alias(support), weight.alias(f"{relation}_weight"))
-        .filter(pl.col(support) >= cfg.min_support)
-        # parallel sums may add in another order on another machine; rounding keeps the last
-        # bits of float noise out of Leiden's input, so results do not depend on core count
-        .with_columns(pl.col(f"{relation}_weight").round(9))
-    )
     if cfg.min_overlap > 0:
-        own = occurrences.group_by("account").agg(pl.len().alias("_own"))
+        own = occ.group_by("account").agg(pl.len().alias("_own"))
         agg = (
             agg.join(own.rename({"account": "src", "_own": "_own_src"}), on="src")
             .join(own.rename({"account": "dst", "_own": "_own_dst"}), on="dst")
@@ -133,16 +270,64 @@ def _finish(
     return agg.sort("src", "dst")
 
 
-def device_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
+def _aggregate(
+    key: np.ndarray,
+    values: np.ndarray,
+    distinct: np.ndarray | None,
+    cfg: RelationConfig,
+    relation: str,
+) -> pl.DataFrame:
+    """One partition's pair rows -> one row per account pair with enough support.
+
+    Most pairs are seen once and ``min_support`` drops them: a count of the keys' hash
+    buckets finds them first (a bucket holding fewer rows than ``min_support`` holds no pair
+    that has them), so only candidates are grouped exactly.
+    """
+    support = f"{relation}_support"
+    frame = pl.DataFrame({"_key": key, "_w": values})
+    if distinct is not None:
+        frame = frame.with_columns(pl.Series("_distinct", distinct)).unique(
+            ["_key", "_distinct"], maintain_order=True
+        )
+        key = frame.get_column("_key").to_numpy()
+    if cfg.min_support > 1 and key.size:
+        bucket = (key * _GOLDEN) >> np.uint64(64 - _SUPPORT_BUCKETS_LOG2)
+        counts = np.bincount(bucket.astype(np.int64), minlength=1 << _SUPPORT_BUCKETS_LOG2)
+        frame = frame.filter(pl.Series(counts[bucket] >= cfg.min_support))
+        del bucket, counts
+    return (
+        frame.group_by("_key")
+        .agg(
+            pl.len().cast(pl.UInt32).alias(support),
+            pl.col("_w").sum().alias(f"{relation}_weight"),
+        )
+        .filter(pl.col(support) >= cfg.min_support)
+        .select(
+            (pl.col("_key") // (1 << 32)).cast(pl.UInt32).alias("src"),
+            (pl.col("_key") % (1 << 32)).cast(pl.UInt32).alias("dst"),
+            support,
+            # parallel sums may add in another order on another machine; rounding keeps the
+            # last bits of float noise out of Leiden's input, so results do not depend on core
+            # count
+            pl.col(f"{relation}_weight").round(9),
+        )
+    )
+
+
+def device_pairs(
+    events: pl.DataFrame, cfg: RelationConfig, local: LocalConfig | None = None
+) -> pl.DataFrame:
     """Accounts that used the same device, at any time.
 
     Each shared device adds min(share of a's events on it, share of b's events on it): a family
     sharing a tablet for everything weighs as much as a farm, but a kiosk used for 5% of each
     visitor's events weighs little. Evidence elsewhere tells families from farms.
     """
-    per_account = events.group_by("account").agg(pl.len().alias("_n_account"))
-    occ = (
-        events.filter(pl.col("device").is_not_null())
+    # lazy: only the columns each step reads are taken from the events, never a filtered copy
+    per_account = _collect(events.lazy().group_by("account").agg(pl.len().alias("_n_account")))
+    occ = _collect(
+        events.lazy()
+        .filter(pl.col("device").is_not_null())
         .group_by("device", "account")
         .agg(pl.col("t").min(), pl.len().alias("_n"))
     )
@@ -152,61 +337,90 @@ def device_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
         .with_columns((pl.col("_n") / pl.col("_n_account")).alias("share"))
         .select("device", "account", "t", "share")
     )
-    pairs = windowed_pairs(
-        occ, key="device", window_rows=cfg.window_rows, max_gap_us=None, carry=("share",)
+    occ = _sorted(occ, "device")
+    share = occ.get_column("share").to_numpy()
+    return _project(
+        occ, "device", cfg, "device", local, max_gap_us=None, weight=share, smaller_end=True
     )
-    weight = pl.min_horizontal("share", "share_next").sum()
-    return _finish(pairs, occ, weight, cfg, "device")
 
 
-def ip_pairs(events: pl.DataFrame, cfg: RelationConfig) -> pl.DataFrame:
+def ip_pairs(
+    events: pl.DataFrame, cfg: RelationConfig, local: LocalConfig | None = None
+) -> pl.DataFrame:
     """Accounts seen on the same IP within ``max_gap`` (default one hour), in several hours.
 
     Time-aware: sharing within the same hour says far more than within the same month. Each
     shared (IP, hour) adds 1 / log2(1 + accounts on that IP in that hour), so a busy NAT hour is
     weak evidence; ``min_support`` asks for several distinct shared hours.
     """
-    occ = (
-        events.filter(pl.col("ip").is_not_null())
-        .with_columns(hour_key().alias("hour"))
-        .group_by("ip", "account", "hour")
+    occ = _collect(
+        events.lazy()
+        .filter(pl.col("ip").is_not_null())
+        .group_by("ip", "account", hour_key().alias("hour"))
         .agg(pl.col("t").min())
     )
     occ = _drop_crowded(occ, "ip", cfg.max_accounts)
     crowd = occ.group_by("ip", "hour").agg(pl.len().alias("crowd"))
-    occ = occ.join(crowd, on=["ip", "hour"])
+    occ = _sorted(occ.join(crowd, on=["ip", "hour"]), "ip")
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
-    pairs = windowed_pairs(
-        occ, key="ip", window_rows=cfg.window_rows, max_gap_us=gap, carry=("hour", "crowd")
-    )
-    # one row per pair and shared IP-hour (an occurrence may pair with the next hour's)
-    pairs = pairs.unique(["src", "dst", "entity", "hour"])
-    weight = (1.0 / (1.0 + pl.col("crowd")).log(2)).sum()
-    return _finish(pairs, occ, weight, cfg, "ip")
+    # each shared (IP, hour) weighs by the accounts on it, and counts once per pair (an
+    # occurrence may pair with the next hour's): the earlier occurrence's
+    weight = occ.select(1.0 / (1.0 + pl.col("crowd")).log(2)).to_series().to_numpy()
+    hour = occ.get_column("hour").to_numpy()
+    ip = occ.get_column("ip").rle_id().to_numpy().astype(np.uint64)
+    ip_hour = (ip << np.uint64(32)) | (hour - hour.min(initial=0)).astype(np.uint64)
+    return _project(occ, "ip", cfg, "ip", local, max_gap_us=gap, weight=weight, distinct=ip_hour)
+
+
+def _engaged(events: pl.DataFrame, engagement_types: tuple[str, ...]) -> pl.DataFrame:
+    """`engagements` with each target's ``popularity`` (its engaging accounts): what the sync
+    and dense relations pair."""
+    occ = _collect(engagements(events.lazy(), engagement_types))
+    popularity = occ.group_by("target").agg(pl.len().alias("popularity"))
+    return occ.join(popularity, on="target")
+
+
+def _target_pairs(
+    occ: pl.DataFrame,
+    cfg: RelationConfig,
+    gap: int | None,
+    relation: str,
+    local: LocalConfig | None,
+) -> pl.DataFrame:
+    """Pairs through shared targets, each adding 1 / log2(2 + the target's popularity)."""
+    occ = _sorted(occ, "target")
+    weight = occ.select(1.0 / (2.0 + pl.col("popularity")).log(2)).to_series().to_numpy()
+    return _project(occ, "target", cfg, relation, local, max_gap_us=gap, weight=weight)
 
 
 def sync_pairs(
-    events: pl.DataFrame, cfg: RelationConfig, engagement_types: tuple[str, ...]
+    events: pl.DataFrame,
+    cfg: RelationConfig,
+    engagement_types: tuple[str, ...],
+    local: LocalConfig | None = None,
+    *,
+    engaged: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Accounts that engaged the same targets within ``max_gap`` of each other, repeatedly.
 
     Each shared target adds 1 / log2(2 + its engaging accounts): a viral post liked by thousands
     within the hour ties strangers together only faintly, and such chance pairs rarely recur on
-    a second target, which ``min_support`` requires.
+    a second target, which ``min_support`` requires. ``engaged``: `_engaged` of the events,
+    when the caller has it already.
     """
-    occ = engagements(events, engagement_types)
-    popularity = occ.group_by("target").agg(pl.len().alias("popularity"))
-    occ = _drop_crowded(occ.join(popularity, on="target"), "target", cfg.max_accounts)
+    occ = _engaged(events, engagement_types) if engaged is None else engaged
+    occ = _drop_crowded(occ, "target", cfg.max_accounts)
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
-    pairs = windowed_pairs(
-        occ, key="target", window_rows=cfg.window_rows, max_gap_us=gap, carry=("popularity",)
-    )
-    weight = (1.0 / (2.0 + pl.col("popularity")).log(2)).sum()
-    return _finish(pairs, occ, weight, cfg, "sync")
+    return _target_pairs(occ, cfg, gap, "sync", local)
 
 
 def dense_pairs(
-    events: pl.DataFrame, cfg: RelationConfig, engagement_types: tuple[str, ...]
+    events: pl.DataFrame,
+    cfg: RelationConfig,
+    engagement_types: tuple[str, ...],
+    local: LocalConfig | None = None,
+    *,
+    engaged: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Accounts that keep engaging the same rarely-engaged targets, whenever they do it.
 
@@ -214,25 +428,39 @@ def dense_pairs(
     ``cfg.max_accounts`` accounts take part (popular targets say nothing about who is
     coordinated), each weighted 1 / log2(2 + its engaging accounts).
     """
-    occ = engagements(events, engagement_types)
-    popularity = occ.group_by("target").agg(pl.len().alias("popularity"))
-    occ = _drop_crowded(occ.join(popularity, on="target"), "target", cfg.max_accounts)
-    pairs = windowed_pairs(
-        occ, key="target", window_rows=cfg.window_rows, max_gap_us=None, carry=("popularity",)
-    )
-    weight = (1.0 / (2.0 + pl.col("popularity")).log(2)).sum()
-    return _finish(pairs, occ, weight, cfg, "dense")
+    occ = _engaged(events, engagement_types) if engaged is None else engaged
+    occ = _drop_crowded(occ, "target", cfg.max_accounts)
+    return _target_pairs(occ, cfg, None, "dense", local)
 
 
-def all_relations(events: pl.DataFrame, cfg: GraphConfig) -> dict[str, pl.DataFrame]:
-    """Every enabled relation's pair table, keyed by relation name."""
+def all_relations(
+    events: pl.DataFrame,
+    cfg: GraphConfig,
+    local: LocalConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, pl.DataFrame]:
+    """Every enabled relation's pair table, keyed by relation name (``local``: how much
+    memory pairing may hold, `LocalConfig`; ``progress`` is told each relation and its
+    linked pairs)."""
     out: dict[str, pl.DataFrame] = {}
+
+    def done(name: str) -> None:
+        if progress:
+            progress(f"projections: {name}, {out[name].height:,} linked pairs")
+
     if cfg.device.enabled:
-        out["device"] = device_pairs(events, cfg.device)
+        out["device"] = device_pairs(events, cfg.device, local)
+        done("device")
     if cfg.ip.enabled:
-        out["ip"] = ip_pairs(events, cfg.ip)
+        out["ip"] = ip_pairs(events, cfg.ip, local)
+        done("ip")
+    engaged = None
+    if cfg.sync.enabled or cfg.dense.enabled:
+        engaged = _engaged(events, cfg.engagement_types)
     if cfg.sync.enabled:
-        out["sync"] = sync_pairs(events, cfg.sync, cfg.engagement_types)
+        out["sync"] = sync_pairs(events, cfg.sync, cfg.engagement_types, local, engaged=engaged)
+        done("sync")
     if cfg.dense.enabled:
-        out["dense"] = dense_pairs(events, cfg.dense, cfg.engagement_types)
+        out["dense"] = dense_pairs(events, cfg.dense, cfg.engagement_types, local, engaged=engaged)
+        done("dense")
     return out

@@ -18,12 +18,13 @@ import polars as pl
 
 from graphguard import __version__, metrics, rundir, schema
 from graphguard.campaigns import PreviousRun, load_previous, track_campaigns
+from graphguard.community.evidence import with_cluster
 from graphguard.community.scoring import label_clusters, score_accounts
 from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
-from graphguard.graph.build import entity_edges
+from graphguard.graph.build import IndexedEvents, entity_edges
 from graphguard.graph.context import HOUR_US
-from graphguard.io import IngestReport, load_events, load_labels
+from graphguard.io import IngestReport, load_indexed, load_labels
 from graphguard.outputs import check_output
 from graphguard.pipeline.fusion import fuse_scores, model_inputs, model_summary, unseen_classes
 from graphguard.pipeline.stages import (
@@ -65,7 +66,7 @@ class DetectionResult:
 
 
 def detect(
-    events: pl.DataFrame,
+    events: pl.DataFrame | IndexedEvents,
     config: DetectConfig | None = None,
     *,
     labels: pl.DataFrame | None = None,
@@ -82,10 +83,12 @@ def detect(
     Without ``model`` the class scores come from the community evidence alone. With a fitted
     `GraphSAGEDetector` they are the model's probabilities, combined with the evidence as
     ``config.scoring.fusion`` says (`graphguard.pipeline.fusion`); risk is then 1 - score_benign.
+    ``events`` may come indexed already (`IndexedEvents`, what `run_detection` reads).
     """
     config = config or DetectConfig()
     timer = timer or StageTimer()
     stages = build_stages(events, config, progress=progress, timer=timer)
+    del events
     n_accounts = stages.n_accounts
     account_ids = stages.account_ids
     graph = stages.graph
@@ -122,38 +125,34 @@ def detect(
     with timer.stage("subgraphs", progress):
         # What investigators need later (exports, explanations) without re-reading the log:
         # the account graph and the account-entity edges around clustered accounts.
-        lookup = pl.DataFrame(
-            {"account": pl.arange(0, n_accounts, dtype=pl.UInt32, eager=True), "id": account_ids}
-        )
-        clustered = lookup.filter(pl.Series(partition.membership >= 0)).select("account")
+        # account ids by index (a gather, not a join)
         in_cluster = partition.membership >= 0
         touches_cluster = (
             in_cluster[graph.edges.get_column("src").to_numpy()]
             | in_cluster[graph.edges.get_column("dst").to_numpy()]
         )
-        account_edges = (
-            graph.edges.filter(pl.Series(touches_cluster, dtype=pl.Boolean))
-            .join(lookup.rename({"account": "src", "id": "src_id"}), on="src")
-            .join(lookup.rename({"account": "dst", "id": "dst_id"}), on="dst")
-            .drop("src", "dst")
-            .select("src_id", "dst_id", pl.exclude("src_id", "dst_id"))
+        kept = graph.edges.filter(pl.Series(touches_cluster, dtype=pl.Boolean))
+        account_edges = kept.select(
+            account_ids.gather(kept.get_column("src")).alias("src_id"),
+            account_ids.gather(kept.get_column("dst")).alias("dst_id"),
+            pl.exclude("src", "dst"),
         )
-        member_events = indexed.join(clustered, on="account", how="semi")
-        member_entities = (
-            entity_edges(member_events)
-            .join(lookup, on="account")
-            .select(
-                pl.col("id").alias(schema.ACCOUNT),
-                "kind",
-                "entity",
-                "n_events",
-                *[
-                    pl.from_epoch(f"{edge}_us", time_unit="us")
-                    .dt.replace_time_zone("UTC")
-                    .alias(f"{edge}_seen")
-                    for edge in ("first", "last")
-                ],
-            )
+        del kept
+        member_events = indexed.filter(pl.Series(in_cluster).gather(indexed.get_column("account")))
+        edges_of_members = entity_edges(member_events)
+        member_entities = edges_of_members.with_columns(
+            account_ids.gather(edges_of_members.get_column("account")).alias("id")
+        ).select(
+            pl.col("id").alias(schema.ACCOUNT),
+            "kind",
+            "entity",
+            "n_events",
+            *[
+                pl.from_epoch(f"{edge}_us", time_unit="us")
+                .dt.replace_time_zone("UTC")
+                .alias(f"{edge}_seen")
+                for edge in ("first", "last")
+            ],
         )
         cluster_activity = _cluster_activity(member_events, partition.membership)
     with timer.stage("campaigns", progress):
@@ -178,14 +177,9 @@ def detect(
 
 def _cluster_activity(member_events: pl.DataFrame, membership) -> pl.DataFrame:
     """Events per community, hour and event type: the timeline of a case file."""
-    clusters = pl.DataFrame(
-        {
-            "account": pl.arange(0, len(membership), dtype=pl.UInt32, eager=True),
-            "cluster_id": membership,
-        }
-    )
     return (
-        member_events.join(clusters, on="account")
+        with_cluster(member_events, membership)
+        .rename({"cluster": "cluster_id"})
         .with_columns(
             pl.from_epoch(pl.col("t") // HOUR_US * 3600, time_unit="s")
             .dt.replace_time_zone("UTC")
@@ -193,7 +187,9 @@ def _cluster_activity(member_events: pl.DataFrame, membership) -> pl.DataFrame:
         )
         .group_by("cluster_id", "hour", "event_type")
         .agg(pl.len().alias("n_events"), pl.col("account").n_unique().alias("n_accounts"))
+        # the event type's code sorts as its text (`graphguard.io.encode_ids`)
         .sort("cluster_id", "hour", "event_type")
+        .with_columns(pl.col("event_type").cast(pl.String))
     )
 
 
@@ -299,16 +295,22 @@ def run_detection(
     prior = None if previous is None else load_previous(previous)
     timer = StageTimer()
     with timer.stage("read", progress):
-        events, rejected, ingest = load_events(events_path, config.data)
+        indexed, account_ids, rejected, ingest = load_indexed(events_path, config.data)
+        events = IndexedEvents(indexed, account_ids)
+        del indexed
+    if progress:
+        progress(
+            f"read: {ingest.rows_read:,} rows, {ingest.rows_used:,} events used, "
+            f"{ingest.accounts:,} accounts"
+        )
     labels = label_stats = None
     if labels_path is not None:
         with timer.stage("labels", progress):
-            labels, label_stats = load_labels(
-                labels_path, known_accounts=events.get_column(schema.ACCOUNT).unique()
-            )
+            labels, label_stats = load_labels(labels_path, known_accounts=account_ids)
     result = detect(
         events, config, labels=labels, model=model, progress=progress, timer=timer, previous=prior
     )
+    del events
     result.ingest = ingest
     result.rejected = rejected
     result.label_stats = label_stats

@@ -24,7 +24,7 @@ from graphguard.community.scoring import score_clusters
 from graphguard.config import DetectConfig
 from graphguard.errors import OutOfMemoryError
 from graphguard.features.account import account_features
-from graphguard.graph.build import AccountGraph, build_account_graph, index_events
+from graphguard.graph.build import AccountGraph, IndexedEvents, build_account_graph, index_events
 
 #: narration of what the pipeline is doing, one line per stage (stderr in the CLI)
 Progress = Callable[[str], None]
@@ -167,20 +167,27 @@ def label_warnings(label_stats: Mapping[str, int] | None, consequence: str) -> l
 
 
 def build_stages(
-    events: pl.DataFrame,
+    events: pl.DataFrame | IndexedEvents,
     config: DetectConfig | None = None,
     *,
     progress: Progress | None = None,
     timer: StageTimer | None = None,
 ) -> Stages:
-    """Validated events -> index -> projections -> Leiden -> community evidence, scored."""
+    """Validated events -> index -> projections -> Leiden -> community evidence, scored.
+
+    ``events`` may come indexed already (`IndexedEvents`, as `graphguard.io.load_indexed` reads
+    a log): the index stage then has nothing to do."""
     config = config or DetectConfig()
     timer = timer or StageTimer()
     with timer.stage("index", progress):
-        indexed, account_ids = index_events(events)
+        if isinstance(events, IndexedEvents):
+            indexed, account_ids = events.frame, events.account_ids
+        else:
+            indexed, account_ids = index_events(events)
+        del events
         n_accounts = len(account_ids)
     with timer.stage("projections", progress):
-        graph = build_account_graph(indexed, n_accounts, config.graph)
+        graph = build_account_graph(indexed, n_accounts, config.graph, config.local, progress)
     with timer.stage("communities", progress):
         partition = leiden(n_accounts, graph.edges, config.community)
     with timer.stage("evidence", progress):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from graphguard.config import GraphConfig, RelationConfig
+from graphguard.config import GraphConfig, LocalConfig, RelationConfig
 from graphguard.graph import build_account_graph, entity_edges, index_events, windowed_pairs
 from graphguard.graph.projections import device_pairs, ip_pairs, sync_pairs
 from tests.worlds import T0, bot_ring, frame, ordinary_users, viral_burst
@@ -110,3 +111,22 @@ def test_combined_graph_and_entity_edges():
         - events["ip"].null_count()
         - events["target_id"].null_count()
     )
+
+
+def test_partitioned_pairing_gives_the_same_graph_and_leaves_no_files(tmp_path):
+    rng = np.random.default_rng(5)
+    rows = ordinary_users(rng, 300, nat_ip="100.64.0.9") + bot_ring(rng, size=8)
+    rows += viral_burst(rng, 300)
+    indexed, ids = index_events(frame(rows))
+    whole = build_account_graph(indexed, len(ids), GraphConfig())
+    spill = tmp_path / "work"
+    spill.mkdir()
+    split = build_account_graph(
+        indexed,
+        len(ids),
+        GraphConfig(),
+        LocalConfig(partitions=8, memory_budget_mib=64, work_dir=str(spill)),
+    )
+    assert whole.edges.height > 0
+    assert_frame_equal(split.edges, whole.edges)
+    assert list(spill.iterdir()) == []
