@@ -317,9 +317,8 @@ def test_config_prints_yaml_with_overrides():
 def test_config_prints_every_section_in_full():
     cfg = yaml.safe_load(invoke("config").stdout)
     assert set(cfg) == {
-        "data", "graph", "community", "scoring", "features", "model", "train", "simulate", "paths", "local",
-        "dense",
-        "cases",
+        "data", "graph", "community", "scoring", "local", "features", "model", "train",
+        "simulate", "paths", "dense", "cases", "engine", "spark",
     }  # fmt: skip
     from graphguard.models.params import param_names
 
