@@ -81,7 +81,8 @@ def bipartite(events: pl.DataFrame, engagement_types: Sequence[str]) -> Bipartit
     )
     return Bipartite(
         account_ids=account_ids,
-        target_ids=target_ids,
+        # indexed targets are codes that sort as their text (`io.encode_ids`); ids are text
+        target_ids=target_ids.cast(pl.String),
         account=edges.get_column("account").to_numpy(),
         target=edges.get_column("_t").to_numpy(),
     )
