@@ -56,6 +56,7 @@ def entity_edges(indexed: pl.DataFrame) -> pl.DataFrame:
     Columns: account, kind (device|ip|target), entity, n_events, first_us, last_us.
     """
     parts = []
+    kind_rank = {kind: rank for rank, kind in enumerate(sorted(ENTITY_KINDS))}
     for kind in ENTITY_KINDS:
         column = kind  # the indexed events name each entity column by its kind
         parts.append(
@@ -66,6 +67,9 @@ def entity_edges(indexed: pl.DataFrame) -> pl.DataFrame:
                 pl.col("t").min().alias("first_us"),
                 pl.col("t").max().alias("last_us"),
             )
+            # sorted on the codes, which rank as their text (`io.encode_ids`), before the text
+            # is decoded: sorting millions of decoded strings is what cost memory
+            .sort("account", "first_us", column)
             .select(
                 "account",
                 pl.lit(kind).alias("kind"),
@@ -73,10 +77,12 @@ def entity_edges(indexed: pl.DataFrame) -> pl.DataFrame:
                 "n_events",
                 "first_us",
                 "last_us",
+                pl.lit(kind_rank[kind], dtype=pl.UInt8).alias("_kind"),
             )
         )
-    # account first: integer keys sort fast, and the entity only breaks rare ties
-    return pl.concat(parts).sort("account", "kind", "first_us", "entity")
+    # the order of (account, kind, first_us, entity): each part is in (first_us, entity) order
+    # already, and a stable sort on integer keys keeps it
+    return pl.concat(parts).sort("account", "_kind", maintain_order=True).drop("_kind")
 
 
 @dataclass
