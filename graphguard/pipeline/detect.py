@@ -314,10 +314,33 @@ def run_detection(
     result.ingest = ingest
     result.rejected = rejected
     result.label_stats = label_stats
-    result.warnings.extend(
-        label_warnings(label_stats, "they are left out of known_label and the label curve")
+    return publish_run(
+        result,
+        out_dir,
+        overwrite=overwrite,
+        events_path=events_path,
+        labels_path=labels_path,
+        extra_files=extra_files,
+        progress=progress,
     )
-    with timer.stage("write", progress):
+
+
+def publish_run(
+    result: DetectionResult,
+    out_dir: str | Path,
+    *,
+    overwrite: bool,
+    events_path: Any,
+    labels_path: Any,
+    extra_files: Mapping[str, rundir.Renderer] | None,
+    progress: Progress | None,
+) -> DetectionResult:
+    """The end of a run on either engine: the labels' warnings, then `write_result`, timed as
+    the ``write`` stage."""
+    result.warnings.extend(
+        label_warnings(result.label_stats, "they are left out of known_label and the label curve")
+    )
+    with result.timer.stage("write", progress):
         write_result(
             result,
             out_dir,

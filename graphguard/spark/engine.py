@@ -6,7 +6,7 @@ read (`read.read_events`), index and projections (`graph`), communities (`compon
 `communities`: Leiden per component on the executors), evidence, scoring, features and model
 (the Spark scoring modules, called from `score_stages`), then the run's tables are collected to
 the driver and written by `graphguard.rundir.write_run` through the local engine's
-`write_result`, so run.json and the files are laid out by the same code.
+`publish_run` (`write_result`), so run.json and the files are laid out by the same code.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from graphguard.campaigns import load_previous, track_campaigns
 from graphguard.config import DetectConfig
 from graphguard.io import load_labels
 from graphguard.outputs import check_output
-from graphguard.pipeline.stages import Progress, StageTimer, label_warnings
+from graphguard.pipeline.stages import Progress, StageTimer
 from graphguard.spark.communities import spark_communities
 from graphguard.spark.graph import account_graph, index_events
 from graphguard.spark.read import read_events
@@ -140,7 +140,7 @@ def run_detection_spark(
     """`run_detection` on Spark: read ``events_path``, detect, write ``out_dir`` (all of it or
     nothing). The session comes from ``config.spark`` (or is the one already running, under
     spark-submit); a session started here is stopped before returning."""
-    from graphguard.pipeline.detect import DetectionResult, write_result
+    from graphguard.pipeline.detect import DetectionResult, publish_run
 
     config = config or DetectConfig()
     require_spark()
@@ -188,19 +188,15 @@ def run_detection_spark(
         warnings=warnings,
         campaigns=campaigns.section,
     )
-    result.warnings.extend(
-        label_warnings(label_stats, "they are left out of known_label and the label curve")
+    return publish_run(
+        result,
+        out_dir,
+        overwrite=overwrite,
+        events_path=events_path,
+        labels_path=labels_path,
+        extra_files=extra_files,
+        progress=progress,
     )
-    with timer.stage("write", progress):
-        write_result(
-            result,
-            out_dir,
-            overwrite=overwrite,
-            events_path=events_path,
-            labels_path=labels_path,
-            extra_files=extra_files,
-        )
-    return result
 
 
 def _model_summary(model: GraphSAGEDetector) -> dict[str, Any]:
