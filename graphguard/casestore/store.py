@@ -805,19 +805,7 @@ class CaseStore:
             raise InvalidDecision(
                 f"unknown status {_shown(status)}; choose from {', '.join(s.STATUSES)}"
             )
-        actor = self._actor(actor)
-        with self._tx() as conn:
-            row = self._case_row(conn, case_id, lock=True)
-            if row.status != status:
-                self._append_audit(
-                    conn, actor, case_id, "status", {"from": row.status, "to": status}
-                )
-                conn.execute(
-                    update(s.cases)
-                    .where(s.cases.c.id == case_id)
-                    .values(status=status, updated_at=_now())
-                )
-            return self._detail(conn, case_id)
+        return self._change(case_id, "status", status, action="status", actor=actor)
 
     def assign(self, case_id: str, assignee: str | None, actor: str = "cli") -> CaseDetail:
         """Give a case to ``assignee`` (None or blank: unassign)."""
@@ -825,16 +813,23 @@ class CaseStore:
         name = (assignee or "").strip() or None
         if name is not None and len(name) > MAX_NAME:
             raise InvalidDecision(f"assignee is longer than {MAX_NAME} characters")
+        return self._change(case_id, "assignee", name, action="assign", actor=actor)
+
+    def _change(
+        self, case_id: str, column: str, value: str | None, *, action: str, actor: str
+    ) -> CaseDetail:
+        """Set one column of a case, with its audit entry (``action``, from and to) in the
+        same transaction; nothing is written when it already has that value."""
+        actor = self._actor(actor)
         with self._tx() as conn:
             row = self._case_row(conn, case_id, lock=True)
-            if row.assignee != name:
-                self._append_audit(
-                    conn, actor, case_id, "assign", {"from": row.assignee, "to": name}
-                )
+            before = getattr(row, column)
+            if before != value:
+                self._append_audit(conn, actor, case_id, action, {"from": before, "to": value})
                 conn.execute(
                     update(s.cases)
                     .where(s.cases.c.id == case_id)
-                    .values(assignee=name, updated_at=_now())
+                    .values({column: value, "updated_at": _now()})
                 )
             return self._detail(conn, case_id)
 
