@@ -9,7 +9,10 @@ configuration-model null (`significance.block_significance`) and writes, all or 
   ``q_value``, ``flagged`` (q <= ``dense.fdr`` and ratio >= ``dense.min_ratio``) and
   ``evidence`` (the sentence for a person);
 - ``accounts.parquet``: every account: ``account_id``, ``block``, ``block_share``, ``flagged``;
-- ``report.md``: the flagged blocks in words; ``dense.json``: settings and counts.
+- ``report.md``: the flagged blocks in words; ``dense.json``: settings and counts;
+- with ``dense.refine``: ``refined.parquet``, `refine.REFINED_COLUMNS` plus ``flagged`` (lift
+  >= ``dense.min_lift`` and share >= ``dense.min_share``); an account in a flagged refined block
+  is flagged too (``accounts.parquet`` gains ``refined_block``, the highest-lift one it is in).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from graphguard import schema
 from graphguard.config import DataConfig, DenseConfig
 from graphguard.dense.bipartite import Bipartite, bipartite
 from graphguard.dense.fraudar import find_blocks
+from graphguard.dense.refine import flag_refined, peeled_seeds, refine_blocks
 from graphguard.dense.significance import block_significance, describe_block
 from graphguard.errors import InputError
 from graphguard.io import load_events
@@ -38,6 +42,7 @@ BLOCKS_FILE = "blocks.parquet"
 ACCOUNTS_FILE = "accounts.parquet"
 REPORT_FILE = "report.md"
 META_FILE = "dense.json"
+REFINED_FILE = "refined.parquet"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class DenseResult:
     blocks: pl.DataFrame
     accounts: pl.DataFrame
     summary: dict
+    refined: pl.DataFrame | None = None  # with dense.refine
 
 
 def block_outsiders(graph: Bipartite, blocks: pl.DataFrame) -> pl.DataFrame:
@@ -122,6 +128,22 @@ def dense_blocks(
     accounts = accounts.with_columns(
         pl.col(schema.ACCOUNT).is_in(in_flagged.implode()).alias("flagged")
     )
+    refined = None
+    if config.refine:
+        seeds = peeled_seeds(graph, config.blocks, offset=config.log_offset)
+        refined = refine_blocks(graph, seeds, alpha=config.refine_alpha)
+        refined = refined.with_columns(flag_refined(config.min_lift, config.min_share))
+        members = refined.select("block", "flagged", pl.col("accounts").alias(schema.ACCOUNT))
+        members = members.explode(schema.ACCOUNT)
+        # rows are sorted by lift: an account's first refined block is its highest-lift one
+        first = members.unique(schema.ACCOUNT, keep="first", maintain_order=True)
+        hit = members.filter(pl.col("flagged")).get_column(schema.ACCOUNT)
+        accounts = accounts.join(
+            first.select(schema.ACCOUNT, pl.col("block").alias("refined_block")),
+            on=schema.ACCOUNT,
+            how="left",
+            maintain_order="left",
+        ).with_columns(pl.col("flagged") | pl.col(schema.ACCOUNT).is_in(hit.implode()))
     summary = {
         "accounts": graph.n_accounts,
         "targets": graph.n_targets,
@@ -130,7 +152,10 @@ def dense_blocks(
         "flagged_blocks": int(blocks.get_column("flagged").sum()),
         "flagged_accounts": int(accounts.get_column("flagged").sum()),
     }
-    return DenseResult(blocks, accounts, summary)
+    if refined is not None:
+        summary["refined_blocks"] = refined.height
+        summary["flagged_refined_blocks"] = int(refined.get_column("flagged").sum())
+    return DenseResult(blocks, accounts, summary, refined)
 
 
 def render_report(result: DenseResult, config: DenseConfig) -> str:
@@ -145,6 +170,23 @@ def render_report(result: DenseResult, config: DenseConfig) -> str:
         "times the expected co-engagement) "
         f"({s['flagged_accounts']:,} accounts).",
         "",
+    ]
+    if result.refined is not None:
+        lines += [
+            f"Refined by local search against the Chung-Lu null: {s['refined_blocks']} distinct "
+            f"blocks, {s['flagged_refined_blocks']} flagged (lift >= {config.min_lift:g}, share "
+            f">= {config.min_share:g}); their members are flagged too.",
+            "",
+            "| refined block | accounts | targets | lift | share | flagged |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in result.refined.iter_rows(named=True):
+            lines.append(
+                f"| {row['block']} | {row['n_accounts']:,} | {row['n_targets']:,} | "
+                f"{row['lift']:.1f} | {row['share']:.2f} | {'yes' if row['flagged'] else 'no'} |"
+            )
+        lines.append("")
+    lines += [
         "| block | accounts | targets | flagged | evidence |",
         "|---|---|---|---|---|",
     ]
@@ -177,6 +219,8 @@ def run_dense(
         write_parquet_atomic(result.blocks, tmp / BLOCKS_FILE)
         write_parquet_atomic(result.accounts, tmp / ACCOUNTS_FILE)
         write_text_atomic(render_report(result, config), tmp / REPORT_FILE)
+        if result.refined is not None:
+            write_parquet_atomic(result.refined, tmp / REFINED_FILE)
         write_json_atomic(
             {
                 "events": str(events_path),

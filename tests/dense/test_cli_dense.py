@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from graphguard.dense.fraudar import BLOCK_COLUMNS
-from graphguard.dense.run import ACCOUNTS_FILE, BLOCKS_FILE, META_FILE, REPORT_FILE
+from graphguard.dense.run import ACCOUNTS_FILE, BLOCKS_FILE, META_FILE, REFINED_FILE, REPORT_FILE
 from tests.clicheck import assert_clean_error, assert_no_run_left, invoke
 
 
@@ -32,7 +32,8 @@ def test_dense_writes_blocks_accounts_and_a_report(tmp_path):
     result = invoke(*args, "--set", "graph.engagement_types=[rate]")
     assert result.exit_code == 0, result.output
     assert "flagged" in result.stdout
-    assert {p.name for p in out.iterdir()} == {BLOCKS_FILE, ACCOUNTS_FILE, REPORT_FILE, META_FILE}
+    files = {BLOCKS_FILE, ACCOUNTS_FILE, REPORT_FILE, META_FILE, REFINED_FILE}
+    assert {p.name for p in out.iterdir()} == files
     blocks = pl.read_parquet(out / BLOCKS_FILE)
     assert blocks.columns[: len(BLOCK_COLUMNS)] == list(BLOCK_COLUMNS)
     top = blocks.row(0, named=True)
