@@ -422,9 +422,10 @@ def dense(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
     set_: SetOption = None,
 ) -> None:
-    """Dense account x target blocks (FRAUDAR-style peeling, configuration-model q-values),
-    for logs with no device or IP (ratings, reviews, follows). Writes blocks.parquet,
-    accounts.parquet, report.md and dense.json; does not change `detect`.
+    """Dense account x target blocks (FRAUDAR-style peeling, configuration-model q-values,
+    then local search against the Chung-Lu null: dense.refine), for logs with no device or IP
+    (ratings, reviews, follows). Writes blocks.parquet, refined.parquet, accounts.parquet,
+    report.md and dense.json; does not change `detect`.
 
     Example: graphguard dense ratings.csv --data ratings --set 'graph.engagement_types=[rate]'
     --out runs/dense --blocks 5
