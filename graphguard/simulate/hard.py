@@ -52,7 +52,7 @@ def setup_hard_campaigns(s: SimState) -> None:
 
 def hard_campaign_activity(s: SimState) -> None:
     """The coordinated events of every campaign of a hard world, in plan order."""
-    for c, kind in enumerate(s.plan.kinds):
+    for c in range(len(s.plan.kinds)):
         code = s.plan.popcode[s.plan.start[c]]
         if code == POD:
             _pod(s, c)

@@ -1,4 +1,4 @@
-"""Hard worlds: campaign members look benign on their own; only their co-activity gives them away."""
+"""Hard worlds: campaign members look benign on their own; only co-activity gives them away."""
 
 from __future__ import annotations
 
