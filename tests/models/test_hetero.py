@@ -29,7 +29,7 @@ def test_edges_are_distinct_pairs_per_kind_and_hour():
     edges = account_entity_edges(events, pl.Series(["b", "a", "z"]))
     assert tuple(edges) == KINDS
     a, e, n = edges["device"]
-    assert n == 2 and sorted(zip(a.tolist(), e.tolist())) == [(0, 1), (1, 0)]
+    assert n == 2 and sorted(zip(a.tolist(), e.tolist(), strict=True)) == [(0, 1), (1, 0)]
     a, e, n = edges["ip"]
     assert n == 1 and a.tolist() == [0, 1]
     a, e, n = edges["target_hour"]  # a: p@hour0, p@hour2; b: p@hour0
