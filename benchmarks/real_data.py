@@ -154,6 +154,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--sage-epochs", type=int, default=SAGE_BASE["epochs"])
     parser.add_argument("--sage-patience", type=int, default=SAGE_BASE["patience"])
+    parser.add_argument(
+        "--sage-set",
+        default=None,
+        help="JSON of GraphSAGE settings used instead of CHOSEN's (no --select), e.g. "
+        '\'{"block": "prenorm", "activation": "gelu", "hidden": 64}\'',
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/real_data"))
     parser.add_argument(
         "--save-scores", action="store_true", help="also write every node's scores (.npz)"
@@ -178,6 +184,8 @@ def main() -> None:
     for name in args.datasets:
         dataset = load_dataset(name)
         params = {model: dict(CHOSEN[name].get(model, {})) for model in models}
+        if args.sage_set is not None:
+            params["graphsage"] = json.loads(args.sage_set)
         selection = {}
         if args.select:
             select_splits = parse_splits(args.select_splits)

@@ -145,6 +145,9 @@ def test_the_named_alternatives_change_only_their_fields():
     assert settings(compose_config(["simulate=small"])).simulate == SimulationConfig(
         n_accounts=3000
     )
+    assert settings(compose_config(["simulate=hard"])).simulate == SimulationConfig(
+        difficulty="hard"
+    )
 
 
 def test_an_experiment_file_is_a_diff_on_the_experiment_defaults():

@@ -89,6 +89,9 @@ class GraphSAGEDetector:
         input_dropout: dropout on the (normalised) input features.
         jumping_knowledge: the classifier head reads every layer's output, not the last only.
         aggr: neighbourhood aggregation of every relation (``"mean"``, ``"max"``, ``"sum"``).
+        block: ``"post"`` (the default layers) or ``"prenorm"`` (pre-norm residual blocks with
+            separate ego and neighbour weights and a feed-forward layer; `PreNormSAGEBlock`).
+        activation: ``"relu"`` or ``"gelu"``.
         degree_features: append log1p of every node's degree in each relation to its features
             (normalised with the rest); useful where the inputs carry no degree of their own.
         label_input: the label trick for transductive training (Wang et al. 2021, "Bag of
@@ -270,6 +273,8 @@ class GraphSAGEDetector:
             residual=self.residual,
             input_dropout=self.input_dropout,
             jumping_knowledge=self.jumping_knowledge,
+            block=self.block,
+            activation=self.activation,
         )
 
     def _raw_features(self, inputs: GraphInputs) -> Tensor:

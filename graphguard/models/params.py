@@ -28,6 +28,10 @@ TRAIN_GROUP = "train"
 
 #: ``aggr`` values
 AGGREGATIONS = ("mean", "max", "sum")
+#: ``block`` values (`graphguard.models.sage.BLOCKS`)
+BLOCKS = ("post", "prenorm")
+#: ``activation`` values (`graphguard.models.sage.ACTIVATIONS`)
+ACTIVATIONS = ("relu", "gelu")
 #: ``select_on`` values (`graphguard.models.training.SELECTION_SCORES`)
 SELECTION_SCORES = ("loss", "auprc", "auroc")
 #: the device names a model takes, in words
@@ -64,6 +68,13 @@ class GraphSAGEParams:
     input_dropout: float = _p(0.0, MODEL_GROUP, "dropout on the normalised input features")
     jumping_knowledge: bool = _p(False, MODEL_GROUP, "the head reads every layer's output")
     aggr: str = _p("mean", MODEL_GROUP, "neighbourhood aggregation: mean, max or sum")
+    block: str = _p(
+        "post",
+        MODEL_GROUP,
+        "post (transform, LayerNorm, activation) or prenorm (LayerNorm first, residual, "
+        "feed-forward; a LayerNorm before the head)",
+    )
+    activation: str = _p("relu", MODEL_GROUP, "activation of every layer: relu or gelu")
     degree_features: bool = _p(False, MODEL_GROUP, "append log1p degree per relation")
     label_input: bool = _p(False, MODEL_GROUP, "the label trick (transductive training)")
     label_input_rate: float = _p(0.5, MODEL_GROUP, "share of training labels shown per epoch")
@@ -105,6 +116,10 @@ class GraphSAGEParams:
         if self.feature_clip is not None:
             check_positive(key("feature_clip"), self.feature_clip)
         check_choice(key("aggr"), self.aggr, AGGREGATIONS)
+        check_choice(key("block"), self.block, BLOCKS)
+        check_choice(key("activation"), self.activation, ACTIVATIONS)
+        if self.block == "prenorm" and self.jumping_knowledge:
+            raise ConfigError(key("jumping_knowledge"), "must be false with model.block=prenorm")
         if not 0.0 < self.label_input_rate < 1.0:
             raise ConfigError(
                 key("label_input_rate"), f"must be in (0, 1), got {self.label_input_rate!r}"

@@ -21,6 +21,11 @@ from graphguard.models.sampling import to_csr
 
 #: aggregations `SAGEConv` computes as a sparse matrix product when handed an adjacency matrix
 SPARSE_AGGRS: frozenset[str] = frozenset({"mean", "sum", "add"})
+#: ``block`` values: ``post`` (transform, LayerNorm, activation: the detector's default) or
+#: ``prenorm`` (LayerNorm first, then transform and a feed-forward layer, added to the input)
+BLOCKS: tuple[str, ...] = ("post", "prenorm")
+#: ``activation`` values
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU}
 
 
 def adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -66,6 +71,7 @@ class RelationalSAGELayer(nn.Module):
         relations (sequence of str): relation names, the keys of ``edge_index_dict``.
         dropout (float): dropout after the activation. (default: :obj:`0.2`)
         aggr (str): neighbourhood aggregation of every `SAGEConv`. (default: :obj:`"mean"`)
+        activation (str): one of `ACTIVATIONS`. (default: :obj:`"relu"`)
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F_{in})` or, bipartite,
@@ -83,9 +89,11 @@ class RelationalSAGELayer(nn.Module):
         *,
         dropout: float = 0.2,
         aggr: str = "mean",
+        activation: str = "relu",
     ):
         super().__init__()
         self.relations = tuple(relations)
+        self.activation = ACTIVATIONS[activation]()  # no parameters: state dicts unchanged
         # root_weight=False: the node's own transform lives once in `root`, not once per relation
         self.convs = nn.ModuleDict(
             {
@@ -97,7 +105,10 @@ class RelationalSAGELayer(nn.Module):
         self.norm = nn.LayerNorm(out_channels)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor | tuple[Tensor, Tensor], edge_index_dict: Mapping[str, Tensor]):
+    def aggregate(
+        self, x: Tensor | tuple[Tensor, Tensor], edge_index_dict: Mapping[str, Tensor]
+    ) -> Tensor:
+        """The pre-activation sum: the root transform of the node plus each relation's."""
         x_src, x_dst = x if isinstance(x, tuple) else (x, x)
         out = self.root(x_dst)
         for relation, conv in self.convs.items():
@@ -112,7 +123,51 @@ class RelationalSAGELayer(nn.Module):
                     out = out + conv.lin_l.bias
                 continue
             out = out + conv((x_src, x_dst), edge_index)
-        return self.dropout(torch.relu(self.norm(out)))
+        return out
+
+    def forward(self, x: Tensor | tuple[Tensor, Tensor], edge_index_dict: Mapping[str, Tensor]):
+        return self.dropout(self.activation(self.norm(self.aggregate(x, edge_index_dict))))
+
+
+class PreNormSAGEBlock(RelationalSAGELayer):
+    r"""A pre-norm residual GraphSAGE block (the ResNet-style GNN of Platonov et al., 2023).
+
+    .. math::
+        \mathbf{u}_i = \mathrm{LayerNorm}(\mathbf{h}_i), \quad
+        \mathbf{m}_i = \mathrm{Dropout}\Big(\sigma\Big(\mathbf{W}_0 \mathbf{u}_i + \sum_r
+        \mathbf{W}_r \cdot \mathrm{mean}_{j \in \mathcal{N}_r(i)} \mathbf{u}_j\Big)\Big),
+        \quad \mathbf{h}'_i = \mathbf{h}_i + \mathrm{Dropout}(\mathbf{W}_f \mathbf{m}_i)
+
+    The node's own representation and its neighbours' mean have separate weights (``W_0``
+    and one ``W_r`` per relation), so a node unlike its neighbours (heterophily) keeps its own
+    signal; the identity path carries the input past every block unnormalised. Width in and
+    out is the same.
+
+    Args:
+        channels (int): size of the node representation, in and out.
+        relations, dropout, aggr, activation: as `RelationalSAGELayer`.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        relations: Sequence[str],
+        *,
+        dropout: float = 0.2,
+        aggr: str = "mean",
+        activation: str = "gelu",
+    ):
+        super().__init__(
+            channels, channels, relations, dropout=dropout, aggr=aggr, activation=activation
+        )
+        self.norm = nn.LayerNorm(channels)  # applied to the input here, not to the sum
+        self.feed_forward = nn.Linear(channels, channels)
+
+    def forward(self, x: Tensor | tuple[Tensor, Tensor], edge_index_dict: Mapping[str, Tensor]):
+        x_src, x_dst = x if isinstance(x, tuple) else (x, x)
+        normed = (self.norm(x_src), self.norm(x_dst)) if isinstance(x, tuple) else self.norm(x)
+        update = self.dropout(self.activation(self.aggregate(normed, edge_index_dict)))
+        return x_dst + self.dropout(self.feed_forward(update))
 
 
 class RelationalGraphSAGE(nn.Module):
@@ -136,6 +191,11 @@ class RelationalGraphSAGE(nn.Module):
         jumping_knowledge (bool): the head reads the concatenation of every layer's output
             (and the input projection when ``residual``) instead of the last layer only.
             (default: :obj:`False`)
+        block (str): ``post`` stacks `RelationalSAGELayer`; ``prenorm`` projects the input to
+            ``hidden_channels`` (linear, activation, dropout), stacks `PreNormSAGEBlock`
+            (residual by construction, whatever ``residual`` says) and puts a LayerNorm before
+            the head. Not combined with ``jumping_knowledge``. (default: :obj:`"post"`)
+        activation (str): ``relu`` or ``gelu``. (default: :obj:`"relu"`)
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, and per relation edge
@@ -156,24 +216,54 @@ class RelationalGraphSAGE(nn.Module):
         residual: bool = False,
         input_dropout: float = 0.0,
         jumping_knowledge: bool = False,
+        block: str = "post",
+        activation: str = "relu",
     ):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        if block not in BLOCKS:
+            raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}"
+            )
+        if block == "prenorm" and jumping_knowledge:
+            raise ValueError("block='prenorm' does not combine with jumping_knowledge")
         self.relations = tuple(relations)
-        self.residual = residual
+        self.block = block
+        # prenorm blocks add their input themselves; `residual` adds it around post blocks
+        self.residual = residual and block == "post"
         self.jumping_knowledge = jumping_knowledge
         # Modules are only created when an option asks for them, so state dicts (and
         # checkpoints) of the default model are exactly as before.
         if input_dropout > 0:
             self.input_dropout = nn.Dropout(input_dropout)
+        if block == "prenorm":
+            self.input_proj = nn.Linear(in_channels, hidden_channels)
+            self.input_act = nn.Sequential(ACTIVATIONS[activation](), nn.Dropout(dropout))
+            self.layers = nn.ModuleList(
+                PreNormSAGEBlock(
+                    hidden_channels,
+                    self.relations,
+                    dropout=dropout,
+                    aggr=aggr,
+                    activation=activation,
+                )
+                for _ in range(num_layers)
+            )
+            self.output_norm = nn.LayerNorm(hidden_channels)
+            self.head = nn.Linear(hidden_channels, out_channels)
+            return
         if residual:
             self.input_proj = nn.Linear(in_channels, hidden_channels)
             sizes = [hidden_channels] * (num_layers + 1)
         else:
             sizes = [in_channels] + [hidden_channels] * num_layers
         self.layers = nn.ModuleList(
-            RelationalSAGELayer(a, b, self.relations, dropout=dropout, aggr=aggr)
+            RelationalSAGELayer(
+                a, b, self.relations, dropout=dropout, aggr=aggr, activation=activation
+            )
             for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         )
         head_in = hidden_channels * (num_layers + int(residual)) if jumping_knowledge else None
@@ -182,6 +272,8 @@ class RelationalGraphSAGE(nn.Module):
     def _encode(self, x: Tensor) -> Tensor:
         if hasattr(self, "input_dropout"):
             x = self.input_dropout(x)
+        if self.block == "prenorm":
+            return self.input_act(self.input_proj(x))
         return self.input_proj(x) if self.residual else x
 
     def _step(self, layer: nn.Module, x, edge_index_dict: Mapping[str, Tensor]) -> Tensor:
@@ -191,6 +283,8 @@ class RelationalGraphSAGE(nn.Module):
         return out
 
     def _readout(self, outputs: list[Tensor]) -> Tensor:
+        if self.block == "prenorm":
+            return self.head(self.output_norm(outputs[-1]))
         return self.head(torch.cat(outputs, dim=1) if self.jumping_knowledge else outputs[-1])
 
     def forward(self, x: Tensor, edge_index_dict: Mapping[str, Tensor]) -> Tensor:

@@ -64,6 +64,9 @@ CAMPAIGN_SIZE = {
     "tiny_ring": (5, 8),
 }
 
+#: `SimulationConfig.difficulty` values: how far campaign accounts differ on their own.
+DIFFICULTIES: tuple[str, ...] = ("easy", "hard")
+
 #: Hard-negative kinds (`graphguard.schema.HARD_NEGATIVE_KINDS`, shared with the truth table)
 #: by internal code; -1 is "not a hard negative".
 HN_CODE = {name: i for i, name in enumerate(HARD_NEGATIVE_KINDS)}
@@ -85,6 +88,9 @@ class SimulationConfig:
     hard_negative_scale: float = 1.0  # multiplies hard-negative population sizes
     # Benign accounts per independent block (0: one block however large); see `blocks`.
     block_accounts: int = 300_000
+    # easy: campaigns also differ on their own (bot speed, shared hardware, fresh accounts);
+    # hard: members' own activity is drawn from the benign distribution (`simulate.hard`)
+    difficulty: str = "easy"
 
     def __post_init__(self) -> None:
         # Hydra/YAML hand over lists; keep the dataclass hashable and comparable.
@@ -113,6 +119,11 @@ class SimulationConfig:
                 "simulate.block_accounts",
                 f"must be 0 (one block) or at least 100, got {self.block_accounts!r}",
             )
+        if self.difficulty not in DIFFICULTIES:
+            raise ConfigError(
+                "simulate.difficulty",
+                f"must be one of {', '.join(DIFFICULTIES)}, got {self.difficulty!r}",
+            )
         if not isinstance(self.start, str):
             raise ConfigError(
                 "simulate.start", f"must be an ISO-8601 timestamp, got {self.start!r}"
@@ -140,7 +151,7 @@ class SimulationConfig:
                     raise ValueError(f"{key} must be an integer, got {value!r}")
             elif key == "unlabeled_kinds":
                 value = (value,) if isinstance(value, str) else tuple(value)
-            elif key == "start":
+            elif key in ("start", "difficulty"):
                 value = str(value)
             else:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):

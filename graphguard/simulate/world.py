@@ -49,6 +49,11 @@ from graphguard.simulate.campaigns import (
 from graphguard.simulate.clock import Clock
 from graphguard.simulate.config import EVENT_TYPES, SimulationConfig
 from graphguard.simulate.content import backlog, resolve_targets
+from graphguard.simulate.hard import (
+    hard_camouflage,
+    hard_campaign_activity,
+    setup_hard_campaigns,
+)
 from graphguard.simulate.hard_negatives import (
     assign_hard_negatives,
     kiosk_sessions,
@@ -213,14 +218,15 @@ def _simulate_block(config: SimulationConfig) -> World:
     s = SimState(cfg=config, rng=rng, clock=clock, plan=plan, acc=acc, net=net)
 
     groups = assign_hard_negatives(s)
-    setup_campaigns(s)
+    hard = config.difficulty == "hard"
+    (setup_hard_campaigns if hard else setup_campaigns)(s)
     seal_pools(s)
     benign_activity(s)
     backlog(s)
     viral_and_fans(s, groups)
-    campaign_activity(s)
+    (hard_campaign_activity if hard else campaign_activity)(s)
     # Camouflage is sized from the campaign events emitted so far, so it comes after them.
-    camouflage(s)
+    (hard_camouflage if hard else camouflage)(s)
     kiosk_sessions(s, groups)
     signups(s)
     resolve_targets(s)
