@@ -353,7 +353,8 @@ class LocalConfig:
     #: memory (MiB) one relation's pairs may hold at once; past it they are split into
     #: partitions that spill to ``work_dir`` and are aggregated one at a time.
     memory_budget_mib: int = 1536
-    #: folder for spilled partitions (a temporary folder inside it, removed afterwards);
+    #: folder for spilled partitions (a temporary folder inside it, removed afterwards; a
+    #: folder a killed run left there is removed by the next run, with a note);
     #: None = the system's temporary directory.
     work_dir: str | None = None
 

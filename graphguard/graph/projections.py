@@ -19,6 +19,8 @@ every pair's weight is summed in the same order whatever the partition count.
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,7 +32,11 @@ from graphguard.config import GraphConfig, LocalConfig, RelationConfig
 from graphguard.graph.context import US, engagements, hour_key
 from graphguard.schema import ANY_RELATION, RELATIONS
 
-__all__ = ["ANY_RELATION", "RELATIONS", "all_relations", "windowed_pairs"]
+__all__ = ["ANY_RELATION", "RELATIONS", "all_relations", "remove_stale_spills", "windowed_pairs"]
+
+#: spill folders are named after the process that owns them, so a later run can tell a killed
+#: run's folder (its process is gone) from a live neighbour's
+_SPILL_PREFIX = "graphguard-pairs-pid"
 
 #: buckets of the support pre-count in `_aggregate` (a 2**24-entry count table: 128 MiB)
 _SUPPORT_BUCKETS_LOG2 = 24
@@ -151,7 +157,9 @@ class _PairSink:
         self._files = [0] * partitions
         self._width = 2
         if partitions > 1:
-            self._spill = tempfile.TemporaryDirectory(prefix="graphguard-pairs-", dir=work_dir)
+            self._spill = tempfile.TemporaryDirectory(
+                prefix=f"{_SPILL_PREFIX}{os.getpid()}-", dir=work_dir
+            )
 
     def add(self, key: np.ndarray, weight: np.ndarray, extra: np.ndarray | None) -> None:
         columns = [key, weight.astype(np.float64).view(np.uint64)]
@@ -192,6 +200,33 @@ class _PairSink:
         self._memory = [[] for _ in range(self.partitions)]
         if self._spill is not None:
             self._spill.cleanup()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_spills(work_dir: str | None) -> list[Path]:
+    """Remove the spill folders that killed runs left in ``work_dir`` (None: the system's
+    temporary directory): those whose owning process no longer exists. A live run's folder,
+    this process's included, is left alone. Returns the folders removed."""
+    root = Path(work_dir) if work_dir else Path(tempfile.gettempdir())
+    if not root.is_dir():
+        return []
+    removed = []
+    for folder in sorted(root.glob(f"{_SPILL_PREFIX}*-*")):
+        pid = folder.name[len(_SPILL_PREFIX) :].split("-", 1)[0]
+        if not folder.is_dir() or not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 def _partitions(bound_pairs: int, local: LocalConfig) -> int:
@@ -443,6 +478,12 @@ def all_relations(
     memory pairing may hold, `LocalConfig`; ``progress`` is told each relation and its
     linked pairs)."""
     out: dict[str, pl.DataFrame] = {}
+    stale = remove_stale_spills((local or LocalConfig()).work_dir)
+    if stale and progress:
+        progress(
+            f"projections: removed {len(stale)} spill folder(s) a killed run left behind "
+            f"({', '.join(str(folder) for folder in stale)})"
+        )
 
     def done(name: str) -> None:
         if progress:

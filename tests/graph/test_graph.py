@@ -130,3 +130,31 @@ def test_partitioned_pairing_gives_the_same_graph_and_leaves_no_files(tmp_path):
     assert whole.edges.height > 0
     assert_frame_equal(split.edges, whole.edges)
     assert list(spill.iterdir()) == []
+
+
+def test_a_killed_runs_spill_folder_is_removed_and_a_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from graphguard.graph.projections import all_relations, remove_stale_spills
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = tmp_path / f"graphguard-pairs-pid{int(gone.stdout)}-x1y2"
+    live = tmp_path / f"graphguard-pairs-pid{os.getpid()}-a3b4"
+    other = tmp_path / "graphguard-pairs-unrelated"
+    for folder in (dead, live, other):
+        folder.mkdir()
+        (folder / "p0-000000.npy").write_bytes(b"0")
+    rng = np.random.default_rng(5)
+    indexed, _ = index_events(frame(ordinary_users(rng, 50) + bot_ring(rng, size=8)))
+    notes: list[str] = []
+    all_relations(indexed, GraphConfig(), LocalConfig(work_dir=str(tmp_path)), notes.append)
+    assert not dead.exists() and live.exists() and other.exists()
+    assert any("killed run" in note and dead.name in note for note in notes)
+    assert remove_stale_spills(str(tmp_path)) == []
