@@ -5,12 +5,14 @@ the lockstep member share; infrastructure: shared hardware times exclusivity, bu
 bot: shared or single-use devices) is compared with what the log's own communities of the same
 size and activity show. Communities are put in strata by log2 of their size and log2 of their
 events per member; in each stratum the null is a robust location and scale (median, and the MAD
-scaled to a standard deviation) of the family's statistic, so the few coordinated communities
-of a stratum do not move it. A stratum with fewer than `MIN_STRATUM` communities borrows the
-size stratum, then the whole log. The scale is floored by the binomial spread of a share over
-the community's members (a share of 0.3 among 3 members is weaker evidence than among 300), and
-at `MIN_SCALE`. A community's family z-score gives a one-sided normal p-value, Benjamini-Hochberg
-over the communities gives its q-value (`graphguard.dense.significance.bh_qvalues`).
+scaled to a standard deviation) of the family's statistic on the arcsine-square-root scale
+(where a share's binomial spread does not depend on the share, and the log's skewed shares,
+most near 0, become near-symmetric), so the few coordinated communities of a stratum do not
+move it. A stratum with fewer than `MIN_STRATUM` communities borrows the size stratum, then the
+whole log. The scale is floored by half the binomial spread over the community's members
+(`BINOMIAL_FLOOR`: a share among 3 members is weaker evidence than among 300) and at
+`MIN_SCALE`. A community's family z-score gives a one-sided normal p-value, Benjamini-Hochberg
+over the communities its q-value (`graphguard.dense.significance.bh_qvalues`).
 
 The family score a community carries is then its logistic effect size (`scoring`) times a
 significance weight ``1 / (1 + (q / fdr)^2)``: one half at q = fdr (``scoring.fdr``), close to 1
