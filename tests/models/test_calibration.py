@@ -37,6 +37,18 @@ def test_temperature_recovers_how_overconfident_a_model_is():
     assert nll(z, y, t) <= min(nll(z, y, t * 1.05), nll(z, y, t / 1.05))
 
 
+def test_temperature_never_sharpens_a_separable_validation_split():
+    # perfectly separated validation labels: the NLL keeps falling as T shrinks, and a fit
+    # below 1 would turn every score into 0 or 1
+    z = np.zeros((200, 3))
+    y = np.arange(200) % 3
+    z[np.arange(200), y] = 4.0
+    assert nll(z, y, 0.5) < nll(z, y, 1.0)
+    assert fit_temperature(z, y) == pytest.approx(1.0, abs=1e-6)
+    # an underconfident model is left as it is too (no sharpening)
+    assert fit_temperature(z / 10.0, y) == pytest.approx(1.0, abs=1e-6)
+
+
 def test_temperature_without_validation_is_one():
     assert fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=np.int64)) == 1.0
 
