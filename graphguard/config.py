@@ -283,9 +283,35 @@ class ScoringConfig:
     #: says so (the evidence moves part of the model's benign probability to the abuse classes);
     #: "model": the model's probabilities alone.
     fusion: str = "noisy_or"
+    #: false-discovery rate of the community evidence against the log's own communities of
+    #: the same size and activity (`community.calibration`): a family whose Benjamini-Hochberg
+    #: q-value equals it keeps half its score, one ten times smaller keeps 99%.
+    fdr: float = 0.01
+    #: operating point: flag at the threshold whose expected population false-positive rate is
+    #: this share (from a model's validation split, or the null model without one); None: use
+    #: risk_threshold. At most one of target_fpr and target_precision is set.
+    target_fpr: float | None = None
+    #: operating point: flag at the smallest threshold whose validation precision reaches this
+    #: share (needs a model trained with labels); None: use risk_threshold or target_fpr.
+    target_precision: float | None = None
 
     def __post_init__(self) -> None:
         _as_tuples(self, "signup_types")
+        for key in ("target_fpr", "target_precision"):
+            value = getattr(self, key)
+            if value is not None and not (_is_number(value) and 0.0 < value < 1.0):
+                raise ConfigError(
+                    f"scoring.{key}", f"must be a share strictly within (0, 1), got {value!r}"
+                )
+        if self.target_fpr is not None and self.target_precision is not None:
+            raise ConfigError(
+                "scoring.target_fpr",
+                "and scoring.target_precision are both set; set at most one of them, got "
+                f"{self.target_fpr!r} and {self.target_precision!r}",
+            )
+        check_share("scoring.fdr", self.fdr)
+        if self.fdr == 0:
+            raise ConfigError("scoring.fdr", f"must be a share above 0, got {self.fdr!r}")
         check_share("scoring.risk_threshold", self.risk_threshold)
         check_positive("scoring.creation_burst_window_s", self.creation_burst_window_s)
         check_names("scoring.signup_types", self.signup_types)

@@ -44,7 +44,9 @@ def auprc(truth: np.ndarray, score: np.ndarray) -> float | None:
         return None
     from sklearn.metrics import average_precision_score
 
-    return _finite(average_precision_score(np.asarray(truth, dtype=bool), score))
+    # sklearn sums precision x recall steps and can land a rounding above 1 on a perfect ranking
+    value = _finite(average_precision_score(np.asarray(truth, dtype=bool), score))
+    return None if value is None else min(1.0, value)
 
 
 def recall_at_fpr(truth: np.ndarray, score: np.ndarray, budget: float = FPR_BUDGET) -> float | None:

@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from graphguard import schema
+from graphguard.community.calibration import calibrate
 from graphguard.community.evidence import LOCKSTEP_MIN_TARGETS
 from graphguard.config import ScoringConfig
 from graphguard.scores import noisy_or, predicted_label
@@ -36,22 +37,36 @@ def _logistic(x: pl.Expr, curve: tuple[float, float]) -> pl.Expr:
     return 1.0 / (1.0 + (-(x - mid) * steep).exp())
 
 
-def score_clusters(clusters: pl.DataFrame) -> pl.DataFrame:
+def score_clusters(clusters: pl.DataFrame, cfg: ScoringConfig | None = None) -> pl.DataFrame:
     """Add ``behaviour_score``, ``infrastructure_score``, ``suspicion`` and ``bot_likeness`` to
-    the community evidence table (`community.wording` puts them into words)."""
+    the community evidence table (`community.wording` puts them into words), with the
+    calibration columns of `community.calibration.calibrate`.
+
+    A family's score is its logistic effect size (how far past a share a person can argue
+    about) times its significance weight against the log's own communities of the same size
+    and activity (one half at q = ``scoring.fdr``): a community must be both strong and unusual
+    for this platform."""
+    fdr = (cfg or ScoringConfig()).fdr
     infra_signal = pl.max_horizontal(
         "shared_device_event_share", "shared_ip_event_share"
     ) * pl.max_horizontal("target_exclusivity", "creation_burst_share", "sync_engagement_share")
-    scored = clusters.with_columns(
+    scored = calibrate(clusters, fdr).with_columns(
         # Either most of the members' engagement lands in bursts with other members, or most
         # members repeatedly take part in such bursts (camouflage can dilute the first, not the
         # second).
-        _logistic(
-            pl.max_horizontal("sync_engagement_share", "lockstep_member_share"), BEHAVIOUR_CURVE
+        (
+            _logistic(
+                pl.max_horizontal("sync_engagement_share", "lockstep_member_share"),
+                BEHAVIOUR_CURVE,
+            )
+            * pl.col("behaviour_weight")
         ).alias("behaviour_score"),
-        _logistic(infra_signal, INFRA_CURVE).alias("infrastructure_score"),
+        (_logistic(infra_signal, INFRA_CURVE) * pl.col("infrastructure_weight")).alias(
+            "infrastructure_score"
+        ),
         # Bot rings either share hardware or burn a fresh fingerprint per session;
-        # fake-engagement pods and boosts run from their members' own devices.
+        # fake-engagement pods and boosts run from their members' own devices. (A kind, not
+        # a suspicion: it splits risk between the two abuse classes, so it is not weighted.)
         _logistic(
             pl.max_horizontal("shared_device_event_share", "single_use_device_event_share"),
             BOT_CURVE,

@@ -178,6 +178,7 @@ def evidence_facts(
                 level("single_use_device_event_share"),
             )
         )
+    facts += _calibration_facts(row)
     if row.get("internal_edges") is not None:
         relation = row.get("dominant_relation")
         facts.append(
@@ -188,6 +189,44 @@ def evidence_facts(
                 f"{_number(row.get('internal_weight_share')):.0%} of their tie weight stays "
                 f"inside the cluster, mostly through "
                 f"{RELATION_WORDS.get(str(relation), str(relation))}.",
+            )
+        )
+    return facts
+
+
+#: what each calibrated family measures, in words (`community.calibration.FAMILIES`)
+FAMILY_WORDS: dict[str, str] = {
+    "behaviour": "synchronized engagement",
+    "infrastructure": "shared hardware with exclusive targets, bursts or synchrony",
+}
+
+
+def _q_words(q: float) -> str:
+    return "q < 0.001" if q < 0.001 else f"q = {q:.3f}"
+
+
+def _calibration_facts(row: Mapping[str, Any]) -> list[Fact]:
+    """How unusual the community is for this log, per family (`community.calibration`): only
+    families whose statistic beats the null of communities of its size and activity at q <=
+    0.05, so an ordinary community gains no words."""
+    facts = []
+    for family, words in FAMILY_WORDS.items():
+        q = row.get(f"{family}_q")
+        if q is None or _number(q) > 0.05:
+            continue
+        q = _number(q)
+        stat = _number(row.get(f"{family}_stat"))
+        null = _number(row.get(f"{family}_null"))
+        times = f"{stat / null:.0f}x, " if null > 0 and stat / null >= 2 else ""
+        facts.append(
+            Fact(
+                f"{words} {stat:.0%} against {null:.0%} for communities of its size and "
+                f"activity ({times}{_q_words(q)})",
+                f"Its {words} ({stat:.0%}) stands out against the log's own communities of the "
+                f"same size and activity (their median {null:.0%}; {times}z "
+                f"{_number(row.get(f'{family}_z')):.1f}; {_q_words(q)} after Benjamini-Hochberg "
+                "over all communities).",
+                "strong" if q <= 0.001 else "notable",
             )
         )
     return facts

@@ -86,6 +86,10 @@ def save_checkpoint(
         "best_epoch": int(getattr(detector, "best_epoch_", 0)),
         "history": [dict(record) for record in getattr(detector, "history_", [])],
         "class_counts": list(getattr(detector, "class_counts_", [])),
+        # optional (older checkpoints lack them): temperature 1, no operating points
+        "temperature": float(getattr(detector, "temperature_", 1.0)),
+        "calibration": dict(getattr(detector, "calibration_", {})),
+        "validation_scores": dict(getattr(detector, "validation_scores_", {})),
         "metadata": dict(metadata if metadata is not None else getattr(detector, "metadata_", {})),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,4 +219,9 @@ def load_detector(
     detector.history_ = list(checkpoint["history"])
     detector.class_counts_ = [int(c) for c in checkpoint.get("class_counts", [])]
     detector.metadata_ = dict(checkpoint.get("metadata", {}))
+    detector.temperature_ = float(checkpoint.get("temperature", 1.0))
+    if not (detector.temperature_ > 0 and detector.temperature_ < float("inf")):
+        raise CheckpointError(path, f"damaged checkpoint: temperature {detector.temperature_!r}")
+    detector.calibration_ = dict(checkpoint.get("calibration", {}))
+    detector.validation_scores_ = dict(checkpoint.get("validation_scores", {}))
     return detector

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from graphguard.features.account import FEATURE_NAMES
 from graphguard.graph.inputs import GraphInputs, graph_inputs, label_codes
+from graphguard.models import calibration
 from graphguard.models.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
@@ -180,7 +181,32 @@ class GraphSAGEDetector:
                 self._fit(inputs, y, train_mask, val_mask)
             finally:
                 torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        self._calibrate(inputs, y, val_mask)
         return self
+
+    def _calibrate(self, inputs: GraphInputs, y: np.ndarray, val_mask: np.ndarray) -> None:
+        """Temperature scaling on the validation accounts (`calibration.fit_temperature`):
+        ``temperature_`` divides the logits at scoring; ``calibration_`` records validation
+        NLL and ECE before and after. No validation accounts: temperature 1."""
+        self.temperature_ = 1.0
+        val = np.flatnonzero(val_mask)
+        if val.size == 0:
+            self.calibration_ = {"n_validation": 0}
+            return
+        logits = self.logits(inputs)[val]
+        codes = y[val]
+        temperature = calibration.fit_temperature(logits, codes)
+        before = np.exp(calibration.log_softmax(logits))
+        after = np.exp(calibration.log_softmax(logits / temperature))
+        self.temperature_ = temperature
+        self.calibration_ = {
+            "n_validation": int(val.size),
+            "temperature": temperature,
+            "nll_before": calibration.nll(logits, codes),
+            "nll_after": calibration.nll(logits, codes, temperature),
+            "ece_before": calibration.ece(before, codes),
+            "ece_after": calibration.ece(after, codes),
+        }
 
     def validation_split(self, y: np.ndarray) -> np.ndarray:
         """The default validation mask of `fit`: a ``val_fraction`` of each class's labelled
@@ -304,15 +330,22 @@ class GraphSAGEDetector:
         if not hasattr(self, "model_"):
             raise RuntimeError("this GraphSAGEDetector is not fitted yet; call fit or load")
 
-    @torch.no_grad()
     def predict_proba(
         self, inputs: GraphInputs, *, known_labels: np.ndarray | None = None
     ) -> np.ndarray:
-        """Class probabilities ``[n, 3]`` in `LABELS` order for every account of ``inputs``.
+        """Calibrated class probabilities ``[n, 3]`` in `LABELS` order for every account of
+        ``inputs``: ``softmax(logits / temperature_)`` (temperature fitted on validation).
 
         ``known_labels`` (``label_input`` models only): ``[n]`` class codes shown as input, -1
         where unknown; default: the training labels of `fit` when ``inputs`` is that graph.
         """
+        logits = self.logits(inputs, known_labels=known_labels)
+        temperature = float(getattr(self, "temperature_", 1.0))
+        return np.exp(calibration.log_softmax(logits / temperature))
+
+    @torch.no_grad()
+    def logits(self, inputs: GraphInputs, *, known_labels: np.ndarray | None = None) -> np.ndarray:
+        """Uncalibrated class logits ``[n, 3]`` (float64) of every account of ``inputs``."""
         self._check_fitted()
         if tuple(inputs.feature_names) != self.feature_names_:
             raise ValueError(feature_mismatch(self.feature_names_, inputs.feature_names))
@@ -334,7 +367,7 @@ class GraphSAGEDetector:
             else:
                 edge_index_dict = {r: e.to(device) for r, e in inputs.edge_index_dict.items()}
                 logits = self.model_.inference(x, edge_index_dict, self.inference_batch_size)
-        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+        return logits.float().cpu().numpy().astype(np.float64)
 
     def decision_function(
         self, inputs: GraphInputs, *, known_labels: np.ndarray | None = None

@@ -27,6 +27,7 @@ from graphguard.graph.context import HOUR_US
 from graphguard.io import IngestReport, load_indexed, load_labels
 from graphguard.outputs import check_output
 from graphguard.pipeline.fusion import fuse_scores, model_inputs, model_summary, unseen_classes
+from graphguard.pipeline.operating import resolve_operating_point
 from graphguard.pipeline.stages import (
     Progress,
     StageTimer,
@@ -56,6 +57,9 @@ class DetectionResult:
     label_stats: dict[str, int] | None = None
     #: the supervised model that scored the accounts (`model_summary`), None without one
     model: dict[str, Any] | None = None
+    #: run.json's operating_point (`pipeline.operating`): the flag threshold, how it was
+    #: chosen, the expected FPR and precision behind it and their intervals
+    operating_point: dict[str, Any] | None = None
     #: the run.json document, once `run_detection` has written the run
     meta: dict[str, Any] | None = None
     #: what the user should know about the input to read the result right (run.json
@@ -109,6 +113,11 @@ def detect(
         with timer.stage("model", progress):
             proba = model.predict_proba(model_inputs(model, features, graph.edges))
             accounts = fuse_scores(accounts, proba, config.scoring, unseen=unseen_classes(model))
+    # the flag threshold: scoring.target_fpr / target_precision, or risk_threshold as set
+    point = resolve_operating_point(
+        config.scoring, model=model, accounts=accounts, clusters=stages.clusters
+    )
+    accounts = accounts.with_columns((pl.col("risk") >= point.threshold).alias(rundir.FLAGGED))
     with timer.stage("clusters", progress):
         clusters = label_clusters(stages.clusters, accounts)
         if labels is not None:
@@ -170,6 +179,7 @@ def detect(
         config=config,
         timer=timer,
         model=None if model is None else model_summary(model),
+        operating_point=point.to_dict(),
         warnings=list(stages.warnings),
         campaigns=campaigns.section,
     )
@@ -356,7 +366,8 @@ def run_metadata(
     result: DetectionResult, *, events_path: Any = None, labels_path: Any = None
 ) -> dict[str, Any]:
     """The run.json document."""
-    threshold = result.config.scoring.risk_threshold
+    point = result.operating_point or {}
+    threshold = point.get("threshold", result.config.scoring.risk_threshold)
     suspicion = result.clusters.get_column(rundir.SUSPICION)
     return {
         "graphguard_version": __version__,
@@ -371,6 +382,7 @@ def run_metadata(
         "config": to_dict(result.config),
         "community": result.community,
         "model": result.model,
+        rundir.OPERATING_POINT_META: result.operating_point,
         "timings_s": result.timer.seconds(),
         "stages": result.timer.stages,
         "warnings": list(result.warnings),

@@ -141,4 +141,6 @@ def model_summary(model: GraphSAGEDetector) -> dict[str, Any]:
         "best_epoch": int(getattr(model, "best_epoch_", 0)),
         "trained": metadata.get("trained"),
         "path": metadata.get("path"),
+        "temperature": float(getattr(model, "temperature_", 1.0)),
+        "calibration": dict(getattr(model, "calibration_", {}) or {}),
     }

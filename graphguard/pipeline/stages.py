@@ -201,6 +201,6 @@ def build_stages(
             sync_min_share=config.scoring.sync_min_share,
             creation_burst_window_s=config.scoring.creation_burst_window_s,
         )
-        clusters = score_clusters(clusters)
+        clusters = score_clusters(clusters, config.scoring)
     warnings = input_warnings(indexed, config)
     return Stages(indexed, account_ids, graph, partition, clusters, members, config, warnings)

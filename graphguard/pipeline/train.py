@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from graphguard import __version__, schema
+from graphguard.community.scoring import score_accounts
 from graphguard.config import DetectConfig, to_dict
 from graphguard.features.account import FEATURE_NAMES
 from graphguard.graph.inputs import GraphInputs, graph_inputs, label_codes
@@ -34,7 +35,12 @@ Progress = Callable[[str], None]
 #: pipeline settings that change what the features mean; a model scoring a run built with
 #: other values gets a warning (the flag threshold and the fusion rule do not matter here)
 FEATURE_SECTIONS = ("graph", "community", "scoring")
-_NOT_FEATURES = {"scoring.risk_threshold", "scoring.fusion"}
+_NOT_FEATURES = {
+    "scoring.risk_threshold",
+    "scoring.fusion",
+    "scoring.target_fpr",
+    "scoring.target_precision",
+}
 
 
 def build_detector(params: Mapping[str, Any], **overrides: Any) -> GraphSAGEDetector:
@@ -100,7 +106,33 @@ def train_detector(
     detector = build_detector(model_params, progress=progress)
     with timer.stage("train", progress):
         detector.fit(inputs, y)
+        detector.validation_scores_ = validation_scores(detector, stages, inputs, y)
     return TrainResult(detector, stages, features, inputs, y, timer, list(stages.warnings))
+
+
+def validation_scores(
+    detector: GraphSAGEDetector, stages: Stages, inputs: GraphInputs, y: np.ndarray
+) -> dict[str, list]:
+    """The validation accounts' calibrated model risk, evidence risk and truth (abusive or not):
+    what `pipeline.operating` re-derives a flag threshold from for any target and fusion,
+    without retraining. Validation is `GraphSAGEDetector.validation_split` (what `fit` held
+    out)."""
+    val = np.flatnonzero(detector.validation_split(y))
+    accounts = score_accounts(
+        stages.n_accounts,
+        stages.account_ids,
+        stages.partition.membership,
+        stages.members,
+        stages.clusters,
+        stages.config.scoring,
+    ).sort("account")
+    evidence = accounts.get_column("risk").fill_null(0.0).clip(0.0, 1.0).to_numpy()
+    model_risk = 1.0 - detector.predict_proba(inputs)[:, schema.LABELS.index(schema.BENIGN)]
+    return {
+        "model_risk": [float(v) for v in model_risk[val]],
+        "evidence_risk": [float(v) for v in evidence[val]],
+        "abusive": [bool(v) for v in y[val] != schema.LABELS.index(schema.BENIGN)],
+    }
 
 
 def check_training_labels(y: np.ndarray) -> None:

@@ -96,6 +96,16 @@ PREVIOUS_SIZE = "previous_size"
 CAMPAIGN_STATUSES: tuple[str, ...] = ("new", "continuing", "grown", "shrunk", "split", "merged")
 #: run.json's section about campaigns: the previous run, counts per status, ended and merged ids
 CAMPAIGNS_META = "campaigns"
+#: run.json's operating point (`pipeline.operating`): threshold, method ("validation", "null",
+#: "fixed"), target_fpr / target_precision, expected_fpr, fpr_interval, expected_precision,
+#: precision_interval (Wilson 95% of the validation counts), expected_recall, n_negatives,
+#: n_positives; the summary's risk_threshold is its threshold
+OPERATING_POINT_META = "operating_point"
+#: clusters.parquet: the evidence families calibrated against the log's own communities, each
+#: with these columns (`graphguard.community.calibration`), and the community's q-value
+CALIBRATED_FAMILIES: tuple[str, ...] = ("behaviour", "infrastructure", "bot")
+CALIBRATION_PARTS: tuple[str, ...] = ("stat", "null", "z", "p", "q", "weight")
+EVIDENCE_Q = "evidence_q"
 #: one evidence fact of a cluster in clusters.parquet's evidence_facts: its sentence and level
 FACT_DTYPE = pl.List(pl.Struct({"text": pl.String, "level": pl.String}))
 
@@ -157,6 +167,14 @@ CLUSTER_COLUMNS: tuple[Column, ...] = _columns(
     (PREVIOUS_CAMPAIGNS, pl.List(pl.String), False),
     (CAMPAIGN_MATCH, _STR, False),
     (PREVIOUS_SIZE, _I64, False),
+    # the evidence against the log's own communities (`community.calibration`; older runs
+    # lack them)
+    *(
+        (f"{family}_{part}", _F64, False)
+        for family in CALIBRATED_FAMILIES
+        for part in CALIBRATION_PARTS
+    ),
+    (EVIDENCE_Q, _F64, False),
 )
 #: clusters.parquet's columns up to here come first, in this order; the others keep theirs
 CLUSTER_LEADING: tuple[str, ...] = (

@@ -387,7 +387,7 @@ def spark_evidence(stages: Any) -> tuple[pl.DataFrame, DataFrame]:
         sync_min_share=config.scoring.sync_min_share,
         creation_burst_window_s=config.scoring.creation_burst_window_s,
     )
-    return score_clusters(clusters), members.persist()
+    return score_clusters(clusters, config.scoring), members.persist()
 
 
 def polars_to_spark(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:

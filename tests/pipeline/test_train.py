@@ -414,3 +414,49 @@ def test_a_kind_the_model_never_saw_is_named_by_the_evidence():
     alone = _evidence_accounts([0.0], [0.0], cluster_id=[None])
     outside = fuse_scores(alone, proba[:1], ScoringConfig(), unseen=("fake_engagement",))
     assert outside["predicted_label"].to_list() == ["bot_ring"]
+
+
+def test_the_model_is_calibrated_and_flags_at_the_target_fpr(worlds, model, tmp_path):
+    loaded = load_model(model, device="cpu")
+    calibration = loaded.calibration_
+    assert loaded.temperature_ > 0 and calibration["n_validation"] > 0
+    assert calibration["nll_after"] <= calibration["nll_before"] + 1e-12
+    assert len(loaded.validation_scores_["abusive"]) == calibration["n_validation"]
+    runs = {}
+    for target in (0.005, 0.05):
+        out = tmp_path / f"run-{target}"
+        result = _detect(worlds, model, out, "-q", "--set", f"scoring.target_fpr={target}")
+        assert result.exit_code == 0, result.output
+        meta = json.loads((out / "run.json").read_text())
+        point = meta["operating_point"]
+        assert point["method"] == "validation" and point["target_fpr"] == target
+        assert point["expected_fpr"] <= target
+        assert meta["summary"]["risk_threshold"] == point["threshold"]
+        accounts = pl.read_parquet(out / "accounts.parquet")
+        assert (accounts["flagged"] == (accounts["risk"] >= point["threshold"])).all()
+        runs[target] = point["threshold"]
+    assert runs[0.005] >= runs[0.05]
+
+
+@pytest.mark.parametrize(
+    "override", ["scoring.target_fpr=1.5", "scoring.target_precision=0"], ids=["fpr", "precision"]
+)
+def test_bad_targets_are_usage_errors(worlds, model, tmp_path, override):
+    result = _detect(worlds, model, tmp_path / "run", "--set", override)
+    assert result.exit_code == 2, result.output
+    assert override.split("=")[0] in result.output and "within (0, 1)" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_both_targets_are_a_usage_error(worlds, model, tmp_path):
+    result = _detect(
+        worlds,
+        model,
+        tmp_path / "run",
+        "--set",
+        "scoring.target_fpr=0.01",
+        "--set",
+        "scoring.target_precision=0.9",
+    )
+    assert result.exit_code == 2, result.output
+    assert "set at most one" in result.output

@@ -1,0 +1,104 @@
+"""The run's operating point: which risk threshold flags an account, and what it promises.
+
+``scoring.target_fpr`` / ``scoring.target_precision`` (at most one set) choose the threshold;
+neither set keeps ``scoring.risk_threshold``. With a model (``detect --model``) the threshold
+is chosen on the model's labelled validation scores stored in its checkpoint
+(`pipeline.train.validation_scores`), fused with the evidence as this run's
+``scoring.fusion`` says, so one trained model serves any target without retraining. Without a
+model it comes from the log's null model (`community.calibration.threshold_for_fpr`); a
+target precision needs labels, so it is refused there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from graphguard.config import ConfigError, ScoringConfig
+from graphguard.models.calibration import OperatingPoint, operating_point, validation_point
+
+if TYPE_CHECKING:
+    from graphguard.models.detector import GraphSAGEDetector
+
+
+def validation_risk(model: GraphSAGEDetector, fusion: str) -> tuple[np.ndarray, np.ndarray]:
+    """The stored validation accounts' risk under ``fusion`` and whether each is abusive."""
+    stored = getattr(model, "validation_scores_", {}) or {}
+    if not stored.get("abusive"):
+        path = (getattr(model, "metadata_", {}) or {}).get("path", "the model")
+        raise ConfigError(
+            "scoring.target_fpr",
+            f"needs the model's validation scores, and {path} has none (trained by an older "
+            "graphguard, or without validation accounts): retrain it, or unset the target",
+        )
+    model_risk = np.asarray(stored["model_risk"], dtype=np.float64)
+    evidence = np.asarray(stored["evidence_risk"], dtype=np.float64)
+    risk = model_risk if fusion == "model" else 1.0 - (1.0 - model_risk) * (1.0 - evidence)
+    return risk, np.asarray(stored["abusive"], dtype=bool)
+
+
+def null_point(
+    scoring: ScoringConfig, accounts: pl.DataFrame, clusters: pl.DataFrame
+) -> OperatingPoint:
+    """The null model's threshold for ``scoring.target_fpr`` (or its estimate of the fixed
+    threshold), with the expected FPR and precision; no interval (the null gives none)."""
+    from graphguard.community.calibration import null_fpr, threshold_for_fpr
+
+    if "evidence_q" not in clusters.columns:
+        raise ConfigError("scoring.target_fpr", "needs the clusters' evidence_q (the null model)")
+    if scoring.target_fpr is not None:
+        threshold = threshold_for_fpr(accounts, clusters, scoring.target_fpr)
+    else:
+        threshold = scoring.risk_threshold
+    fpr = float(null_fpr(accounts, clusters, [threshold])[0])
+    flagged = int((accounts.get_column("risk").to_numpy() >= threshold).sum())
+    negatives_est = None
+    precision = None
+    if flagged:
+        # expected false positives = fpr * negatives, negatives = n - flagged + fp
+        n = accounts.height
+        fp = fpr * (n - flagged) / (1.0 - fpr) if fpr < 1 else flagged
+        precision = max(0.0, 1.0 - fp / flagged)
+        negatives_est = int(round(n - flagged + fp))
+    return OperatingPoint(
+        threshold=float(threshold),
+        method="null" if scoring.target_fpr is not None else "fixed",
+        target_fpr=scoring.target_fpr,
+        expected_fpr=fpr,
+        expected_precision=precision,
+        n_negatives=negatives_est,
+    )
+
+
+def resolve_operating_point(
+    scoring: ScoringConfig,
+    *,
+    model: GraphSAGEDetector | None = None,
+    accounts: pl.DataFrame | None = None,
+    clusters: pl.DataFrame | None = None,
+) -> OperatingPoint:
+    """The threshold this run flags at, and what is expected of it (see the module)."""
+    if model is not None and getattr(model, "validation_scores_", None):
+        risk, abusive = validation_risk(model, scoring.fusion)
+        if scoring.target_fpr is None and scoring.target_precision is None:
+            return validation_point(risk, abusive, scoring.risk_threshold, method="fixed")
+        return operating_point(
+            risk,
+            abusive,
+            target_fpr=scoring.target_fpr,
+            target_precision=scoring.target_precision,
+        )
+    if model is not None and (scoring.target_fpr is not None or scoring.target_precision):
+        validation_risk(model, scoring.fusion)  # raises: the model has no validation scores
+    if scoring.target_precision is not None:
+        raise ConfigError(
+            "scoring.target_precision",
+            "needs labels: a model trained by `graphguard train` (detect --model); without one "
+            "use scoring.target_fpr (from the null model) or scoring.risk_threshold",
+        )
+    if model is None and accounts is not None and clusters is not None:
+        if scoring.target_fpr is not None or "evidence_q" in clusters.columns:
+            return null_point(scoring, accounts, clusters)
+    return OperatingPoint(threshold=float(scoring.risk_threshold), method="fixed")
