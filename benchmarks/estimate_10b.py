@@ -18,7 +18,8 @@ local[2] wall / local engine wall on the same 10M world, in one run), ``shuffle_
 (an object stage -> measured bytes per event from the Spark UI / event log), ``cc_iterations``
 (large-star/small-star rounds to converge on the 10M world), ``executor_cores``,
 ``shuffle_mb_s_per_executor`` (sustained shuffle write+read per executor on the target
-cluster).
+cluster). An optional ``sources`` object says, per key, where its value comes from (the
+measurement and its command, or "assumed" and why); it is printed beside the value.
 """
 
 from __future__ import annotations
@@ -289,6 +290,13 @@ def main() -> None:
         + " replace the S1-S7 rows above (Spark's rows are wider than Polars' estimate: UnsafeRow"
         " pads to 8 bytes per field, and shuffle files are compressed)."
     )
+    if measured:
+        per_event = sum(measured.values())
+        add("")
+        add(
+            f"    Spark shuffle write = E x {num(per_event)} B/event = {num(E * per_event / GB)} GB"
+            f" per day, {num(E * per_event / GB / EXECUTORS)} GB per executor"
+        )
     add("")
 
     # ---- time
@@ -351,8 +359,15 @@ def main() -> None:
                 f"    T_shuffle = {num(total / GB)} GB / (100 x {net} MB/s)"
                 f" = {num(total / (EXECUTORS * net * 1e6))} s"
             )
+        if net and measured:
+            spark_total = E * sum(measured.values())
+            add("")
+            add(
+                f"    T_shuffle (Spark's measured bytes) = {num(spark_total / GB)} GB"
+                f" / (100 x {net} MB/s) = {num(spark_total / (EXECUTORS * net * 1e6))} s"
+            )
     add("")
-    add("## 4. Inputs still to measure on the Spark engine")
+    add("## 4. Inputs from the Spark engine and the target cluster")
     add("")
     inputs = {
         "spark_local2_over_local_wall_10m": "Spark local[2] wall / local wall, same 10M world, "
@@ -366,7 +381,8 @@ def main() -> None:
     }
     for key, what in inputs.items():
         value = spark.get(key)
-        add(f"- `{key}`: " + (f"{value} (from {args.spark})" if value is not None else fill(what)))
+        source = spark.get("sources", {}).get(key, f"from {args.spark}")
+        add(f"- `{key}`: " + (f"{value} ({source})" if value is not None else fill(what)))
     add("")
     add("## 5. Memory and the parts that do not scale out by themselves")
     add("")
