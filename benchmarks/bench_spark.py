@@ -8,6 +8,9 @@ The local engine runs first (`python -m graphguard detect`, its own process), th
 engine in this process. Each graphguard stage's Spark jobs carry the stage's name as their job
 group, and the stages' input, shuffle-read and shuffle-write bytes are read from Spark's REST
 API (the driver's UI, /api/v1) before the session stops: what a cluster estimate scales from.
+At the start of every stage, the figures so far (the local run, each Spark stage's start, the
+bytes per stage) are written to ``OUT/partial.json``, so a run stopped early still says how far
+it got.
 """
 
 from __future__ import annotations
@@ -143,8 +146,15 @@ def main() -> None:
     with spark_session(config.spark) as spark:
 
         def progress(stage: str) -> None:
+            at = round(time.perf_counter() - start, 1)
+            # what the run has done so far, kept on disk at every stage: a run stopped before
+            # its end (a deadline, a watchdog) still leaves its stage times and bytes
+            doc.setdefault("spark_stage_starts_s", {})[stage] = at
+            doc["shuffle_by_stage"] = shuffle_by_stage(spark)
+            doc["peak_rss_mib_so_far"] = round(peak.get("rss", 0) / 2**20)
+            (args.out / "partial.json").write_text(json.dumps(doc, indent=2) + "\n")
             spark.sparkContext.setJobGroup(stage, stage)
-            print("spark stage", stage, round(time.perf_counter() - start, 1), file=sys.stderr)
+            print("spark stage", stage, at, file=sys.stderr)
 
         result = run_detection_spark(
             args.events, work / "spark", config, overwrite=True, progress=progress

@@ -18,7 +18,8 @@ local[2] wall / local engine wall on the same 10M world, in one run), ``shuffle_
 (an object stage -> measured bytes per event from the Spark UI / event log), ``cc_iterations``
 (large-star/small-star rounds to converge on the 10M world), ``executor_cores``,
 ``shuffle_mb_s_per_executor`` (sustained shuffle write+read per executor on the target
-cluster).
+cluster). An optional ``sources`` object says, per key, where its value comes from (the
+measurement and its command, or "assumed" and why); it is printed beside the value.
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ def main() -> None:
         + f" --scale {args.scale}"
         + (f" --spark {args.spark}" if args.spark else "")
         + "".join(f' --wall "{w}"' for w in args.wall)
-        + f" --out {args.out}`. Every number below is measured (the file it comes from is named)"
-        " or derived by the formula shown beside it. `[TO FILL: ...]` marks an input that only"
+        + f" --out {args.out}`. Every number below is measured (the file it comes from is named),"
+        " derived by the formula shown beside it, or a property of the target cluster that"
+        " section 4 marks as assumed. `[TO FILL: ...]` marks an input that only"
         " the Spark engine's measurements can give (experiments/benchmarks/spark.md); what"
         " depends on one stays unfilled."
     )
@@ -289,6 +291,13 @@ def main() -> None:
         + " replace the S1-S7 rows above (Spark's rows are wider than Polars' estimate: UnsafeRow"
         " pads to 8 bytes per field, and shuffle files are compressed)."
     )
+    if measured:
+        per_event = sum(measured.values())
+        add("")
+        add(
+            f"    Spark shuffle write = E x {num(per_event)} B/event = {num(E * per_event / GB)} GB"
+            f" per day, {num(E * per_event / GB / EXECUTORS)} GB per executor"
+        )
     add("")
 
     # ---- time
@@ -351,8 +360,45 @@ def main() -> None:
                 f"    T_shuffle = {num(total / GB)} GB / (100 x {net} MB/s)"
                 f" = {num(total / (EXECUTORS * net * 1e6))} s"
             )
+        if net and measured:
+            spark_total = E * sum(measured.values())
+            add("")
+            add(
+                f"    T_shuffle (Spark's measured bytes) = {num(spark_total / GB)} GB"
+                f" / (100 x {net} MB/s) = {num(spark_total / (EXECUTORS * net * 1e6))} s"
+            )
+        if ratio and exec_cores and net:
+            t_compute = E * c_core * 1e-6 * ratio / (EXECUTORS * exec_cores)
+            moved = E * sum(measured.values()) if measured else (total if known else None)
+            if moved is not None:
+                t_shuffle = moved / (EXECUTORS * net * 1e6)
+                add("")
+                add(
+                    f"**One day: T = T_compute + T_shuffle = {num(t_compute)} + {num(t_shuffle)}"
+                    f" = {num(t_compute + t_shuffle)} s, about"
+                    f" {num((t_compute + t_shuffle) / 60, 2)} minutes on 100 executors of"
+                    f" {exec_cores} cores** (the shuffle at"
+                    + (" Spark's measured bytes" if measured else " the Polars estimate")
+                    + ", not overlapped with compute)."
+                )
+                add("")
+                add(
+                    "Assumptions: (1) cost per event is flat in E (the volumes of section 1 are"
+                    " flat from 1M to 100M events on the simulator; a real day's hubs may not"
+                    " be); (2) every stage spreads evenly over the 400 cores: no skew past the"
+                    " salting, and the largest connected component fits one executor (section"
+                    " 5); (3) f, Spark's cost over the local engine per core, is the one-machine"
+                    " local[2] ratio (JVM, row format, Python workers, shuffle to disk), which"
+                    " includes fixed per-job costs (some 270 jobs) that do not grow with E, so it"
+                    " over-counts for a large day; (4) c is the local engine's core time on a"
+                    " quiet 2-core machine counted as both cores busy all the time (an upper"
+                    " bound); (5) compute and shuffle are added, not overlapped; (6) the driver"
+                    " collects the run directory's tables (one row per account): at 10B events"
+                    " (about 300M accounts, 0.03 per event) that alone is tens of GiB on the"
+                    " driver, the first part to rewrite for such a day."
+                )
     add("")
-    add("## 4. Inputs still to measure on the Spark engine")
+    add("## 4. Inputs from the Spark engine and the target cluster")
     add("")
     inputs = {
         "spark_local2_over_local_wall_10m": "Spark local[2] wall / local wall, same 10M world, "
@@ -366,7 +412,8 @@ def main() -> None:
     }
     for key, what in inputs.items():
         value = spark.get(key)
-        add(f"- `{key}`: " + (f"{value} (from {args.spark})" if value is not None else fill(what)))
+        source = spark.get("sources", {}).get(key, f"from {args.spark}")
+        add(f"- `{key}`: " + (f"{value} ({source})" if value is not None else fill(what)))
     add("")
     add("## 5. Memory and the parts that do not scale out by themselves")
     add("")
