@@ -53,8 +53,17 @@ def main() -> None:
         root = Path(tmp)
         train = _world(root, args.train_seed, args.accounts)
         model = root / "model.pt"
-        _cli("train", train / "events.parquet", "--labels", train / "labels.parquet",
-             "--out", model, "--set", "train.device=cpu", "-q")
+        _cli(
+            "train",
+            train / "events.parquet",
+            "--labels",
+            train / "labels.parquet",
+            "--out",
+            model,
+            "--set",
+            "train.device=cpu",
+            "-q",
+        )
         import torch
 
         calibration = torch.load(model, weights_only=True).get("calibration", {})
@@ -63,31 +72,53 @@ def main() -> None:
             truth = pl.read_parquet(world / "truth.parquet")
             for target in args.targets:
                 run = root / f"run-{seed}-{target}"
-                _cli("detect", world / "events.parquet", "--model", model, "--out", run,
-                     "--device", "cpu", "--set", f"scoring.target_fpr={target}", "-q")
+                _cli(
+                    "detect",
+                    world / "events.parquet",
+                    "--model",
+                    model,
+                    "--out",
+                    run,
+                    "--device",
+                    "cpu",
+                    "--set",
+                    f"scoring.target_fpr={target}",
+                    "-q",
+                )
                 accounts = pl.read_parquet(run / "accounts.parquet").join(
                     truth.select("account_id", pl.col("label").alias("truth")), on="account_id"
                 )
                 abusive = (accounts["truth"] != "benign").to_numpy()
                 flagged = accounts["flagged"].to_numpy()
                 point = json.loads((run / "run.json").read_text())["operating_point"]
-                rows.append({
-                    "seed": seed,
-                    "target_fpr": target,
-                    "threshold": point["threshold"],
-                    "expected_fpr": point["expected_fpr"],
-                    "fpr_interval": point["fpr_interval"],
-                    "population_fpr": float(flagged[~abusive].mean()),
-                    "population_precision": float(abusive[flagged].mean()) if flagged.any() else None,
-                    "recall": float(flagged[abusive].mean()),
-                    "auprc": auprc(abusive, accounts["risk"].to_numpy()),
-                })
+                rows.append(
+                    {
+                        "seed": seed,
+                        "target_fpr": target,
+                        "threshold": point["threshold"],
+                        "expected_fpr": point["expected_fpr"],
+                        "fpr_interval": point["fpr_interval"],
+                        "population_fpr": float(flagged[~abusive].mean()),
+                        "population_precision": float(abusive[flagged].mean())
+                        if flagged.any()
+                        else None,
+                        "recall": float(flagged[abusive].mean()),
+                        "auprc": auprc(abusive, accounts["risk"].to_numpy()),
+                    }
+                )
     args.out.mkdir(parents=True, exist_ok=True)
-    result = {"accounts": args.accounts, "train_seed": args.train_seed,
-              "calibration": calibration, "runs": rows}
+    result = {
+        "accounts": args.accounts,
+        "train_seed": args.train_seed,
+        "calibration": calibration,
+        "runs": rows,
+    }
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = ["| seed | target FPR | threshold | expected FPR [95%] | population FPR | "
-             "precision | recall | AUPRC |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| seed | target FPR | threshold | expected FPR [95%] | population FPR | "
+        "precision | recall | AUPRC |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         lo, hi = r["fpr_interval"] or (float("nan"), float("nan"))
         lines.append(
@@ -97,8 +128,10 @@ def main() -> None:
         )
     for target in args.targets:
         gaps = [abs(r["population_fpr"] - target) for r in rows if r["target_fpr"] == target]
-        lines.append(f"\n- target {target:.3%}: worst |population FPR - target| = "
-                     f"{max(gaps):.3%} (goal <= 0.2 points: {'met' if max(gaps) <= 0.002 else 'not met'})")
+        lines.append(
+            f"\n- target {target:.3%}: worst |population FPR - target| = "
+            f"{max(gaps):.3%} (goal <= 0.2 points: {'met' if max(gaps) <= 0.002 else 'not met'})"
+        )
     lines.append(f"- validation calibration: {json.dumps(calibration)}")
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

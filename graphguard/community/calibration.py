@@ -66,7 +66,9 @@ def _robust_null(frame: pl.DataFrame, stat: str, keys: list[str]) -> pl.DataFram
     """Per stratum (``keys``; none: the whole log): n, median and MAD-scale of ``stat``."""
     if keys:
         med = frame.group_by(keys).agg(pl.len().alias("_n"), pl.col(stat).median().alias("_med"))
-        dev = frame.join(med, on=keys).with_columns((pl.col(stat) - pl.col("_med")).abs().alias("_d"))
+        dev = frame.join(med, on=keys).with_columns(
+            (pl.col(stat) - pl.col("_med")).abs().alias("_d")
+        )
         mad = dev.group_by(keys).agg(pl.col("_d").median().alias("_mad"))
         return med.join(mad, on=keys)
     values = frame.get_column(stat).to_numpy()
@@ -76,9 +78,10 @@ def _robust_null(frame: pl.DataFrame, stat: str, keys: list[str]) -> pl.DataFram
 
 
 def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
-    """Add, per family, ``<family>_stat`` (the statistic), ``<family>_null`` (the stratum's median statistic), ``<family>_z``,
-    ``<family>_p``, ``<family>_q`` and ``<family>_weight`` (the significance weight), and
-    ``evidence_q`` (the smaller of the behaviour and infrastructure q-values).
+    """Add, per family, ``<family>_stat`` (the statistic), ``<family>_null`` (the stratum's
+    median statistic), ``<family>_z``, ``<family>_p``, ``<family>_q`` and ``<family>_weight``
+    (the significance weight), and ``evidence_q`` (the smaller of the behaviour and
+    infrastructure q-values).
 
     Deterministic: medians of a table, no draws. An empty table gains the columns."""
     stats = family_statistics()
@@ -104,9 +107,11 @@ def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
             {"_n": "_n2", "_med": "_med2", "_mad": "_mad2"}
         )
         whole = _robust_null(frame, f"_t{name}", []).row(0, named=True)
-        nulls = frame.select("_size_bin", "_act_bin").join(
-            fine, on=["_size_bin", "_act_bin"], how="left", maintain_order="left"
-        ).join(coarse, on="_size_bin", how="left", maintain_order="left")
+        nulls = (
+            frame.select("_size_bin", "_act_bin")
+            .join(fine, on=["_size_bin", "_act_bin"], how="left", maintain_order="left")
+            .join(coarse, on="_size_bin", how="left", maintain_order="left")
+        )
         use_fine = nulls.get_column("_n1").to_numpy() >= MIN_STRATUM
         use_coarse = ~use_fine & (nulls.get_column("_n2").to_numpy() >= MIN_STRATUM)
         med = np.where(

@@ -50,29 +50,33 @@ def score_clusters(clusters: pl.DataFrame, cfg: ScoringConfig | None = None) -> 
     infra_signal = pl.max_horizontal(
         "shared_device_event_share", "shared_ip_event_share"
     ) * pl.max_horizontal("target_exclusivity", "creation_burst_share", "sync_engagement_share")
-    scored = calibrate(clusters, fdr).with_columns(
-        # Either most of the members' engagement lands in bursts with other members, or most
-        # members repeatedly take part in such bursts (camouflage can dilute the first, not the
-        # second).
-        (
+    scored = (
+        calibrate(clusters, fdr)
+        .with_columns(
+            # Either most of the members' engagement lands in bursts with other members, or most
+            # members repeatedly take part in such bursts (camouflage can dilute the first, not the
+            # second).
+            (
+                _logistic(
+                    pl.max_horizontal("sync_engagement_share", "lockstep_member_share"),
+                    BEHAVIOUR_CURVE,
+                )
+                * pl.col("behaviour_weight")
+            ).alias("behaviour_score"),
+            (_logistic(infra_signal, INFRA_CURVE) * pl.col("infrastructure_weight")).alias(
+                "infrastructure_score"
+            ),
+            # Bot rings either share hardware or burn a fresh fingerprint per session;
+            # fake-engagement pods and boosts run from their members' own devices. (A kind, not
+            # a suspicion: it splits risk between the two abuse classes, so it is not weighted.)
             _logistic(
-                pl.max_horizontal("sync_engagement_share", "lockstep_member_share"),
-                BEHAVIOUR_CURVE,
-            )
-            * pl.col("behaviour_weight")
-        ).alias("behaviour_score"),
-        (_logistic(infra_signal, INFRA_CURVE) * pl.col("infrastructure_weight")).alias(
-            "infrastructure_score"
-        ),
-        # Bot rings either share hardware or burn a fresh fingerprint per session;
-        # fake-engagement pods and boosts run from their members' own devices. (A kind, not
-        # a suspicion: it splits risk between the two abuse classes, so it is not weighted.)
-        _logistic(
-            pl.max_horizontal("shared_device_event_share", "single_use_device_event_share"),
-            BOT_CURVE,
-        ).alias("bot_likeness"),
-    ).with_columns(
-        noisy_or(pl.col("behaviour_score"), pl.col("infrastructure_score")).alias("suspicion")
+                pl.max_horizontal("shared_device_event_share", "single_use_device_event_share"),
+                BOT_CURVE,
+            ).alias("bot_likeness"),
+        )
+        .with_columns(
+            noisy_or(pl.col("behaviour_score"), pl.col("infrastructure_score")).alias("suspicion")
+        )
     )
     return scored
 

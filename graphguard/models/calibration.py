@@ -44,7 +44,6 @@ def ece(proba: np.ndarray, y: np.ndarray, *, bins: int = 15) -> float:
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == np.asarray(y)
     which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-    count = np.bincount(which, minlength=bins)
     conf_sum = np.bincount(which, weights=confidence, minlength=bins)
     hit_sum = np.bincount(which, weights=correct.astype(np.float64), minlength=bins)
     return float(np.abs(conf_sum - hit_sum).sum() / max(len(y), 1))

@@ -98,7 +98,11 @@ def resolve_operating_point(
             "needs labels: a model trained by `graphguard train` (detect --model); without one "
             "use scoring.target_fpr (from the null model) or scoring.risk_threshold",
         )
-    if model is None and accounts is not None and clusters is not None:
-        if scoring.target_fpr is not None or "evidence_q" in clusters.columns:
-            return null_point(scoring, accounts, clusters)
+    if (
+        model is None
+        and accounts is not None
+        and clusters is not None
+        and (scoring.target_fpr is not None or "evidence_q" in clusters.columns)
+    ):
+        return null_point(scoring, accounts, clusters)
     return OperatingPoint(threshold=float(scoring.risk_threshold), method="fixed")

@@ -134,9 +134,7 @@ def test_the_words_say_how_unusual_the_community_is():
     sync, size = _organic()
     row = score_clusters(_clusters(np.append(sync, 0.8), np.append(size, 30))).row(-1, named=True)
     row.update(n_events=600, n_devices=10, n_ips=10, n_targets=5)
-    facts = evidence_facts(
-        row, sync_window_s=600, burst_window_s=3600, engagement_types=("like",)
-    )
+    facts = evidence_facts(row, sync_window_s=600, burst_window_s=3600, engagement_types=("like",))
     text = " ".join(f.sentence for f in facts)
     assert "same size and activity" in text
     assert "q < 0.001" in text

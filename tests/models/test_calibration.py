@@ -75,7 +75,9 @@ def test_target_precision_and_a_target_nothing_meets():
     point = operating_point(scores, positive, target_precision=0.75)
     assert point.threshold == 0.3 and point.expected_precision == 0.75
     # all benign share the top score: no threshold meets the FPR, so nothing is flagged
-    tied = operating_point(np.array([0.5, 0.5, 0.2]), np.array([False, False, True]), target_fpr=0.1)
+    tied = operating_point(
+        np.array([0.5, 0.5, 0.2]), np.array([False, False, True]), target_fpr=0.1
+    )
     assert tied.threshold > 0.5 and tied.expected_fpr == 0.0
 
 
@@ -88,7 +90,7 @@ def test_operating_point_refuses_one_sided_validation():
 
 def test_wilson_interval_and_a_fixed_point():
     low, high = wilson(5, 100)
-    assert low < 0.05 < high and 0 <= low and high <= 1
+    assert low < 0.05 < high and low >= 0 and high <= 1
     assert wilson(0, 0) is None
     point = validation_point(np.array([0.2, 0.7]), np.array([False, True]), 0.5, method="fixed")
     assert point.expected_fpr == 0.0 and point.expected_precision == 1.0

@@ -66,10 +66,17 @@ def test_targets_a_run_cannot_meet_are_clear_errors():
 
 def test_without_a_model_the_null_sets_the_threshold():
     accounts = pl.DataFrame(
-        {"cluster_id": [0] * 10 + [1] * 10 + [None] * 80, "risk": [0.9] * 10 + [0.6] * 10 + [0.0] * 80}
+        {
+            "cluster_id": [0] * 10 + [1] * 10 + [None] * 80,
+            "risk": [0.9] * 10 + [0.6] * 10 + [0.0] * 80,
+        }
     )
     clusters = pl.DataFrame({"cluster": [0, 1], "evidence_q": [0.0, 0.5]})
-    point = resolve_operating_point(ScoringConfig(target_fpr=0.01), accounts=accounts, clusters=clusters)
+    point = resolve_operating_point(
+        ScoringConfig(target_fpr=0.01), accounts=accounts, clusters=clusters
+    )
     assert point.method == "null" and point.threshold == 0.9 and point.expected_fpr == 0.0
-    loose = resolve_operating_point(ScoringConfig(target_fpr=0.1), accounts=accounts, clusters=clusters)
+    loose = resolve_operating_point(
+        ScoringConfig(target_fpr=0.1), accounts=accounts, clusters=clusters
+    )
     assert loose.threshold == 0.6 and 0 < loose.expected_fpr <= 0.1
