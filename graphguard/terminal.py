@@ -12,6 +12,7 @@ from rich.text import Text
 
 from graphguard.report.summary import (
     campaign_words,
+    operating_point_words,
     ranked_clusters,
     run_summary,
     scoring_source,
@@ -61,6 +62,9 @@ def _header(run: Run) -> Text:
         "\n",
         _text(scoring_source(run), "dim"),
     )
+    point = operating_point_words(run)
+    if point:
+        header.append_text(Text.assemble("\n", _text(f"operating point: {point}", "dim")))
     return header
 
 

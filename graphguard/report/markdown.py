@@ -10,6 +10,7 @@ import polars as pl
 
 from graphguard.report.summary import (
     campaign_words,
+    operating_point_words,
     ranked_clusters,
     run_summary,
     scoring_source,
@@ -86,6 +87,9 @@ def _md_parameters(run: Run) -> list[str]:
         [f"community {md_escape(key)}", md_escape(exact(community.get(key)))] for key in ordered
     ]
     rows.append(["risk threshold", md_escape(exact(summary.get("risk_threshold")))])
+    point = operating_point_words(run)
+    if point:
+        rows.append(["operating point", md_escape(point)])
     return ["## Run parameters", "", *_md_table(["parameter", "value"], rows)]
 
 

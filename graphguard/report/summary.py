@@ -51,6 +51,60 @@ def run_summary(run: Run) -> dict[str, Any]:
     }
 
 
+def _share(value: Any) -> str | None:
+    return f"{100 * value:.2f}%" if isinstance(value, (int, float)) else None
+
+
+def _interval(value: Any) -> str:
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) for v in value)
+    ):
+        return f" [{100 * value[0]:.2f}%, {100 * value[1]:.2f}%]"
+    return ""
+
+
+#: how each operating-point method is said in a report
+OPERATING_METHODS = {
+    "validation": "on the model's labelled validation accounts",
+    "null": "from the log's null model (no labels)",
+    "fixed": "as set (scoring.risk_threshold)",
+}
+
+
+def operating_point_words(run: Run) -> str | None:
+    """How the flag threshold was chosen and what is expected of it, in one sentence, from
+    run.json's operating_point (`pipeline.operating`); None for a run that has none."""
+    point = section(run.meta, "operating_point")
+    threshold = point.get("threshold")
+    if not isinstance(threshold, (int, float)):
+        return None
+    method = OPERATING_METHODS.get(str(point.get("method")), "by an unknown method")
+    parts = [f"risk ≥ {threshold:.4g}"]
+    target = _share(point.get("target_fpr"))
+    if target:
+        parts.append(f"for a target false-positive rate of {target}")
+    target = _share(point.get("target_precision"))
+    if target:
+        parts.append(f"for a target precision of {target}")
+    parts.append(method)
+    expected = []
+    fpr = _share(point.get("expected_fpr"))
+    if fpr:
+        expected.append(f"false-positive rate {fpr}{_interval(point.get('fpr_interval'))}")
+    precision = _share(point.get("expected_precision"))
+    if precision:
+        expected.append(f"precision {precision}{_interval(point.get('precision_interval'))}")
+    sentence = ", ".join(parts)
+    if expected:
+        sentence += "; expected " + ", ".join(expected)
+        n = point.get("n_negatives")
+        if isinstance(n, int) and point.get("method") == "validation":
+            sentence += f" (95% intervals from {n} validation negatives)"
+    return sentence
+
+
 def ranked_clusters(run: Run) -> pl.DataFrame:
     # The contract says clusters arrive most suspicious first; a stable sort enforces it without
     # undoing whatever tie-break the detector used.

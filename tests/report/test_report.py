@@ -23,6 +23,7 @@ from graphguard.report import (
     render_json,
     render_markdown,
 )
+from graphguard.report.html.run import render_run_html
 from graphguard.terminal import render_terminal
 
 MARKUP_ID = "[bold red]x[/]"
@@ -319,3 +320,37 @@ def test_json_is_strict_and_ranked(run: Run) -> None:
     }
     assert document["meta"]["community"]["method"] == "leiden"
     assert [row["cluster_id"] for row in render_json(run, top=2)["clusters"]] == [10, 20]
+
+
+# ---------------------------------------------------------------------------- operating point
+
+
+def test_every_report_says_how_the_threshold_was_chosen(run_dir: Path) -> None:
+    meta = dict(META)
+    meta["operating_point"] = {
+        "threshold": 0.0057,
+        "method": "validation",
+        "target_fpr": 0.005,
+        "target_precision": None,
+        "expected_fpr": 0.00417,
+        "fpr_interval": [0.00074, 0.02322],
+        "expected_precision": 0.97,
+        "precision_interval": [0.9, 0.99],
+        "expected_recall": 1.0,
+        "n_negatives": 240,
+        "n_positives": 38,
+    }
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    with_point = load_run(run_dir)
+    expected = "for a target false-positive rate of 0.50%, on the model's labelled validation"
+    assert expected in render_markdown(with_point)
+    # (markdown escapes the interval's brackets; the terminal shows them as they are)
+    assert "false-positive rate 0.42% [0.07%, 2.32%]" in terminal_output(with_point)
+    assert "240 validation negatives" in terminal_output(with_point)
+    assert "Operating point" in render_run_html(with_point)
+
+
+def test_reports_without_an_operating_point_say_nothing_of_it(run: Run) -> None:
+    assert "operating point" not in render_markdown(run)
+    assert "operating point" not in terminal_output(run)
+    assert "Operating point" not in render_run_html(run)

@@ -26,7 +26,13 @@ from graphguard.report.html.page import (
     parameters_html,
     risk_colour,
 )
-from graphguard.report.summary import campaign_words, run_summary, shown_ids, since_previous
+from graphguard.report.summary import (
+    campaign_words,
+    operating_point_words,
+    run_summary,
+    shown_ids,
+    since_previous,
+)
 from graphguard.rundir import (
     CAMPAIGN_ID,
     CLUSTER_ID,
@@ -54,6 +60,14 @@ def _tile_counts(run: Run, summary: Mapping[str, Any]) -> list[tuple[str, Any]]:
         ("accounts flagged", summary["accounts_flagged"]),
         ("flag threshold (risk)", summary["risk_threshold"]),
     ]
+
+
+def _operating_section(run: Run) -> str:
+    """How the flag threshold was chosen (run.json operating_point); empty without one."""
+    words = operating_point_words(run)
+    if not words:
+        return ""
+    return f'<section class="card"><h2>Operating point</h2><p>{esc(words)}</p></section>'
 
 
 def _tiles_section(tiles: Sequence[tuple[str, Any]]) -> str:
@@ -323,6 +337,7 @@ def render_run_html(
     body = "\n".join(
         [
             _tiles_section(_tile_counts(run, summary)),
+            _operating_section(run),
             charts,
             _since_section(run),
             _clusters_section(ranked, case_files, top),
