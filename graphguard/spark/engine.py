@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from graphguard import rundir, schema
 from graphguard.campaigns import load_previous, track_campaigns
-from graphguard.config import DetectConfig
+from graphguard.config import ConfigError, DetectConfig
 from graphguard.io import load_labels
 from graphguard.outputs import check_output
 from graphguard.pipeline.stages import Progress, StageTimer
@@ -143,6 +143,15 @@ def run_detection_spark(
     from graphguard.pipeline.detect import DetectionResult, publish_run
 
     config = config or DetectConfig()
+    for key in ("target_fpr", "target_precision"):
+        # the operating point (`pipeline.operating`) is chosen by the local engine only: refuse
+        # it here rather than flag at risk_threshold while the user asked for a target
+        if getattr(config.scoring, key) is not None:
+            raise ConfigError(
+                f"scoring.{key}",
+                "is not supported by the Spark engine yet (it flags at scoring.risk_threshold);"
+                " run with --engine local, or set scoring.risk_threshold",
+            )
     require_spark()
     check_output(out_dir, inputs=(events_path, labels_path, previous), overwrite=overwrite)
     prior = None if previous is None else load_previous(previous)

@@ -112,3 +112,16 @@ def test_same_edges_with_hubs_salted(spark, tmp_path):
             assert np.allclose(salted[column].to_numpy(), local[column].to_numpy(), atol=1e-9)
         else:
             assert salted[column].equals(local[column]), column
+
+
+@pytest.mark.parametrize("key", ["target_fpr", "target_precision"])
+def test_an_operating_point_target_is_refused_before_any_work(tmp_path, ring_log, key):
+    # the Spark engine flags at risk_threshold; a target it would ignore is an error, and
+    # nothing is written
+    from graphguard.config import ConfigError, ScoringConfig
+    from graphguard.spark.engine import run_detection_spark
+
+    config = DetectConfig(scoring=ScoringConfig(**{key: 0.01}))
+    with pytest.raises(ConfigError, match=f"scoring.{key}.*Spark engine"):
+        run_detection_spark(ring_log, tmp_path / "out", config)
+    assert not (tmp_path / "out").exists()
