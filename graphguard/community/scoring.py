@@ -43,10 +43,17 @@ def score_clusters(clusters: pl.DataFrame, cfg: ScoringConfig | None = None) -> 
     calibration columns of `community.calibration.calibrate`.
 
     A family's score is its logistic effect size (how far past a share a person can argue
-    about) times its significance weight against the log's own communities of the same size
-    and activity (one half at q = ``scoring.fdr``): a community must be both strong and unusual
-    for this platform."""
-    fdr = (cfg or ScoringConfig()).fdr
+    about), times, with ``scoring.calibrated_weights``, its significance weight against the log's
+    own communities of the same size and activity (one half at q = ``scoring.fdr``): a
+    community must then be both strong and unusual for this platform."""
+    cfg = cfg or ScoringConfig()
+    fdr = cfg.fdr
+    # the significance weights apply only where scoring.calibrated_weights asks for them
+    weight = (
+        (lambda family: pl.col(f"{family}_weight"))
+        if cfg.calibrated_weights
+        else (lambda family: pl.lit(1.0))
+    )
     infra_signal = pl.max_horizontal(
         "shared_device_event_share", "shared_ip_event_share"
     ) * pl.max_horizontal("target_exclusivity", "creation_burst_share", "sync_engagement_share")
@@ -61,9 +68,9 @@ def score_clusters(clusters: pl.DataFrame, cfg: ScoringConfig | None = None) -> 
                     pl.max_horizontal("sync_engagement_share", "lockstep_member_share"),
                     BEHAVIOUR_CURVE,
                 )
-                * pl.col("behaviour_weight")
+                * weight("behaviour")
             ).alias("behaviour_score"),
-            (_logistic(infra_signal, INFRA_CURVE) * pl.col("infrastructure_weight")).alias(
+            (_logistic(infra_signal, INFRA_CURVE) * weight("infrastructure")).alias(
                 "infrastructure_score"
             ),
             # Bot rings either share hardware or burn a fresh fingerprint per session;

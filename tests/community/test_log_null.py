@@ -64,9 +64,15 @@ def test_a_platform_where_everyone_syncs_a_little_raises_the_bar():
     q_busy = calibrate(_clusters(busy, size), 0.01).get_column("behaviour_q")[-1]
     assert q_quiet < 1e-4
     assert q_busy > 0.5
-    s_quiet = score_clusters(_clusters(quiet, size)).get_column("behaviour_score")[-1]
-    s_busy = score_clusters(_clusters(busy, size)).get_column("behaviour_score")[-1]
+    weighted = ScoringConfig(calibrated_weights=True)
+    s_quiet = score_clusters(_clusters(quiet, size), weighted).get_column("behaviour_score")[-1]
+    s_busy = score_clusters(_clusters(busy, size), weighted).get_column("behaviour_score")[-1]
     assert s_quiet > 0.6 > 0.05 > s_busy
+    # by default the weights are computed but not applied: the same share scores the same
+    plain = [
+        score_clusters(_clusters(x, size)).get_column("behaviour_score")[-1] for x in (quiet, busy)
+    ]
+    assert plain[0] == pytest.approx(plain[1])
 
 
 def test_the_null_resists_a_stratum_full_of_campaigns():
