@@ -39,7 +39,6 @@ import polars as pl
 import torch
 
 from graphguard import schema
-from graphguard.community.scoring import score_accounts
 from graphguard.config import DetectConfig
 from graphguard.features.account import FEATURE_NAMES, select_features
 from graphguard.graph.inputs import graph_inputs, label_codes
@@ -73,14 +72,7 @@ def prepare(world, config: DetectConfig) -> dict:
     table = stages.features()
     names = select_features(())
     inputs = graph_inputs(table, stages.graph.edges, feature_names=names)
-    evidence = score_accounts(
-        stages.n_accounts,
-        stages.account_ids,
-        stages.partition.membership,
-        stages.members,
-        stages.clusters,
-        config.scoring,
-    ).sort("account")
+    evidence = stages.scores().sort("account")
     ids = stages.account_ids
     truth = pl.DataFrame({schema.ACCOUNT: ids.cast(pl.String)}).join(
         world.truth.select(schema.ACCOUNT, schema.LABEL), on=schema.ACCOUNT, how="left"

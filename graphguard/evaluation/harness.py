@@ -217,7 +217,6 @@ def score_world(
     the gbt and mlp settings. With ``model_path`` the fitted GraphSAGE is saved there, with
     ``model_metadata``.
     """
-    from graphguard.community.scoring import score_accounts
     from graphguard.features.account import select_features
     from graphguard.graph.inputs import graph_inputs, label_codes
     from graphguard.models.baselines import fit_predict_gbt, fit_predict_mlp, neighbour_aggregate
@@ -237,14 +236,7 @@ def score_world(
         stages = build_stages(world.events, config)
         table = stages.features()
         inputs = graph_inputs(table, stages.graph.edges, feature_names=names, relations=relations)
-        evidence = score_accounts(
-            stages.n_accounts,
-            stages.account_ids,
-            stages.partition.membership,
-            stages.members,
-            stages.clusters,
-            config.scoring,
-        ).sort("account")
+        evidence = stages.scores().sort("account")
         seconds["pipeline"] = seconds.get("pipeline", 0.0) + time.perf_counter() - start
         return {"stages": stages, "inputs": inputs, "evidence": evidence}
 

@@ -19,7 +19,7 @@ import polars as pl
 from graphguard import __version__, metrics, rundir, schema
 from graphguard.campaigns import PreviousRun, load_previous, track_campaigns
 from graphguard.community.evidence import with_cluster
-from graphguard.community.scoring import label_clusters, score_accounts
+from graphguard.community.scoring import label_clusters
 from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
 from graphguard.graph.build import IndexedEvents, entity_edges
@@ -93,20 +93,12 @@ def detect(
     timer = timer or StageTimer()
     stages = build_stages(events, config, progress=progress, timer=timer)
     del events
-    n_accounts = stages.n_accounts
     account_ids = stages.account_ids
     graph = stages.graph
     partition = stages.partition
     indexed = stages.indexed
     with timer.stage("scoring", progress):
-        accounts = score_accounts(
-            n_accounts,
-            account_ids,
-            partition.membership,
-            stages.members,
-            stages.clusters,
-            config.scoring,
-        )
+        accounts = stages.scores()
     if model is not None:
         with timer.stage("features", progress):
             features = stages.features()

@@ -20,7 +20,7 @@ import psutil
 from graphguard import schema
 from graphguard.community.evidence import community_evidence
 from graphguard.community.leiden import Partition, leiden
-from graphguard.community.scoring import score_clusters
+from graphguard.community.scoring import score_accounts, score_clusters
 from graphguard.config import DetectConfig
 from graphguard.errors import OutOfMemoryError
 from graphguard.features.account import account_features
@@ -89,6 +89,18 @@ class Stages:
     @property
     def n_accounts(self) -> int:
         return len(self.account_ids)
+
+    def scores(self) -> pl.DataFrame:
+        """`score_accounts` of every account index (the evidence-only risk and class scores),
+        in account-index order."""
+        return score_accounts(
+            self.n_accounts,
+            self.account_ids,
+            self.partition.membership,
+            self.members,
+            self.clusters,
+            self.config.scoring,
+        )
 
     def features(self) -> pl.DataFrame:
         """`account_features` of every account index (one row each, sorted)."""

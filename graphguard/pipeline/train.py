@@ -19,7 +19,6 @@ import numpy as np
 import polars as pl
 
 from graphguard import __version__, schema
-from graphguard.community.scoring import score_accounts
 from graphguard.config import DetectConfig, to_dict
 from graphguard.features.account import FEATURE_NAMES
 from graphguard.graph.inputs import GraphInputs, graph_inputs, label_codes
@@ -118,14 +117,7 @@ def validation_scores(
     without retraining. Validation is `GraphSAGEDetector.validation_split` (what `fit` held
     out)."""
     val = np.flatnonzero(detector.validation_split(y))
-    accounts = score_accounts(
-        stages.n_accounts,
-        stages.account_ids,
-        stages.partition.membership,
-        stages.members,
-        stages.clusters,
-        stages.config.scoring,
-    ).sort("account")
+    accounts = stages.scores().sort("account")
     evidence = accounts.get_column("risk").fill_null(0.0).clip(0.0, 1.0).to_numpy()
     model_risk = 1.0 - detector.predict_proba(inputs)[:, schema.LABELS.index(schema.BENIGN)]
     return {

@@ -103,7 +103,6 @@ def test_members_share_no_device_with_each_other():
 
 
 def test_own_features_separate_far_worse_than_on_easy_worlds_but_co_activity_still_does():
-    from graphguard.community.scoring import score_accounts
     from graphguard.config import DetectConfig
     from graphguard.features.account import FEATURE_NAMES
     from graphguard.graph.inputs import label_codes
@@ -125,14 +124,7 @@ def test_own_features_separate_far_worse_than_on_easy_worlds_but_co_activity_sti
         split = rng.random(y.size)
         train, val, test = split < 0.3, (split >= 0.3) & (split < 0.4), split >= 0.4
         score = fit_predict_gbt(x, y, train, val, seed=0)
-        evidence = score_accounts(
-            stages.n_accounts,
-            stages.account_ids,
-            stages.partition.membership,
-            stages.members,
-            stages.clusters,
-            config.scoring,
-        ).sort("account")
+        evidence = stages.scores().sort("account")
         result[difficulty] = (
             auprc(abusive[test], score[test]),
             auprc(abusive[test], evidence.get_column("risk").to_numpy()[test]),
