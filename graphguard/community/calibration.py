@@ -22,7 +22,7 @@ stand out against it.
 
 Everything here reads only the per-community table, so both engines (the Spark engine collects
 that table and calls the same `score_clusters`) give the same figures. `null_fpr` and
-`threshold_for_fpr` turn the q-values into an operating point without labels (NULL_API.md).
+`threshold_for_fpr` turn the q-values into an operating point without labels.
 """
 
 from __future__ import annotations
