@@ -33,7 +33,7 @@ import polars as pl
 from scipy.special import gammainc
 
 from graphguard.dense.significance import bh_qvalues, gamma_tail
-from graphguard.graph.context import engagements
+from graphguard.graph.context import engagements, has_hardware
 
 #: FRAUDAR's target weight 1 / log(OFFSET + degree) (`dense.bipartite.log_weights`)
 OFFSET = 5.0
@@ -66,6 +66,9 @@ DENSE_SCORE_COLUMNS: tuple[str, ...] = (
 )
 
 _FLOAT = pl.Float64
+_COUNT = pl.Int64
+#: the integer columns of `BLOCK_COLUMNS`
+COUNT_COLUMNS = ("dense_block_targets", "dense_block_edges", "dense_block_reach")
 
 
 def poisson_tail(k: np.ndarray, lam: np.ndarray) -> np.ndarray:
@@ -147,7 +150,15 @@ def block_evidence(
     per_cluster = per_cluster.group_by("cluster").agg(
         pl.col("da").sum().alias("D"), (pl.col("da") ** 2).sum().alias("Q")
     )
-    return _block_tables(member_edges, d_unit, per_cluster, n_edges, sums)
+    clusters, members = _block_tables(member_edges, d_unit, per_cluster, n_edges, sums)
+    # every community has a row: those whose members engaged nothing have zeros
+    every, _ = unmeasured(membership)
+    clusters = (
+        every.select("cluster")
+        .join(clusters, on="cluster", how="left")
+        .with_columns(pl.col(BLOCK_COLUMNS).fill_null(0))
+    )
+    return clusters, members
 
 
 def _block_tables(
@@ -254,15 +265,27 @@ def _block_tables(
     return clusters, members
 
 
+def dense_measured(indexed: pl.DataFrame, setting: str) -> bool:
+    """Whether the evidence stage measures the dense blocks (``scoring.dense_evidence``): "on",
+    or "auto" on a log where no event has a device or an IP."""
+    return setting == "on" or (setting == "auto" and not has_hardware(indexed))
+
+
 def dense_applies(clusters: pl.DataFrame, setting: str) -> bool:
-    """Whether the dense score enters suspicion (``scoring.dense_evidence``): "auto" when no
-    community member used a device or an IP (columns n_devices, n_ips)."""
-    if setting != "auto":
-        return setting == "on"
-    if not {"n_devices", "n_ips"} <= set(clusters.columns):
+    """Whether the dense score enters suspicion: the blocks were measured (`dense_measured`:
+    their columns are there and not null) and ``scoring.dense_evidence`` is not "off"."""
+    if setting == "off" or "dense_observed" not in clusters.columns or clusters.height == 0:
         return False
-    hardware = clusters.select(pl.col("n_devices").sum() + pl.col("n_ips").sum()).item()
-    return not hardware
+    return clusters.get_column("dense_observed").null_count() < clusters.height
+
+
+def unmeasured(membership: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The tables of `block_evidence` where the blocks are not measured: null columns."""
+    clusters = np.unique(np.asarray(membership, dtype=np.int64))
+    table = pl.DataFrame({"cluster": clusters[clusters >= 0]}).with_columns(
+        pl.lit(None, dtype=_COUNT if c in COUNT_COLUMNS else _FLOAT).alias(c) for c in BLOCK_COLUMNS
+    )
+    return table, pl.DataFrame(schema={"account": pl.UInt32, "p_dense": _FLOAT})
 
 
 def dense_scores(
@@ -275,7 +298,7 @@ def dense_scores(
     them, `BLOCK_COLUMNS`), and the score: a logistic in log2(lift), one half at ``midpoint``,
     times the significance weight 1 / (1 + (q / fdr)^2); 0 where it does not ``applies``
     (`dense_applies`). A table without the columns (a caller's own evidence) scores 0."""
-    if not set(BLOCK_COLUMNS) <= set(clusters.columns):
+    if not set(BLOCK_COLUMNS) <= set(clusters.columns) or not applies:
         return clusters.with_columns(
             *[pl.lit(None, dtype=_FLOAT).alias(c) for c in DENSE_SCORE_COLUMNS],
             pl.lit(0.0).alias("dense_score"),
@@ -300,5 +323,5 @@ def dense_scores(
         pl.Series("dense_z", (observed - mean) / np.sqrt(np.maximum(var, 1e-12))),
         pl.Series("dense_p", p),
         pl.Series("dense_q", q),
-        pl.Series("dense_score", effect / (1.0 + (q / fdr) ** 2) if applies else 0.0 * q),
+        pl.Series("dense_score", effect / (1.0 + (q / fdr) ** 2)),
     )

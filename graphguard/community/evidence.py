@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from graphguard.community.blocks import BLOCK_COLUMNS, block_evidence
+from graphguard.community.blocks import block_evidence, dense_measured, unmeasured
 from graphguard.graph.context import US, device_usage, engagements, hour_key, single_use_device
 from graphguard.schema import RELATIONS
 from graphguard.scores import name_of_max
@@ -65,6 +65,7 @@ def community_evidence(
     sync_min_share: float,
     creation_burst_window_s: float,
     post_types: tuple[str, ...] = ("post",),
+    dense_evidence: str = "auto",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Evidence per community and participation per member.
 
@@ -78,6 +79,8 @@ def community_evidence(
             relative, so that fans trickling in over hours do not read as a burst.
         creation_burst_window_s: window for the densest burst of member signups.
         post_types: event types that author their target (`community.blocks`).
+        dense_evidence: ``scoring.dense_evidence``: whether the blocks are measured
+            (`community.blocks.dense_measured`; their columns are null where not).
 
     Returns:
         ``(clusters, members)``. ``clusters`` has one row per community with evidence columns;
@@ -157,9 +160,12 @@ def community_evidence(
         pl.col("_synced").mean().alias("p_sync"),
         pl.col("_exclusive").mean().alias("p_exclusive"),
     )
-    block_clusters, block_members = block_evidence(
-        indexed, membership, engagement_types=engagement_types, post_types=post_types
-    )
+    if dense_measured(indexed, dense_evidence):
+        block_clusters, block_members = block_evidence(
+            indexed, membership, engagement_types=engagement_types, post_types=post_types
+        )
+    else:
+        block_clusters, block_members = unmeasured(membership)
     members = (
         member_map.join(member_infra, on="account", how="left")
         .join(member_engage, on="account", how="left")
@@ -210,7 +216,6 @@ def community_evidence(
         .join(_creation_bursts(ev, signup_types, creation_burst_window_s), on="cluster", how="left")
         .join(_internal_structure(edges, member_map), on="cluster", how="left")
         .join(block_clusters, on="cluster", how="left")
-        .with_columns(pl.col(BLOCK_COLUMNS).fill_null(0))
         .with_columns(
             pl.col("n_engagements").fill_null(0),
             pl.col("sync_engagement_share").fill_null(0.0),

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from graphguard.config import GraphConfig, LocalConfig, RelationConfig
-from graphguard.graph.context import US, engagements, hour_key
+from graphguard.graph.context import US, engagements, has_hardware, hour_key
 from graphguard.schema import ANY_RELATION, RELATIONS
 
 __all__ = ["ANY_RELATION", "RELATIONS", "all_relations", "remove_stale_spills", "windowed_pairs"]
@@ -490,16 +490,6 @@ def dense_capped(cfg: GraphConfig, has_hardware: Callable[[], bool]) -> bool:
     return has_hardware()
 
 
-def _has_hardware(events: pl.DataFrame) -> bool:
-    return bool(
-        _collect(
-            events.lazy().select(
-                (pl.col("device").is_not_null() | pl.col("ip").is_not_null()).any()
-            )
-        ).item()
-    )
-
-
 def all_relations(
     events: pl.DataFrame,
     cfg: GraphConfig,
@@ -535,7 +525,7 @@ def all_relations(
         done("sync")
     if cfg.dense.enabled:
         dense = cfg.dense
-        if not dense_capped(cfg, lambda: _has_hardware(events)):
+        if not dense_capped(cfg, lambda: has_hardware(events)):
             dense = replace(dense, max_accounts=None)
         out["dense"] = dense_pairs(events, dense, cfg.engagement_types, local, engaged=engaged)
         done("dense")

@@ -25,7 +25,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
-from graphguard.community.blocks import BLOCK_COLUMNS, block_members, log_weight
+from graphguard.community.blocks import BLOCK_COLUMNS, COUNT_COLUMNS, block_members, log_weight
 from graphguard.community.evidence import LOCKSTEP_MIN_TARGETS, community_evidence
 from graphguard.community.scoring import score_clusters
 from graphguard.graph.context import HOUR_US, US
@@ -172,6 +172,7 @@ def community_evidence_spark(
     sync_min_share: float,
     creation_burst_window_s: float,
     post_types: tuple[str, ...] = ("post",),
+    dense_evidence: str = "auto",
 ) -> tuple[pl.DataFrame, DataFrame]:
     """`community_evidence` on Spark: ``(clusters, members)``.
 
@@ -303,29 +304,26 @@ def community_evidence_spark(
         .withColumn("accounts_per_device", F.col("size") / F.greatest("n_devices", F.lit(1)))
         .withColumn("creation_burst_share", F.col("signup_burst_size") / F.col("size"))
     )
-    block_clusters, block_members = _block_evidence(
-        indexed, member_map, engagement_types, post_types
+    hardware = F.col("device").isNotNull() | F.col("ip").isNotNull()
+    measured = dense_evidence == "on" or (
+        dense_evidence == "auto" and not indexed.filter(hardware).limit(1).count()
     )
-    members = members.join(block_members, on="account", how="left").fillna(0.0, subset=["p_dense"])
-    clusters = (
-        clusters.join(block_clusters, on="cluster", how="left")
-        .fillna(
-            0,
-            subset=[
-                c
-                for c in BLOCK_COLUMNS
-                if c in ("dense_block_targets", "dense_block_edges", "dense_block_reach")
-            ],
+    if measured:  # `community.blocks.dense_measured`
+        block_clusters, block_members = _block_evidence(
+            indexed, member_map, engagement_types, post_types
         )
-        .fillna(
-            0.0,
-            subset=[
-                c
-                for c in BLOCK_COLUMNS
-                if c not in ("dense_block_targets", "dense_block_edges", "dense_block_reach")
-            ],
+        members = members.join(block_members, on="account", how="left")
+        clusters = (
+            clusters.join(block_clusters, on="cluster", how="left")
+            .fillna(0, subset=list(COUNT_COLUMNS))
+            .fillna(0.0, subset=[c for c in BLOCK_COLUMNS if c not in COUNT_COLUMNS])
         )
-    )
+    else:
+        members = members.withColumn("p_dense", F.lit(None).cast("double"))
+        for name in BLOCK_COLUMNS:
+            kind = "long" if name in COUNT_COLUMNS else "double"
+            clusters = clusters.withColumn(name, F.lit(None).cast(kind))
+    members = members.fillna(0.0, subset=["p_dense"])
     local = to_polars(clusters, cluster_schema).sort("cluster")
     return local, members
 
@@ -561,6 +559,7 @@ def spark_evidence(stages: Any) -> tuple[pl.DataFrame, DataFrame]:
         sync_min_share=config.scoring.sync_min_share,
         creation_burst_window_s=config.scoring.creation_burst_window_s,
         post_types=tuple(config.scoring.post_types),
+        dense_evidence=config.scoring.dense_evidence,
     )
     return score_clusters(clusters, config.scoring), members.persist()
 

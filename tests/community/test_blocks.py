@@ -8,10 +8,12 @@ import polars as pl
 import pytest
 
 from graphguard import schema
-from graphguard.community.blocks import BLOCK_COLUMNS, dense_applies, dense_scores
+from graphguard.community.blocks import BLOCK_COLUMNS, dense_applies, dense_measured, dense_scores
 from graphguard.config import DetectConfig, GraphConfig, ScoringConfig
 from graphguard.pipeline.detect import detect
+from graphguard.graph.build import index_events
 from tests.worlds import (
+    bot_ring,
     fans_of_creator,
     frame,
     ordinary_users,
@@ -107,10 +109,19 @@ def test_dense_scores_follow_lift_and_q():
     assert off.get_column("dense_score").to_list() == [0.0, 0.0, 0.0]
 
 
-def test_auto_applies_only_without_hardware():
-    none = pl.DataFrame(
-        {"n_devices": [0, 0], "n_ips": [0, 0]}, schema_overrides={"n_devices": pl.UInt32}
-    )
-    some = pl.DataFrame({"n_devices": [0, 2], "n_ips": [0, 0]})
-    assert dense_applies(none, "auto") and not dense_applies(some, "auto")
-    assert dense_applies(some, "on") and not dense_applies(none, "off")
+def test_auto_measures_only_a_log_without_hardware(ratings_run):
+    rng = np.random.default_rng(5)
+    with_hardware = frame(ordinary_users(rng, 50))
+    indexed, _ = index_events(with_hardware)
+    assert not dense_measured(indexed, "auto") and dense_measured(indexed, "on")
+    assert not dense_measured(indexed, "off")
+    measured = ratings_run.clusters
+    assert dense_applies(measured, "auto") and not dense_applies(measured, "off")
+    # a log with devices and IPs: the blocks are not measured, their columns are null
+    result = detect(frame(ordinary_users(rng, 300) + bot_ring(rng)), DetectConfig())
+    clusters = result.clusters
+    assert clusters.height >= 1
+    assert clusters.get_column("dense_observed").null_count() == clusters.height
+    assert clusters.get_column("dense_score").max() == 0.0
+    assert not dense_applies(clusters, "auto")
+    assert result.accounts.get_column("dense_part").max() == 0.0
