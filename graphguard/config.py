@@ -221,6 +221,10 @@ class GraphConfig:
     #: interest communities around popular creators absorb small rings), "always", "never"
     #: (the pair budget then bounds the hubs)
     dense_cap: str = "auto"
+    #: graph.dense.min_support where the cap is lifted (a log without devices or IPs): two
+    #: shared targets, so a sparse block's accounts (each pair shares one or two of the
+    #: block's targets) are clustered (MovieLens, seed 12: sparse blocks 70% -> 95-99% caught)
+    dense_uncapped_support: int = 2
     #: an edge must carry at least this much combined weight to enter community detection.
     min_edge_weight: float = 0.0
 
@@ -234,6 +238,7 @@ class GraphConfig:
                 raise ConfigError(f"graph.{name}", "must be a RelationConfig")
         check_non_negative("graph.min_edge_weight", self.min_edge_weight)
         check_choice("graph.dense_cap", self.dense_cap, DENSE_CAPS)
+        check_int_at_least("graph.dense_uncapped_support", self.dense_uncapped_support, 1)
 
 
 @dataclass(frozen=True)

@@ -526,7 +526,7 @@ def all_relations(
     if cfg.dense.enabled:
         dense = cfg.dense
         if not dense_capped(cfg, lambda: has_hardware(events)):
-            dense = replace(dense, max_accounts=None)
+            dense = replace(dense, max_accounts=None, min_support=cfg.dense_uncapped_support)
         out["dense"] = dense_pairs(events, dense, cfg.engagement_types, local, engaged=engaged)
         done("dense")
     return out

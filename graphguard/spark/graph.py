@@ -267,7 +267,7 @@ def all_relations(indexed: DataFrame, cfg: GraphConfig, salt_above: int) -> dict
         dense = cfg.dense
         hardware = F.col("device").isNotNull() | F.col("ip").isNotNull()
         if not dense_capped(cfg, lambda: bool(indexed.filter(hardware).limit(1).count())):
-            dense = replace(dense, max_accounts=None)
+            dense = replace(dense, max_accounts=None, min_support=cfg.dense_uncapped_support)
         out["dense"] = _target_pairs(
             indexed, dense, cfg.engagement_types, "dense", None, salt_above
         )
