@@ -135,7 +135,7 @@ def test_same_edges_on_a_ratings_log_with_the_pair_budget(spark, tmp_path):
     from graphguard.spark.graph import account_graph
     from graphguard.spark.graph import index_events as spark_index
     from graphguard.spark.read import read_events
-    from tests.community.test_blocks import _ratings_log
+    from tests.community.test_dense_blocks import _ratings_log
 
     events_path = tmp_path / "events.parquet"
     _ratings_log().write_parquet(events_path)

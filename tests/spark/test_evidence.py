@@ -56,7 +56,7 @@ def test_a_ratings_log_with_a_dense_block(spark):
     """The dense-block family (`community.blocks`) on a log without devices or IPs: the Spark
     evidence, members and account scores equal the local engine's, and the block is flagged."""
     from graphguard.spark.scoring import spark_scores
-    from tests.community.test_blocks import _ratings_log
+    from tests.community.test_dense_blocks import _ratings_log
 
     stages = run_pipeline(_ratings_log()).stages
     frames = spark_frames(spark, stages)
