@@ -312,8 +312,9 @@ class ScoringConfig:
     #: used a device or an IP (a ratings, reviews or follows log: the dense block is then the
     #: only coordination left to see), "on", "off". Its columns and q are computed either way.
     #: Not on by default where hardware is logged: on the simulator's worlds organic interest
-    #: communities (members liking the same creators) reach lifts of 11-14, far past
-    #: MovieLens's injected blocks, and flagged 12% of ordinary accounts (seed 101).
+    #: communities (members liking the same creators) reach lifts up to 34, and forced on it
+    #: flagged 8.3% of ordinary accounts and 17% of the fan communities (seed 101, 20k
+    #: accounts): the configuration null does not explain interest structure.
     dense_evidence: str = "auto"
     #: event types by which an account authors their target (a post): the dense-block evidence
     #: (`community.blocks`) counts an authored target as its author, so fans of one creator

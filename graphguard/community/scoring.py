@@ -8,11 +8,16 @@ Two kinds of coordination make a community suspicious:
   goes with something families and kiosks do not show: engagement concentrated on targets the
   group has to itself, a burst of signups, or synchrony.
 
+On a log without devices or IPs (ratings, reviews, follows) a third: the members' dense
+account x target block against the configuration null (`community.blocks`, its score one half
+at ``scoring.dense_lift``; ``scoring.dense_evidence``).
+
 Each is mapped to [0, 1] with a logistic curve whose midpoint is a share a person can argue
-about (a quarter of engagement in bursts is already far beyond what organic users show), and the
-two combine as a noisy-OR. An account's risk is its community's suspicion scaled by how much of
-its own activity takes part in that coordination, so a real user pulled into a ring's community
-by one shared residential IP is not flagged with it.
+about (a quarter of engagement in bursts is already far beyond what organic users show), and they
+combine as a noisy-OR. An account's risk is its community's suspicion scaled by how much of
+its own activity takes part in that coordination (for the dense block: its share of engaged
+targets in the block, ``p_dense``), so a real user pulled into a ring's community by one shared
+residential IP is not flagged with it.
 """
 
 from __future__ import annotations
