@@ -10,8 +10,8 @@ import pytest
 from graphguard import schema
 from graphguard.community.blocks import BLOCK_COLUMNS, dense_applies, dense_measured, dense_scores
 from graphguard.config import DetectConfig, GraphConfig, ScoringConfig
-from graphguard.pipeline.detect import detect
 from graphguard.graph.build import index_events
+from graphguard.pipeline.detect import detect
 from tests.worlds import (
     bot_ring,
     fans_of_creator,
