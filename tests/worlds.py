@@ -176,3 +176,51 @@ def hostile_cluster(run_dir: Path) -> int:
     ids = accounts.filter(pl.col(schema.ACCOUNT) == HTML_ID).get_column("cluster_id")
     assert ids[0] is not None, "the hostile ring must be found as a cluster"
     return int(ids[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Ratings-like logs (no device, no IP): dense blocks and the organic crowds the null explains
+
+
+def without_hardware(rows: list[tuple]) -> list[tuple]:
+    """The rows with no device and no IP (a ratings, reviews or follows log)."""
+    return [(t, a, kind, None, None, target) for t, a, kind, _, _, target in rows]
+
+
+def spread_block(
+    rng: np.random.Generator,
+    *,
+    accounts: int = 30,
+    targets: int = 30,
+    density: float = 0.8,
+    prefix: str = "fake",
+) -> list[tuple]:
+    """A dense account x target block spread over a month: each account likes its share of the
+    block's own targets on three days of its own, at random hours (no synchrony to see)."""
+    rows = []
+    for a in range(accounts):
+        days = rng.integers(0, 30, 3)
+        for j in np.nonzero(rng.random(targets) < density)[0]:
+            t = T0 + timedelta(days=int(rng.choice(days)), seconds=int(rng.integers(0, 86400)))
+            rows.append((t, f"{prefix}{a}", "like", None, None, f"{prefix}-item{j}"))
+    return rows
+
+
+def fans_of_creator(
+    rng: np.random.Generator,
+    fans: int,
+    *,
+    posts: int = 25,
+    creator: str = "creator0",
+    prefix: str = "user",
+) -> list[tuple]:
+    """One creator posting ``posts`` times over a month, and ``fans`` accounts (``prefix`` +
+    index) each liking about half of the posts hours after they appear."""
+    rows = []
+    for p in range(posts):
+        posted = T0 + timedelta(days=int(rng.integers(0, 29)), hours=int(rng.integers(0, 20)))
+        rows.append((posted, creator, "post", None, None, f"{creator}-post{p}"))
+        for a in np.nonzero(rng.random(fans) < 0.5)[0]:
+            t = posted + timedelta(seconds=int(1200 + rng.lognormal(np.log(5 * 3600), 1.0)))
+            rows.append((t, f"{prefix}{a}", "like", None, None, f"{creator}-post{p}"))
+    return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from graphguard.community.blocks import block_evidence, dense_measured, unmeasured
 from graphguard.graph.context import US, device_usage, engagements, hour_key, single_use_device
 from graphguard.schema import RELATIONS
 from graphguard.scores import name_of_max
@@ -63,6 +64,8 @@ def community_evidence(
     sync_window_s: float,
     sync_min_share: float,
     creation_burst_window_s: float,
+    post_types: tuple[str, ...] = ("post",),
+    dense_evidence: str = "auto",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Evidence per community and participation per member.
 
@@ -75,11 +78,15 @@ def community_evidence(
             members who ever engaged that target (and at least two) did so within the window;
             relative, so that fans trickling in over hours do not read as a burst.
         creation_burst_window_s: window for the densest burst of member signups.
+        post_types: event types that author their target (`community.blocks`).
+        dense_evidence: ``scoring.dense_evidence``: whether the blocks are measured
+            (`community.blocks.dense_measured`; their columns are null where not).
 
     Returns:
         ``(clusters, members)``. ``clusters`` has one row per community with evidence columns;
         ``members`` one row per member account with ``p_shared_device``, ``p_shared_ip``,
-        ``p_sync``, ``p_exclusive`` (the shares of that account's own activity).
+        ``p_sync``, ``p_exclusive``, ``p_dense`` (the shares of that account's own activity).
+        The dense-block columns (`community.blocks.BLOCK_COLUMNS`) come from `block_evidence`.
     """
     member_map = pl.DataFrame(
         {"account": np.arange(membership.shape[0], dtype=np.uint32), "cluster": membership}
@@ -153,14 +160,22 @@ def community_evidence(
         pl.col("_synced").mean().alias("p_sync"),
         pl.col("_exclusive").mean().alias("p_exclusive"),
     )
+    if dense_measured(indexed, dense_evidence):
+        block_clusters, block_members = block_evidence(
+            indexed, membership, engagement_types=engagement_types, post_types=post_types
+        )
+    else:
+        block_clusters, block_members = unmeasured(membership)
     members = (
         member_map.join(member_infra, on="account", how="left")
         .join(member_engage, on="account", how="left")
+        .join(block_members, on="account", how="left")
         .with_columns(
             pl.col("n_engaged_targets").fill_null(0),
             pl.col("n_synced_targets").fill_null(0),
             pl.col("p_sync").fill_null(0.0),
             pl.col("p_exclusive").fill_null(0.0),
+            pl.col("p_dense").fill_null(0.0),
         )
         .sort("account")
     )
@@ -200,6 +215,7 @@ def community_evidence(
         .join(lockstep, on="cluster", how="left")
         .join(_creation_bursts(ev, signup_types, creation_burst_window_s), on="cluster", how="left")
         .join(_internal_structure(edges, member_map), on="cluster", how="left")
+        .join(block_clusters, on="cluster", how="left")
         .with_columns(
             pl.col("n_engagements").fill_null(0),
             pl.col("sync_engagement_share").fill_null(0.0),

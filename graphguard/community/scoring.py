@@ -8,11 +8,16 @@ Two kinds of coordination make a community suspicious:
   goes with something families and kiosks do not show: engagement concentrated on targets the
   group has to itself, a burst of signups, or synchrony.
 
+On a log without devices or IPs (ratings, reviews, follows) a third: the members' dense
+account x target block against the configuration null (`community.blocks`, its score one half
+at ``scoring.dense_lift``; ``scoring.dense_evidence``).
+
 Each is mapped to [0, 1] with a logistic curve whose midpoint is a share a person can argue
-about (a quarter of engagement in bursts is already far beyond what organic users show), and the
-two combine as a noisy-OR. An account's risk is its community's suspicion scaled by how much of
-its own activity takes part in that coordination, so a real user pulled into a ring's community
-by one shared residential IP is not flagged with it.
+about (a quarter of engagement in bursts is already far beyond what organic users show), and they
+combine as a noisy-OR. An account's risk is its community's suspicion scaled by how much of
+its own activity takes part in that coordination (for the dense block: its share of engaged
+targets in the block, ``p_dense``), so a real user pulled into a ring's community by one shared
+residential IP is not flagged with it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from graphguard import schema
+from graphguard.community.blocks import dense_applies, dense_scores
 from graphguard.community.calibration import calibrate
 from graphguard.community.evidence import LOCKSTEP_MIN_TARGETS
 from graphguard.config import ScoringConfig
@@ -57,35 +63,36 @@ def score_clusters(clusters: pl.DataFrame, cfg: ScoringConfig | None = None) -> 
     infra_signal = pl.max_horizontal(
         "shared_device_event_share", "shared_ip_event_share"
     ) * pl.max_horizontal("target_exclusivity", "creation_burst_share", "sync_engagement_share")
-    scored = (
-        calibrate(clusters, fdr)
-        .with_columns(
-            # Either most of the members' engagement lands in bursts with other members, or most
-            # members repeatedly take part in such bursts (camouflage can dilute the first, not the
-            # second).
-            (
-                _logistic(
-                    pl.max_horizontal("sync_engagement_share", "lockstep_member_share"),
-                    BEHAVIOUR_CURVE,
-                )
-                * weight("behaviour")
-            ).alias("behaviour_score"),
-            (_logistic(infra_signal, INFRA_CURVE) * weight("infrastructure")).alias(
-                "infrastructure_score"
-            ),
-            # Bot rings either share hardware or burn a fresh fingerprint per session;
-            # fake-engagement pods and boosts run from their members' own devices. (A kind, not
-            # a suspicion: it splits risk between the two abuse classes, so it is not weighted.)
+    scored = calibrate(clusters, fdr).with_columns(
+        # Either most of the members' engagement lands in bursts with other members, or most
+        # members repeatedly take part in such bursts (camouflage can dilute the first, not the
+        # second).
+        (
             _logistic(
-                pl.max_horizontal("shared_device_event_share", "single_use_device_event_share"),
-                BOT_CURVE,
-            ).alias("bot_likeness"),
-        )
-        .with_columns(
-            noisy_or(pl.col("behaviour_score"), pl.col("infrastructure_score")).alias("suspicion")
-        )
+                pl.max_horizontal("sync_engagement_share", "lockstep_member_share"),
+                BEHAVIOUR_CURVE,
+            )
+            * weight("behaviour")
+        ).alias("behaviour_score"),
+        (_logistic(infra_signal, INFRA_CURVE) * weight("infrastructure")).alias(
+            "infrastructure_score"
+        ),
+        # Bot rings either share hardware or burn a fresh fingerprint per session;
+        # fake-engagement pods and boosts run from their members' own devices. (A kind, not
+        # a suspicion: it splits risk between the two abuse classes, so it is not weighted.)
+        _logistic(
+            pl.max_horizontal("shared_device_event_share", "single_use_device_event_share"),
+            BOT_CURVE,
+        ).alias("bot_likeness"),
     )
-    return scored
+    # the dense account x target block against the configuration null (`community.blocks`):
+    # its own p-value, q over the communities and score, whatever calibrated_weights says
+    scored = dense_scores(scored, fdr, cfg.dense_lift, dense_applies(clusters, cfg.dense_evidence))
+    return scored.with_columns(
+        noisy_or(
+            pl.col("behaviour_score"), pl.col("infrastructure_score"), pl.col("dense_score")
+        ).alias("suspicion")
+    )
 
 
 def score_accounts(
@@ -135,23 +142,27 @@ def score_accounts(
     table = (
         base.join(members.drop("cluster"), on="account", how="left")
         .join(
-            clusters.select("cluster", "behaviour_score", "infrastructure_score", "bot_likeness"),
+            clusters.select(
+                "cluster", "behaviour_score", "infrastructure_score", "dense_score", "bot_likeness"
+            ),
             on="cluster",
             how="left",
         )
         .with_columns(
             pl.col("behaviour_score").fill_null(0.0),
             pl.col("infrastructure_score").fill_null(0.0),
+            pl.col("dense_score").fill_null(0.0),
             pl.col("bot_likeness").fill_null(0.0),
             pl.max_horizontal("p_shared_device", "p_sync").fill_null(0.0).alias("participation"),
         )
         .with_columns(
             (pl.col("behaviour_score") * sync_part).alias("behaviour_part"),
             (pl.col("infrastructure_score") * part("p_shared_device")).alias("infrastructure_part"),
+            (pl.col("dense_score") * part("p_dense")).alias("dense_part"),
             pl.col("n_synced_targets").fill_null(0),
         )
         .with_columns(
-            noisy_or(pl.col("behaviour_part"), pl.col("infrastructure_part"))
+            noisy_or(pl.col("behaviour_part"), pl.col("infrastructure_part"), pl.col("dense_part"))
             .clip(0.0, 1.0)
             .alias("risk")
         )

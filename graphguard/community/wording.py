@@ -178,6 +178,7 @@ def evidence_facts(
                 level("single_use_device_event_share"),
             )
         )
+    facts += _dense_facts(row)
     facts += _calibration_facts(row)
     if row.get("internal_edges") is not None:
         relation = row.get("dominant_relation")
@@ -192,6 +193,40 @@ def evidence_facts(
             )
         )
     return facts
+
+
+#: a dense block is put into words when its score (`community.blocks`) reaches this
+DENSE_SHOWN_AT = 0.1
+
+
+def _dense_facts(row: Mapping[str, Any]) -> list[Fact]:
+    """The dense account x target block against the configuration null, when its score
+    counts (it is 0 where ``scoring.dense_evidence`` leaves the family out)."""
+    score = _number(row.get("dense_score"))
+    if score < DENSE_SHOWN_AT:
+        return []
+    size = row.get("size") or 0
+    edges = int(_number(row.get("dense_block_edges")))
+    targets = int(_number(row.get("dense_block_targets")))
+    allowed = _number(row.get("dense_block_expected"))
+    lift = _number(row.get("dense_lift"))
+    q = _q_words(_number(row.get("dense_q")))
+    reach = int(_number(row.get("dense_block_reach")))
+    share = edges / reach if reach else 0.0
+    return [
+        Fact(
+            f"{size} accounts put {edges:,} engagements on {_count(targets, 'target')}; the "
+            f"null expects {allowed:,.0f} ({lift:.0f}x, {q})",
+            f"{size} accounts put {edges:,} engagements on {_count(targets, 'target')} that "
+            "improbably many of them engaged for their own activity and the targets' "
+            f"popularity: the configuration null expects {allowed:,.0f} of them, counting at "
+            f"least one member a target ({lift:.1f}x; {share:.0%} of those targets' engagement "
+            f"is theirs; co-engagement {_number(row.get('dense_ratio')):.1f} times the null's, "
+            f"z {_number(row.get('dense_z')):.1f}, {q} after Benjamini-Hochberg over all "
+            "communities).",
+            "strong" if score >= 0.5 else "notable",
+        )
+    ]
 
 
 #: what each calibrated family measures, in words (`community.calibration.FAMILIES`)

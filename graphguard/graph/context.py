@@ -78,3 +78,12 @@ def with_ip_hour_context(events: Frame) -> Frame:
     return events.with_columns(hour_key().alias("_ip_hour")).join(
         ip_hours, on=["ip", "_ip_hour"], how="left"
     )
+
+
+def has_hardware(events: pl.DataFrame | pl.LazyFrame) -> bool:
+    """Whether any event has a device or an IP (a ratings, reviews or follows log has
+    neither): what ``graph.dense_cap`` and ``scoring.dense_evidence`` "auto" ask."""
+    query = events.lazy().select(
+        (pl.col("device").is_not_null() | pl.col("ip").is_not_null()).any()
+    )
+    return bool(query.collect(engine="streaming").item())

@@ -23,13 +23,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from graphguard.config import GraphConfig, LocalConfig, RelationConfig
-from graphguard.graph.context import US, engagements, hour_key
+from graphguard.graph.context import US, engagements, has_hardware, hour_key
 from graphguard.schema import ANY_RELATION, RELATIONS
 
 __all__ = ["ANY_RELATION", "RELATIONS", "all_relations", "remove_stale_spills", "windowed_pairs"]
@@ -98,16 +99,26 @@ class _Pairing:
     """The row pairs of `windowed_pairs` in occurrences sorted by (key, t, account)."""
 
     def __init__(
-        self, occ: pl.DataFrame, key: str, window_rows: int, max_gap_us: int | None
+        self,
+        occ: pl.DataFrame,
+        key: str,
+        window_rows: int,
+        max_gap_us: int | None,
+        pair_budget: int | None = None,
     ) -> None:
         n = occ.height
         #: entity number of each row (0, 1, ... in key order): runs of one key value
         self.entity = occ.get_column(key).rle_id().to_numpy().astype(np.int64, copy=False)
-        ends = np.cumsum(np.bincount(self.entity)) if n else np.zeros(0, dtype=np.int64)
+        sizes = np.bincount(self.entity) if n else np.zeros(0, dtype=np.int64)
+        ends = np.cumsum(sizes)
         # Rows left in the same entity after each row: row i can pair at lag L only if
         # remaining[i] >= L, so the candidate set shrinks with every lag and the total work is
         # the number of pairs produced, not len(occ) * window_rows.
         self.remaining = ends[self.entity] - np.arange(n) - 1 if n else np.zeros(0, np.int64)
+        if pair_budget is not None and n:
+            # an entity of k occurrences pairs each with its next max(1, budget // k) only
+            lags = np.maximum(1, pair_budget // np.maximum(sizes, 1))
+            self.remaining = np.minimum(self.remaining, lags[self.entity])
         self.account = occ.get_column("account").to_numpy()
         self.t = occ.get_column("t").to_numpy()
         self.window_rows = window_rows
@@ -277,7 +288,7 @@ def _project(
     value of it (by the earlier row) count once.
     """
     local = local or LocalConfig()
-    pairing = _Pairing(occ, key, cfg.window_rows, max_gap_us)
+    pairing = _Pairing(occ, key, cfg.window_rows, max_gap_us, cfg.pair_budget)
     sink = _PairSink(_partitions(pairing.bound(), local), local.work_dir)
     try:
         for first, second in pairing.blocks(_block_pairs(local)):
@@ -459,13 +470,24 @@ def dense_pairs(
 ) -> pl.DataFrame:
     """Accounts that keep engaging the same rarely-engaged targets, whenever they do it.
 
-    The FRAUDAR-style relation: no time window, but only targets engaged by at most
-    ``cfg.max_accounts`` accounts take part (popular targets say nothing about who is
-    coordinated), each weighted 1 / log2(2 + its engaging accounts).
+    The FRAUDAR-style relation: no time window; each shared target weighs 1 / log2(2 + its
+    engaging accounts) (log-weighted popularity, as FRAUDAR's columns), and a target engaged
+    by k accounts pairs each engagement with only the next max(1, ``cfg.pair_budget`` // k)
+    in time (at most ``window_rows``), so a moderately popular target of a dense block is
+    projected and a hub yields about k pairs, never k^2 (``cfg.max_accounts``, when set,
+    still drops crowded targets outright).
     """
     occ = _engaged(events, engagement_types) if engaged is None else engaged
     occ = _drop_crowded(occ, "target", cfg.max_accounts)
     return _target_pairs(occ, cfg, None, "dense", local)
+
+
+def dense_capped(cfg: GraphConfig, has_hardware: Callable[[], bool]) -> bool:
+    """Whether ``graph.dense.max_accounts`` applies (``graph.dense_cap``): "auto" where the
+    log has a device or an IP (``has_hardware``, asked only then)."""
+    if cfg.dense_cap != "auto":
+        return cfg.dense_cap == "always"
+    return has_hardware()
 
 
 def all_relations(
@@ -502,6 +524,9 @@ def all_relations(
         out["sync"] = sync_pairs(events, cfg.sync, cfg.engagement_types, local, engaged=engaged)
         done("sync")
     if cfg.dense.enabled:
-        out["dense"] = dense_pairs(events, cfg.dense, cfg.engagement_types, local, engaged=engaged)
+        dense = cfg.dense
+        if not dense_capped(cfg, lambda: has_hardware(events)):
+            dense = replace(dense, max_accounts=None, min_support=cfg.dense_uncapped_support)
+        out["dense"] = dense_pairs(events, dense, cfg.engagement_types, local, engaged=engaged)
         done("dense")
     return out

@@ -212,6 +212,8 @@ def build_stages(
             sync_window_s=sync_window_s(config),
             sync_min_share=config.scoring.sync_min_share,
             creation_burst_window_s=config.scoring.creation_burst_window_s,
+            post_types=config.scoring.post_types,
+            dense_evidence=config.scoring.dense_evidence,
         )
         clusters = score_clusters(clusters, config.scoring)
     warnings = input_warnings(indexed, config)

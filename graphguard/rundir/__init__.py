@@ -65,6 +65,7 @@ INFRASTRUCTURE_SCORE = "infrastructure_score"
 #: an account's two shares of its cluster's suspicion; its evidence risk is their noisy-OR
 BEHAVIOUR_PART = "behaviour_part"
 INFRASTRUCTURE_PART = "infrastructure_part"
+DENSE_PART = "dense_part"
 MODEL_RISK = "model_risk"
 EVIDENCE_RISK = "evidence_risk"
 N_SYNCED_TARGETS = "n_synced_targets"
@@ -106,6 +107,30 @@ OPERATING_POINT_META = "operating_point"
 CALIBRATED_FAMILIES: tuple[str, ...] = ("behaviour", "infrastructure", "bot")
 CALIBRATION_PARTS: tuple[str, ...] = ("stat", "null", "z", "p", "q", "weight")
 EVIDENCE_Q = "evidence_q"
+#: clusters.parquet: the dense-block evidence (`graphguard.community.blocks`): the members'
+#: log-weighted co-engagement, its configuration-null mean and variance, the block (targets
+#: improbably many members engaged), its engagements, what the null allows them and the block
+#: targets' whole audience; ratio, lift, z, p, BH q, and the score that enters suspicion
+DENSE_COLUMNS: tuple[str, ...] = (
+    "dense_observed",
+    "dense_expected",
+    "dense_variance",
+    "dense_block_targets",
+    "dense_block_edges",
+    "dense_block_expected",
+    "dense_block_reach",
+    "dense_ratio",
+    "dense_lift",
+    "dense_z",
+    "dense_p",
+    "dense_q",
+    "dense_score",
+)
+DENSE_COUNT_COLUMNS: tuple[str, ...] = (
+    "dense_block_targets",
+    "dense_block_edges",
+    "dense_block_reach",
+)
 #: one evidence fact of a cluster in clusters.parquet's evidence_facts: its sentence and level
 FACT_DTYPE = pl.List(pl.Struct({"text": pl.String, "level": pl.String}))
 
@@ -139,6 +164,10 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = _columns(
     (BEHAVIOUR_PART, _F64),
     (INFRASTRUCTURE_PART, _F64),
     ("n_events", _U32),
+    # an account's share of its engaged targets in its community's dense block, and its part
+    # of the dense-block score (`community.blocks`; older runs lack them)
+    ("p_dense", _F64, False),
+    (DENSE_PART, _F64, False),
     (MODEL_RISK, _F64, False),
     (EVIDENCE_RISK, _F64, False),
     (KNOWN_LABEL, _STR, False),
@@ -175,6 +204,9 @@ CLUSTER_COLUMNS: tuple[Column, ...] = _columns(
         for part in CALIBRATION_PARTS
     ),
     (EVIDENCE_Q, _F64, False),
+    # the dense account x target block against the configuration null (`community.blocks`;
+    # older runs lack them)
+    *((name, _I64 if name in DENSE_COUNT_COLUMNS else _F64, False) for name in DENSE_COLUMNS),
 )
 #: clusters.parquet's columns up to here come first, in this order; the others keep theirs
 CLUSTER_LEADING: tuple[str, ...] = (

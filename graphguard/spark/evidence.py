@@ -19,10 +19,13 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import polars as pl
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
 
+from graphguard.community.blocks import BLOCK_COLUMNS, COUNT_COLUMNS, block_members, log_weight
 from graphguard.community.evidence import LOCKSTEP_MIN_TARGETS, community_evidence
 from graphguard.community.scoring import score_clusters
 from graphguard.graph.context import HOUR_US, US
@@ -168,6 +171,8 @@ def community_evidence_spark(
     sync_window_s: float,
     sync_min_share: float,
     creation_burst_window_s: float,
+    post_types: tuple[str, ...] = ("post",),
+    dense_evidence: str = "auto",
 ) -> tuple[pl.DataFrame, DataFrame]:
     """`community_evidence` on Spark: ``(clusters, members)``.
 
@@ -299,8 +304,175 @@ def community_evidence_spark(
         .withColumn("accounts_per_device", F.col("size") / F.greatest("n_devices", F.lit(1)))
         .withColumn("creation_burst_share", F.col("signup_burst_size") / F.col("size"))
     )
+    hardware = F.col("device").isNotNull() | F.col("ip").isNotNull()
+    measured = dense_evidence == "on" or (
+        dense_evidence == "auto" and not indexed.filter(hardware).limit(1).count()
+    )
+    if measured:  # `community.blocks.dense_measured`
+        block_clusters, block_members = _block_evidence(
+            indexed, member_map, engagement_types, post_types
+        )
+        members = members.join(block_members, on="account", how="left")
+        clusters = (
+            clusters.join(block_clusters, on="cluster", how="left")
+            .fillna(0, subset=list(COUNT_COLUMNS))
+            .fillna(0.0, subset=[c for c in BLOCK_COLUMNS if c not in COUNT_COLUMNS])
+        )
+    else:
+        members = members.withColumn("p_dense", F.lit(None).cast("double"))
+        for name in BLOCK_COLUMNS:
+            kind = "long" if name in COUNT_COLUMNS else "double"
+            clusters = clusters.withColumn(name, F.lit(None).cast(kind))
+    members = members.fillna(0.0, subset=["p_dense"])
     local = to_polars(clusters, cluster_schema).sort("cluster")
     return local, members
+
+
+def _block_evidence(
+    indexed: DataFrame,
+    member_map: DataFrame,
+    engagement_types: tuple[str, ...],
+    post_types: tuple[str, ...],
+) -> tuple[DataFrame, DataFrame]:
+    """`community.blocks.block_evidence` as DataFrames: (clusters with `BLOCK_COLUMNS`,
+    members with p_dense). A unit is an authored target's author or the target; ties of the
+    strongest target break as the local engine's unit codes order (authors, larger first,
+    then targets by text)."""
+    engaged = engagements(indexed, engagement_types).select("account", "target")
+    authors = (
+        indexed.filter(F.col("event_type").isin(list(post_types)) & F.col("target").isNotNull())
+        .groupBy("target")
+        .agg(F.min("account").alias("_author"))
+    )
+    edges = (
+        engaged.join(authors, on="target", how="left")
+        .select(
+            "account",
+            F.col("_author"),
+            F.when(F.col("_author").isNull(), F.col("target")).alias("_target"),
+        )
+        .withColumn(
+            "unit",
+            F.when(
+                F.col("_author").isNotNull(), F.concat(F.lit("a:"), F.col("_author").cast("string"))
+            ).otherwise(F.concat(F.lit("t:"), F.col("_target"))),
+        )
+        .distinct()
+        .persist()
+    )
+    n_edges = float(max(edges.count(), 1))
+    weight = pandas_udf(lambda d: pd.Series(log_weight(d.to_numpy())), "double")
+    d_unit = (
+        edges.groupBy("unit")
+        .agg(F.count(F.lit(1)).cast("double").alias("dt"))
+        .withColumn("w", weight(F.col("dt")))
+    )
+    c2, v3, v2 = d_unit.agg(
+        F.sum(F.col("w") * F.col("dt") * F.col("dt")),
+        F.sum(F.col("w") * F.col("w") * F.pow(F.col("dt"), 3)),
+        F.sum(F.col("w") * F.col("w") * F.col("dt") * F.col("dt")),
+    ).first()
+    c2, v3, v2 = (float(x or 0.0) for x in (c2, v3, v2))
+    d_acc = edges.groupBy("account").agg(F.count(F.lit(1)).cast("double").alias("da"))
+    member_edges = edges.join(member_map, on="account", how="inner").join(d_acc, on="account")
+    per_cluster = (
+        member_edges.select("account", "cluster", "da")
+        .distinct()
+        .groupBy("cluster")
+        .agg(F.sum("da").alias("D"), F.sum(F.col("da") * F.col("da")).alias("Q"))
+    )
+    e = n_edges
+    lam = F.col("dt") * F.col("D") / F.lit(e)
+    in_block = pandas_udf(
+        lambda k, lam_, touched: pd.Series(
+            block_members(k.to_numpy(), lam_.to_numpy(), touched.to_numpy())
+        ),
+        "boolean",
+    )
+    per_unit = (
+        member_edges.groupBy("cluster", "unit", "_author", "_target")
+        .agg(F.count(F.lit(1)).cast("double").alias("k"))
+        .join(d_unit, on="unit")
+        .join(per_cluster, on="cluster")
+        .withColumn("lam", lam)
+        .withColumn(
+            "lam_out",
+            (F.col("dt") - F.col("k")) * F.col("D") / F.greatest(F.lit(e) - F.col("D"), F.lit(1.0)),
+        )
+        .withColumn("s", F.col("dt") * F.col("dt") * F.col("Q") / F.lit(e * e))
+        .withColumn("obs_t", F.col("w") * F.col("k") * (F.col("k") - 1) / 2)
+        .withColumn("mean_t", F.col("w") * (F.col("lam") * F.col("lam") - F.col("s")) / 2)
+        .withColumn(
+            "var_t",
+            F.col("w") * F.col("w") * (F.pow(F.col("lam"), 3) + F.col("lam") * F.col("lam") / 2),
+        )
+        .withColumn("_touched", F.count(F.lit(1)).over(Window.partitionBy("cluster")))
+        .withColumn("excess_t", F.col("obs_t") - F.col("mean_t"))
+    )
+    per_unit = per_unit.withColumn("in_block", in_block("k", "lam_out", "_touched"))
+    rank = Window.partitionBy("cluster").orderBy(
+        F.desc("excess_t"), F.col("_author").isNull(), F.desc("_author"), F.asc("_target")
+    )
+    per_unit = (
+        per_unit.withColumn("_top", F.row_number().over(rank) == 1)
+        .withColumn("in_block", F.col("in_block") & ~F.col("_top"))
+        .persist()
+    )
+    top = per_unit.filter(F.col("_top")).select(
+        "cluster",
+        F.col("obs_t").alias("_drop_obs"),
+        F.col("mean_t").alias("_drop_mean"),
+        F.col("var_t").alias("_drop_var"),
+    )
+    block = F.col("in_block")
+    totals = per_unit.groupBy("cluster").agg(
+        F.sum("obs_t").alias("_obs"),
+        F.sum(F.when(block, F.col("dt")).otherwise(0.0)).alias("dense_block_reach"),
+        F.sum(block.cast("long")).alias("dense_block_targets"),
+        F.sum(F.when(block, F.col("k")).otherwise(0.0)).alias("dense_block_edges"),
+        F.sum(F.when(block, F.greatest("lam_out", F.lit(1.0))).otherwise(0.0)).alias(
+            "dense_block_expected"
+        ),
+    )
+    clusters = (
+        per_cluster.join(totals, on="cluster", how="left")
+        .join(top, on="cluster", how="left")
+        .fillna(0.0)
+        .select(
+            "cluster",
+            F.round(F.greatest(F.col("_obs") - F.col("_drop_obs"), F.lit(0.0)), 6).alias(
+                "dense_observed"
+            ),
+            F.round(
+                F.greatest(
+                    (F.col("D") * F.col("D") - F.col("Q")) * F.lit(c2 / (2 * e * e))
+                    - F.col("_drop_mean"),
+                    F.lit(1e-12),
+                ),
+                6,
+            ).alias("dense_expected"),
+            F.round(
+                F.greatest(
+                    F.pow(F.col("D"), 3) * F.lit(v3 / e**3)
+                    + F.col("D") * F.col("D") * F.lit(v2 / (2 * e * e))
+                    - F.col("_drop_var"),
+                    F.lit(1e-12),
+                ),
+                6,
+            ).alias("dense_expected_var"),
+            F.col("dense_block_targets").cast("long"),
+            F.col("dense_block_edges").cast("long"),
+            F.round("dense_block_expected", 6).alias("dense_block_expected"),
+            F.col("dense_block_reach").cast("long"),
+        )
+        .withColumnRenamed("dense_expected_var", "dense_variance")
+    )
+    members = (
+        member_edges.join(per_unit.select("cluster", "unit", "in_block"), on=["cluster", "unit"])
+        .groupBy("account")
+        .agg(F.avg(F.col("in_block").cast("double")).alias("p_dense"))
+    )
+    return clusters, members
 
 
 def _creation_bursts(ev: DataFrame, signup_types: tuple[str, ...], window_s: float) -> DataFrame:
@@ -386,6 +558,8 @@ def spark_evidence(stages: Any) -> tuple[pl.DataFrame, DataFrame]:
         sync_window_s=sync_window_s(config),
         sync_min_share=config.scoring.sync_min_share,
         creation_burst_window_s=config.scoring.creation_burst_window_s,
+        post_types=tuple(config.scoring.post_types),
+        dense_evidence=config.scoring.dense_evidence,
     )
     return score_clusters(clusters, config.scoring), members.persist()
 

@@ -22,6 +22,7 @@ sort per entity: O(k log k), without the window's W-fold rows.)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +34,7 @@ from pyspark.sql.functions import pandas_udf
 from graphguard import schema
 from graphguard.config import GraphConfig, RelationConfig
 from graphguard.graph.context import HOUR_US, US
+from graphguard.graph.projections import dense_capped
 from graphguard.schema import RELATIONS
 
 if TYPE_CHECKING:
@@ -106,10 +108,13 @@ def windowed_pairs(
     max_gap_us: int | None = None,
     carry: tuple[str, ...] = (),
     salt_above: int = 100_000,
+    pair_budget: int | None = None,
 ) -> DataFrame:
     """Pairs of each occurrence with the next ``window_rows`` of the same ``key`` (in (t,
     account) order), of different accounts, within ``max_gap_us``: columns src, dst (src <
-    dst), entity (the key value), dt_us, and ``c``/``c_next`` for each carried column."""
+    dst), entity (the key value), dt_us, and ``c``/``c_next`` for each carried column.
+    ``pair_budget``: an entity of k occurrences pairs each with its next max(1, budget // k)
+    only (`graph.projections._Pairing`)."""
     order = Window.partitionBy(key).orderBy("t", "account")
     sizes = occ.groupBy(key).agg(F.count("*").alias("_k"))
     ranked = occ.join(sizes, key).withColumn("_pos", F.row_number().over(order) - 1)
@@ -132,9 +137,13 @@ def windowed_pairs(
         F.struct(*[F.lead(c, lag).over(w).alias(c) for c in fields]).alias(f"_l{lag}")
         for lag in range(1, window_rows + 1)
     ]
-    wide = rows.select(key, "_own", *fields, *leads).filter(F.col("_own"))
-    partner = F.explode(F.array(*[F.col(f"_l{lag}") for lag in range(1, window_rows + 1)]))
-    pairs = wide.select(key, *fields, partner.alias("_p")).filter(F.col("_p.account").isNotNull())
+    wide = rows.select(key, "_own", "_k", *fields, *leads).filter(F.col("_own"))
+    partners = F.array(*[F.col(f"_l{lag}") for lag in range(1, window_rows + 1)])
+    pairs = wide.select(key, "_k", *fields, F.posexplode(partners).alias("_lag", "_p"))
+    pairs = pairs.filter(F.col("_p.account").isNotNull())
+    if pair_budget is not None:
+        most = F.greatest(F.lit(1), F.floor(F.lit(pair_budget) / F.col("_k")))
+        pairs = pairs.filter(F.col("_lag") + 1 <= most)
     pairs = pairs.filter(F.col("account") != F.col("_p.account"))
     dt = F.col("_p.t") - F.col("t")
     if max_gap_us is not None:
@@ -237,6 +246,7 @@ def _target_pairs(
         max_gap_us=gap,
         carry=("popularity",),
         salt_above=salt_above,
+        pair_budget=cfg.pair_budget,
     )
     weight = F.sum(1.0 / _log2(2.0 + F.col("popularity")))
     return _finish(pairs, occ, weight, cfg, relation)
@@ -254,8 +264,12 @@ def all_relations(indexed: DataFrame, cfg: GraphConfig, salt_above: int) -> dict
             indexed, cfg.sync, cfg.engagement_types, "sync", cfg.sync.max_gap_s, salt_above
         )
     if cfg.dense.enabled:
+        dense = cfg.dense
+        hardware = F.col("device").isNotNull() | F.col("ip").isNotNull()
+        if not dense_capped(cfg, lambda: bool(indexed.filter(hardware).limit(1).count())):
+            dense = replace(dense, max_accounts=None, min_support=cfg.dense_uncapped_support)
         out["dense"] = _target_pairs(
-            indexed, cfg.dense, cfg.engagement_types, "dense", None, salt_above
+            indexed, dense, cfg.engagement_types, "dense", None, salt_above
         )
     return out
 

@@ -91,21 +91,32 @@ def spark_score_accounts(
     repeated = _clip01((synced - F.lit(LOCKSTEP_MIN_TARGETS - 2)) / F.lit(4))
     sync_part = F.greatest(part("p_sync"), repeated)
     scores = F.broadcast(
-        clusters.select("cluster", "behaviour_score", "infrastructure_score", "bot_likeness")
+        clusters.select(
+            "cluster", "behaviour_score", "infrastructure_score", "dense_score", "bot_likeness"
+        )
     )
     table = (
         base.join(members.drop("cluster"), on="account", how="left")
         .join(scores, on="cluster", how="left")
-        .fillna(0.0, subset=["behaviour_score", "infrastructure_score", "bot_likeness"])
+        .fillna(
+            0.0, subset=["behaviour_score", "infrastructure_score", "dense_score", "bot_likeness"]
+        )
         .withColumn(
             "participation",
             F.coalesce(F.greatest("p_shared_device", "p_sync"), F.lit(0.0)),
         )
         .withColumn("behaviour_part", F.col("behaviour_score") * sync_part)
         .withColumn("infrastructure_part", F.col("infrastructure_score") * part("p_shared_device"))
+        .withColumn("dense_part", F.col("dense_score") * part("p_dense"))
         .withColumn("n_synced_targets", F.coalesce(F.col("n_synced_targets"), F.lit(0)))
         .withColumn(
-            "risk", _clip01(_noisy_or(F.col("behaviour_part"), F.col("infrastructure_part")))
+            "risk",
+            _clip01(
+                _noisy_or(
+                    _noisy_or(F.col("behaviour_part"), F.col("infrastructure_part")),
+                    F.col("dense_part"),
+                )
+            ),
         )
         .withColumn("score_benign", F.lit(1.0) - F.col("risk"))
         .withColumn("score_bot_ring", F.col("risk") * F.col("bot_likeness"))

@@ -158,3 +158,53 @@ def test_a_killed_runs_spill_folder_is_removed_and_a_live_ones_kept(tmp_path):
     assert not dead.exists() and live.exists() and other.exists()
     assert any("killed run" in note and dead.name in note for note in notes)
     assert remove_stale_spills(str(tmp_path)) == []
+
+
+def _pairing_count(occ: pl.DataFrame, budget: int | None, window: int = 40) -> np.ndarray:
+    from graphguard.graph.projections import _Pairing, _sorted
+
+    occ = _sorted(occ, "target")
+    pairing = _Pairing(occ, "target", window, None, budget)
+    first = np.concatenate([f for f, _ in pairing.blocks(1 << 20)] or [np.zeros(0, np.int64)])
+    return np.bincount(pairing.entity[first], minlength=pairing.entity.max() + 1)
+
+
+def test_the_pair_budget_bounds_a_hub_and_keeps_a_moderate_target():
+    # a hub engaged by 5,000 accounts and a target engaged by 200: without a budget the hub
+    # makes 40 pairs per engagement; with 2,000 about one, and the moderate target ten
+    hub = pl.DataFrame(
+        {"target": ["a-hub"] * 5000, "account": np.arange(5000), "t": np.arange(5000)}
+    )
+    moderate = pl.DataFrame(
+        {"target": ["b-moderate"] * 200, "account": np.arange(200), "t": np.arange(200)}
+    )
+    occ = pl.concat([hub, moderate]).with_columns(
+        pl.col("account").cast(pl.UInt32), pl.col("t").cast(pl.Int64)
+    )
+    unbounded = _pairing_count(occ, None)
+    bounded = _pairing_count(occ, 2000)
+    assert unbounded[0] > 190_000 and bounded[0] <= 5000
+    assert bounded[1] == sum(min(10, 199 - i) for i in range(200))
+    assert bounded[1] <= 2000
+
+
+def test_the_dense_cap_is_lifted_only_on_a_log_without_hardware():
+    from graphguard.graph.projections import dense_capped
+
+    cfg = GraphConfig()
+    assert dense_capped(cfg, lambda: True) and not dense_capped(cfg, lambda: False)
+    assert dense_capped(GraphConfig(dense_cap="always"), lambda: False)
+    assert not dense_capped(GraphConfig(dense_cap="never"), lambda: True)
+
+
+def test_bad_dense_settings_are_refused():
+    from graphguard.config import ConfigError, ScoringConfig
+
+    with pytest.raises(ConfigError, match="graph.dense_cap"):
+        GraphConfig(dense_cap="sometimes")
+    with pytest.raises(ConfigError, match="pair_budget"):
+        RelationConfig(pair_budget=0)
+    with pytest.raises(ConfigError, match="scoring.dense_evidence"):
+        ScoringConfig(dense_evidence="maybe")
+    with pytest.raises(ConfigError, match="scoring.dense_lift"):
+        ScoringConfig(dense_lift=0.0)

@@ -125,3 +125,34 @@ def test_an_operating_point_target_is_refused_before_any_work(tmp_path, ring_log
     with pytest.raises(ConfigError, match=f"scoring.{key}.*Spark engine"):
         run_detection_spark(ring_log, tmp_path / "out", config)
     assert not (tmp_path / "out").exists()
+
+
+def test_same_edges_on_a_ratings_log_with_the_pair_budget(spark, tmp_path):
+    """Without devices or IPs the dense projection has no engager cap and a pair budget per
+    target (`graph.dense_cap: auto`): the Spark twin pairs the same accounts, salted too."""
+    from graphguard.graph.build import build_account_graph, index_events
+    from graphguard.io import load_events
+    from graphguard.spark.graph import account_graph
+    from graphguard.spark.graph import index_events as spark_index
+    from graphguard.spark.read import read_events
+    from tests.community.test_dense_blocks import _ratings_log
+
+    events_path = tmp_path / "events.parquet"
+    _ratings_log().write_parquet(events_path)
+    config = DetectConfig()
+    events, _, _ = load_events(events_path, config.data)
+    indexed, ids = index_events(events)
+    local = build_account_graph(indexed, len(ids), config.graph).edges
+    assert local.get_column("dense_support").max() >= 3
+    spark_events, _, _ = read_events(spark, events_path, config.data)
+    spark_indexed, _, _ = spark_index(spark_events)
+    for salt in (100_000, 7):
+        got = pl.from_arrow(account_graph(spark_indexed, config.graph, salt_above=salt).toArrow())
+        got = got.sort("src", "dst").cast({c: local.schema[c] for c in local.columns})
+        got = got.select(local.columns)
+        assert got.select("src", "dst").equals(local.select("src", "dst")), salt
+        for column in local.columns:
+            if local.schema[column].is_float():
+                assert np.allclose(got[column].to_numpy(), local[column].to_numpy(), atol=1e-9)
+            else:
+                assert got[column].equals(local[column]), column

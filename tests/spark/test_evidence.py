@@ -50,3 +50,24 @@ def test_a_planted_ring_with_a_viral_burst(spark):
     clusters, _ = spark_evidence(spark_frames(spark, stages))
     assert clusters.height >= 1
     assert_frame_equal(clusters, stages.clusters, check_exact=False, rel_tol=0, abs_tol=1e-9)
+
+
+def test_a_ratings_log_with_a_dense_block(spark):
+    """The dense-block family (`community.blocks`) on a log without devices or IPs: the Spark
+    evidence, members and account scores equal the local engine's, and the block is flagged."""
+    from graphguard.spark.scoring import spark_scores
+    from tests.community.test_dense_blocks import _ratings_log
+
+    stages = run_pipeline(_ratings_log()).stages
+    frames = spark_frames(spark, stages)
+    clusters, members = spark_evidence(frames)
+    assert_frame_equal(clusters, stages.clusters, check_exact=False, rel_tol=0, abs_tol=1e-9)
+    assert clusters.get_column("dense_score").max() >= 0.5
+    _, member_schema = evidence_schemas()
+    got = to_polars(members, member_schema).sort("account")
+    assert_frame_equal(got, _local_members(stages), check_exact=False, rel_tol=0, abs_tol=1e-9)
+    local = stages.scores()
+    accounts = to_polars(spark_scores(frames, clusters, members)).sort("account")
+    accounts = accounts.select([pl.col(c).cast(local.schema[c]) for c in local.columns])
+    assert_frame_equal(accounts, local, check_exact=False, rel_tol=0, abs_tol=1e-9)
+    assert accounts.filter(pl.col("flagged")).height >= 27
