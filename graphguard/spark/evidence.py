@@ -178,8 +178,8 @@ def community_evidence_spark(
 
     Returns:
         ``clusters`` collected, with the local table's columns and dtypes (one row per
-        community, sorted), and ``members`` as a Spark DataFrame with the local members
-        table's columns (account int, cluster long, counts long, shares double).
+        community, sorted), and ``members`` as a persisted Spark DataFrame with the local
+        members table's columns (account int, cluster long, counts long, shares double).
     """
     cluster_schema, _ = evidence_schemas()
     member_map = membership.filter(F.col("cluster") >= 0).select(
@@ -208,6 +208,8 @@ def community_evidence_spark(
         .withColumn("_on_shared_device", F.coalesce(F.col("_dev_members"), F.lit(0)) >= 2)
         .withColumn("_on_shared_ip", F.coalesce(F.col("_ip_members"), F.lit(0)) >= 2)
         .withColumn("_single_use_device", single_use_device())
+        # read by the members' and the communities' aggregates, in two Spark jobs: made once
+        .persist()
     )
 
     # --- engagement: synchrony and exclusivity ---------------------------------------------
@@ -233,6 +235,7 @@ def community_evidence_spark(
         (F.col("_members_on_target") >= 3)
         & (F.col("_members_on_target") / F.col("_target_accounts") >= 0.5),
     )
+    engage = engage.persist()
 
     # --- per member ------------------------------------------------------------------------
     member_infra = ev.groupBy("account").agg(
@@ -264,6 +267,7 @@ def community_evidence_spark(
             "p_sync",
             "p_exclusive",
         )
+        .persist()
     )
 
     # --- per community ---------------------------------------------------------------------
@@ -300,6 +304,10 @@ def community_evidence_spark(
         .withColumn("creation_burst_share", F.col("signup_burst_size") / F.col("size"))
     )
     local = to_polars(clusters, cluster_schema).sort("cluster")
+    # the members were cached by that job (its lockstep share reads them): the per-event
+    # frames are no longer needed
+    ev.unpersist()
+    engage.unpersist()
     return local, members
 
 
@@ -387,7 +395,7 @@ def spark_evidence(stages: Any) -> tuple[pl.DataFrame, DataFrame]:
         sync_min_share=config.scoring.sync_min_share,
         creation_burst_window_s=config.scoring.creation_burst_window_s,
     )
-    return score_clusters(clusters, config.scoring), members.persist()
+    return score_clusters(clusters, config.scoring), members
 
 
 def polars_to_spark(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:
