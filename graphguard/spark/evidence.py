@@ -272,17 +272,30 @@ def community_evidence_spark(
 
     # --- per community ---------------------------------------------------------------------
     infra = ev.groupBy("cluster").agg(
-        F.countDistinct("account").alias("size"),
         F.count(F.lit(1)).alias("n_events"),
-        F.countDistinct("device").alias("n_devices"),  # distinct non-null values
-        F.countDistinct("ip").alias("n_ips"),
-        F.countDistinct("target").alias("n_targets"),
         share(F.col("_on_shared_device")).alias("shared_device_event_share"),
         share(F.col("_on_shared_ip")).alias("shared_ip_event_share"),
         share(F.col("_single_use_device")).alias("single_use_device_event_share"),
         F.min("t").alias("first_us"),
         F.max("t").alias("last_us"),
     )
+    # distinct non-null values per community, each its own small aggregate: four
+    # countDistinct in one groupBy would copy every event row five times (Spark's Expand)
+    for column, name in (
+        ("account", "size"),
+        ("device", "n_devices"),
+        ("ip", "n_ips"),
+        ("target", "n_targets"),
+    ):
+        distinct = (
+            ev.filter(F.col(column).isNotNull())
+            .select("cluster", column)
+            .distinct()
+            .groupBy("cluster")
+            .agg(F.count(F.lit(1)).alias(name))
+        )
+        infra = infra.join(distinct, on="cluster", how="left")
+    infra = infra.fillna(0, subset=["size", "n_devices", "n_ips", "n_targets"])
     lockstep = members.groupBy("cluster").agg(
         share(F.col("n_synced_targets") >= LOCKSTEP_MIN_TARGETS).alias("lockstep_member_share")
     )

@@ -13,11 +13,16 @@ Each function is the twin of one in `graphguard.graph` and gives the same rows:
   `graph.build.build_account_graph` (computed with numpy's ``log1p``, as Polars does, in the
   same order, so it is the same number to the last bit).
 
+Shuffles: each relation's occurrences are shuffled once by entity; the entity's size (the hub
+cap, where occurrences are one per account), its rank and the leads are all windows over that
+one ``partitionBy(entity).orderBy(t, account)``, so no size table is joined back.
+
 Skew: an entity's window is one task, so an entity with very many occurrences (a carrier IP) is
 split into buckets of ``spark.salt_above`` (at least ``window_rows``) consecutive occurrences
 (by rank in (t, account) order); each bucket also takes the ``window_rows`` occurrences after
-it, so every pair of the unsplit window is made exactly once. (The rank itself is still one
-sort per entity: O(k log k), without the window's W-fold rows.)
+it, so every pair of the unsplit window is made exactly once; only these hubs' rows are shuffled
+again, by (entity, bucket). (The rank itself is still one sort per entity: O(k log k), without
+the window's W-fold rows.)
 """
 
 from __future__ import annotations

@@ -238,8 +238,9 @@ class SparkRunTables:
 
     ``clusters`` is collected (one row per community: `rundir.CLUSTER_COLUMNS` first, most
     suspicious first, exactly the local table); the others are Spark DataFrames with the
-    contract's columns in order, in no row order (`collect_table` sorts them), where Spark's long stands for the contract's UInt32 and its
-    timestamp for Datetime(us, UTC): the writer casts to the `rundir` dtypes (`contract`).
+    contract's columns in order, in no row order (`collect_table` sorts them), where Spark's
+    long stands for the contract's UInt32 and its timestamp for Datetime(us, UTC): the writer
+    casts to the `rundir` dtypes (`contract`).
     """
 
     accounts: DataFrame
@@ -336,16 +337,13 @@ def _entity_edges(indexed: DataFrame, clustered: DataFrame, lookup: DataFrame) -
     edges = parts[0]
     for part in parts[1:]:
         edges = edges.unionByName(part)
-    return (
-        edges.join(lookup, on="account")
-        .select(
-            F.col("id").alias(schema.ACCOUNT),
-            "kind",
-            "entity",
-            "n_events",
-            _epoch_us_to_timestamp(F.col("first_us")).alias("first_seen"),
-            _epoch_us_to_timestamp(F.col("last_us")).alias("last_seen"),
-        )
+    return edges.join(lookup, on="account").select(
+        F.col("id").alias(schema.ACCOUNT),
+        "kind",
+        "entity",
+        "n_events",
+        _epoch_us_to_timestamp(F.col("first_us")).alias("first_seen"),
+        _epoch_us_to_timestamp(F.col("last_us")).alias("last_seen"),
     )
 
 
