@@ -71,6 +71,8 @@ def shuffle_by_stage(spark) -> dict:
                 "shuffle_read_bytes": 0,
                 "shuffle_write_bytes": 0,
                 "executor_run_ms": 0,
+                # CPU time, unlike the run time, hardly depends on the machine's load
+                "executor_cpu_ms": 0,
             },
         )
         acc["jobs"] += 1
@@ -84,6 +86,7 @@ def shuffle_by_stage(spark) -> dict:
             acc["shuffle_read_bytes"] += s.get("shuffleReadBytes", 0)
             acc["shuffle_write_bytes"] += s.get("shuffleWriteBytes", 0)
             acc["executor_run_ms"] += s.get("executorRunTime", 0)
+            acc["executor_cpu_ms"] += s.get("executorCpuTime", 0) // 1_000_000
     return out
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from graphguard.community import leiden
@@ -83,17 +83,31 @@ def spark_communities(
     params = leiden.parameters(cfg)
     spark = edges.sparkSession
     edges = edges.select("src", "dst", "weight").persist()
-    total_row = edges.agg(F.count("*").alias("n")).first()
-    if total_row["n"] == 0:
+    # one job for the edge count, the exact total (`leiden.total_weight`) and modularity's m
+    totals = edges.agg(
+        F.count("*").alias("n"), _weight_units().alias("units"), F.sum("weight").alias("m")
+    ).first()
+    if totals["n"] == 0:
         empty = spark.createDataFrame([], "account int, component long, cluster long")
         return empty, params, None
-    total = _total_weight(edges)
+    total = int(totals["units"]) / leiden.WEIGHT_UNITS
     comp = connected_components(edges, checkpoint_every=spark_cfg.checkpoint_every)
     comp = comp.localCheckpoint(eager=True)
     sizes = comp.groupBy("component").agg(F.count("*").alias("size")).persist()
-    size_stats = sizes.agg(F.max("size").alias("largest"), F.count("*").alias("n")).first()
     eligible = sizes.filter(F.col("size") >= cfg.min_cluster_size)
-    too_big = eligible.filter(F.col("size") > spark_cfg.driver_component_limit).first()
+    size_stats = sizes.agg(
+        F.max("size").alias("largest"),
+        F.count(F.when(F.col("size") >= cfg.min_cluster_size, 1)).alias("eligible"),
+    ).first()
+    # the components not partitioned on an executor, in one job: on the driver, or too big
+    large = eligible.filter(
+        F.col("size") > min(spark_cfg.executor_component_limit, spark_cfg.driver_component_limit)
+    ).collect()
+    too_big = min(
+        (r for r in large if r["size"] > spark_cfg.driver_component_limit),
+        key=lambda r: r["component"],
+        default=None,
+    )
     if too_big is not None:
         raise ComponentTooLarge(
             f"a connected component of {too_big['size']:,} accounts (the one of account index "
@@ -102,10 +116,9 @@ def spark_communities(
             "(spark.driver_memory), or cut the graph (graph.<relation>.max_accounts, "
             "graph.min_edge_weight)"
         )
-    on_driver = [
-        r["component"]
-        for r in eligible.filter(F.col("size") > spark_cfg.executor_component_limit).collect()
-    ]
+    on_driver = sorted(
+        r["component"] for r in large if r["size"] > spark_cfg.executor_component_limit
+    )
     comp_of = comp.select(F.col("account").alias("src"), "component")
     tagged = edges.join(comp_of, "src").join(eligible.select("component"), "component", "left_semi")
     small = tagged.filter(~F.col("component").isin(on_driver)) if on_driver else tagged
@@ -117,18 +130,17 @@ def spark_communities(
     parts = parts.localCheckpoint(eager=True)
     if cfg.max_cluster_size > 0:
         params["refined_communities"] = int(parts.agg(F.sum("refined")).first()[0] or 0)
-    params["components_partitioned"] = int(eligible.count())
+    params["components_partitioned"] = int(size_stats["eligible"])
     params["largest_component"] = int(size_stats["largest"])
     membership = _canonical(comp, parts, cfg.min_cluster_size)
-    quality = _modularity(edges, comp, parts, total)
+    quality = _modularity(edges, comp, parts, float(totals["m"]))
     return membership, params, quality
 
 
-def _total_weight(edges: DataFrame) -> float:
-    """`leiden.total_weight` of the edges: the weights in units of 1e-9, summed exactly."""
+def _weight_units() -> Column:
+    """The sum of `leiden.total_weight`: the weights in units of 1e-9, summed exactly."""
     units = F.rint(F.col("weight") * leiden.WEIGHT_UNITS).cast("long").cast("decimal(38,0)")
-    total = edges.agg(F.sum(units)).first()[0]
-    return int(total) / leiden.WEIGHT_UNITS
+    return F.sum(units)
 
 
 def _canonical(comp: DataFrame, parts: DataFrame, min_cluster_size: int) -> DataFrame:
@@ -153,7 +165,7 @@ def _canonical(comp: DataFrame, parts: DataFrame, min_cluster_size: int) -> Data
     )
 
 
-def _modularity(edges: DataFrame, comp: DataFrame, parts: DataFrame, total: float) -> float:
+def _modularity(edges: DataFrame, comp: DataFrame, parts: DataFrame, m: float) -> float:
     """Modularity (resolution 1) over the whole graph, as `leiden.modularity` computes it: a
     component too small to be partitioned counts as one community."""
     community = comp.join(parts.select("account", "part"), "account", "left").select(
@@ -170,6 +182,5 @@ def _modularity(edges: DataFrame, comp: DataFrame, parts: DataFrame, total: floa
         labelled.select(F.col("cd").alias("c"), "weight")
     )
     per = strength.groupBy("c").agg(F.sum("weight").alias("d"))
-    m = edges.agg(F.sum("weight")).first()[0]
     penalty = per.agg(F.sum((F.col("d") / (2 * m)) ** 2)).first()[0]
     return float(inside / m - penalty)

@@ -118,11 +118,9 @@ def score_stages(
 
 
 def _collect(frame: DataFrame, name: str) -> pl.DataFrame:
-    from graphguard.spark.scoring import contract
+    from graphguard.spark.scoring import collect_table
 
-    collected = pl.from_arrow(frame.toArrow())
-    assert isinstance(collected, pl.DataFrame)
-    return contract(collected, name)
+    return collect_table(frame, name)
 
 
 def run_detection_spark(

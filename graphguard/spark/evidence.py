@@ -183,8 +183,8 @@ def community_evidence_spark(
 
     Returns:
         ``clusters`` collected, with the local table's columns and dtypes (one row per
-        community, sorted), and ``members`` as a Spark DataFrame with the local members
-        table's columns (account int, cluster long, counts long, shares double).
+        community, sorted), and ``members`` as a persisted Spark DataFrame with the local
+        members table's columns (account int, cluster long, counts long, shares double).
     """
     cluster_schema, _ = evidence_schemas()
     member_map = membership.filter(F.col("cluster") >= 0).select(
@@ -213,6 +213,8 @@ def community_evidence_spark(
         .withColumn("_on_shared_device", F.coalesce(F.col("_dev_members"), F.lit(0)) >= 2)
         .withColumn("_on_shared_ip", F.coalesce(F.col("_ip_members"), F.lit(0)) >= 2)
         .withColumn("_single_use_device", single_use_device())
+        # read by the members' and the communities' aggregates, in two Spark jobs: made once
+        .persist()
     )
 
     # --- engagement: synchrony and exclusivity ---------------------------------------------
@@ -238,6 +240,7 @@ def community_evidence_spark(
         (F.col("_members_on_target") >= 3)
         & (F.col("_members_on_target") / F.col("_target_accounts") >= 0.5),
     )
+    engage = engage.persist()
 
     # --- per member ------------------------------------------------------------------------
     member_infra = ev.groupBy("account").agg(
@@ -269,21 +272,35 @@ def community_evidence_spark(
             "p_sync",
             "p_exclusive",
         )
+        .persist()
     )
 
     # --- per community ---------------------------------------------------------------------
     infra = ev.groupBy("cluster").agg(
-        F.countDistinct("account").alias("size"),
         F.count(F.lit(1)).alias("n_events"),
-        F.countDistinct("device").alias("n_devices"),  # distinct non-null values
-        F.countDistinct("ip").alias("n_ips"),
-        F.countDistinct("target").alias("n_targets"),
         share(F.col("_on_shared_device")).alias("shared_device_event_share"),
         share(F.col("_on_shared_ip")).alias("shared_ip_event_share"),
         share(F.col("_single_use_device")).alias("single_use_device_event_share"),
         F.min("t").alias("first_us"),
         F.max("t").alias("last_us"),
     )
+    # distinct non-null values per community, each its own small aggregate: four
+    # countDistinct in one groupBy would copy every event row five times (Spark's Expand)
+    for column, name in (
+        ("account", "size"),
+        ("device", "n_devices"),
+        ("ip", "n_ips"),
+        ("target", "n_targets"),
+    ):
+        distinct = (
+            ev.filter(F.col(column).isNotNull())
+            .select("cluster", column)
+            .distinct()
+            .groupBy("cluster")
+            .agg(F.count(F.lit(1)).alias(name))
+        )
+        infra = infra.join(distinct, on="cluster", how="left")
+    infra = infra.fillna(0, subset=["size", "n_devices", "n_ips", "n_targets"])
     lockstep = members.groupBy("cluster").agg(
         share(F.col("n_synced_targets") >= LOCKSTEP_MIN_TARGETS).alias("lockstep_member_share")
     )
@@ -325,6 +342,10 @@ def community_evidence_spark(
             clusters = clusters.withColumn(name, F.lit(None).cast(kind))
     members = members.fillna(0.0, subset=["p_dense"])
     local = to_polars(clusters, cluster_schema).sort("cluster")
+    # the members were cached by that job (its lockstep share reads them): the per-event
+    # frames are no longer needed
+    ev.unpersist()
+    engage.unpersist()
     return local, members
 
 
@@ -561,7 +582,7 @@ def spark_evidence(stages: Any) -> tuple[pl.DataFrame, DataFrame]:
         post_types=tuple(config.scoring.post_types),
         dense_evidence=config.scoring.dense_evidence,
     )
-    return score_clusters(clusters, config.scoring), members.persist()
+    return score_clusters(clusters, config.scoring), members
 
 
 def polars_to_spark(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:

@@ -13,11 +13,16 @@ Each function is the twin of one in `graphguard.graph` and gives the same rows:
   `graph.build.build_account_graph` (computed with numpy's ``log1p``, as Polars does, in the
   same order, so it is the same number to the last bit).
 
+Shuffles: each relation's occurrences are shuffled once by entity; the entity's size (the hub
+cap, where occurrences are one per account), its rank and the leads are all windows over that
+one ``partitionBy(entity).orderBy(t, account)``, so no size table is joined back.
+
 Skew: an entity's window is one task, so an entity with very many occurrences (a carrier IP) is
 split into buckets of ``spark.salt_above`` (at least ``window_rows``) consecutive occurrences
 (by rank in (t, account) order); each bucket also takes the ``window_rows`` occurrences after
-it, so every pair of the unsplit window is made exactly once. (The rank itself is still one
-sort per entity: O(k log k), without the window's W-fold rows.)
+it, so every pair of the unsplit window is made exactly once; only these hubs' rows are shuffled
+again, by (entity, bucket). (The rank itself is still one sort per entity: O(k log k), without
+the window's W-fold rows.)
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
@@ -100,6 +105,26 @@ def _drop_crowded(occ: DataFrame, key: str, max_accounts: int | None) -> DataFra
     return occ.join(keep, key, "left_semi")
 
 
+def _entity_order(key: str) -> WindowSpec:
+    """The order occurrences are paired in (`windowed_pairs`); every window of the
+    projections is over this partitioning, so the occurrences are shuffled once."""
+    return Window.partitionBy(key).orderBy("t", "account")
+
+
+def _entity_count(key: str) -> Column:
+    """Occurrences of the row's entity (a window over `_entity_order`, so no extra sort)."""
+    return F.count(F.lit(1)).over(
+        _entity_order(key).rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    )
+
+
+def _cap_accounts(occ: DataFrame, key: str, count: str, max_accounts: int | None) -> DataFrame:
+    """``count``: the entity's accounts, where occurrences are one per (key, account); without
+    the entities of more than ``max_accounts`` (`_drop_crowded` without its shuffles)."""
+    occ = occ.withColumn(count, _entity_count(key))
+    return occ if max_accounts is None else occ.filter(F.col(count) <= max_accounts)
+
+
 def windowed_pairs(
     occ: DataFrame,
     *,
@@ -114,36 +139,48 @@ def windowed_pairs(
     account) order), of different accounts, within ``max_gap_us``: columns src, dst (src <
     dst), entity (the key value), dt_us, and ``c``/``c_next`` for each carried column.
     ``pair_budget``: an entity of k occurrences pairs each with its next max(1, budget // k)
-    only (`graph.projections._Pairing`)."""
-    order = Window.partitionBy(key).orderBy("t", "account")
-    sizes = occ.groupBy(key).agg(F.count("*").alias("_k"))
-    ranked = occ.join(sizes, key).withColumn("_pos", F.row_number().over(order) - 1)
-    # buckets of salt_above consecutive occurrences; each also holds the window_rows after it
-    # (as partners only), so a hub's window is many tasks and no pair is lost or doubled
+    only (`graph.projections._Pairing`).
+
+    One shuffle (by ``key``): the entity's size, its rank and the leads are window functions
+    over the same ``partitionBy(key).orderBy(t, account)``; entities of at most
+    ``salt_above`` occurrences are paired there, the larger ones in their salted buckets.
+    """
     # a bucket holds at least window_rows occurrences, so every partner is in it or the next
     salt_above = max(salt_above, window_rows)
+    fields = ["account", "t", *carry]
+    order = _entity_order(key)
+    sized = occ.select(key, *fields, _entity_count(key).alias("_k"))
+    plain = _lead_pairs(
+        sized.filter(F.col("_k") <= salt_above),
+        key,
+        order,
+        fields,
+        window_rows,
+        pair_budget=pair_budget,
+    )
+    # hubs: buckets of salt_above consecutive occurrences (by rank); each bucket also holds
+    # the window_rows after it (as partners only), so a hub's window is many tasks and no pair
+    # is lost or doubled
+    ranked = sized.filter(F.col("_k") > salt_above).withColumn(
+        "_pos", F.row_number().over(order) - 1
+    )
     bucket = F.floor(F.col("_pos") / salt_above)
     home = ranked.withColumn("_bucket", bucket).withColumn("_own", F.lit(True))
     spill = (
-        ranked.filter((F.col("_k") > salt_above) & (F.col("_pos") % salt_above < window_rows))
-        .filter(F.col("_pos") >= salt_above)
+        ranked.filter((F.col("_pos") % salt_above < window_rows) & (F.col("_pos") >= salt_above))
         .withColumn("_bucket", bucket - 1)
         .withColumn("_own", F.lit(False))
     )
-    rows = home.unionByName(spill)
-    w = Window.partitionBy(key, "_bucket").orderBy("_pos")
-    fields = ["account", "t", *carry]
-    leads = [
-        F.struct(*[F.lead(c, lag).over(w).alias(c) for c in fields]).alias(f"_l{lag}")
-        for lag in range(1, window_rows + 1)
-    ]
-    wide = rows.select(key, "_own", "_k", *fields, *leads).filter(F.col("_own"))
-    partners = F.array(*[F.col(f"_l{lag}") for lag in range(1, window_rows + 1)])
-    pairs = wide.select(key, "_k", *fields, F.posexplode(partners).alias("_lag", "_p"))
-    pairs = pairs.filter(F.col("_p.account").isNotNull())
-    if pair_budget is not None:
-        most = F.greatest(F.lit(1), F.floor(F.lit(pair_budget) / F.col("_k")))
-        pairs = pairs.filter(F.col("_lag") + 1 <= most)
+    hubs = _lead_pairs(
+        home.unionByName(spill),
+        key,
+        Window.partitionBy(key, "_bucket").orderBy("_pos"),
+        fields,
+        window_rows,
+        own="_own",
+        pair_budget=pair_budget,
+    )
+    pairs = plain.unionByName(hubs)
     pairs = pairs.filter(F.col("account") != F.col("_p.account"))
     dt = F.col("_p.t") - F.col("t")
     if max_gap_us is not None:
@@ -156,6 +193,34 @@ def windowed_pairs(
         *[F.col(c).alias(c) for c in carry],
         *[F.col(f"_p.{c}").alias(f"{c}_next") for c in carry],
     )
+
+
+def _lead_pairs(
+    rows: DataFrame,
+    key: str,
+    window: WindowSpec,
+    fields: list[str],
+    window_rows: int,
+    own: str | None = None,
+    pair_budget: int | None = None,
+) -> DataFrame:
+    """Each (own) row with each of its next ``window_rows`` rows in ``window`` as ``_p``;
+    with ``pair_budget``, only its next max(1, budget // k) (k: the entity's ``_k``)."""
+    leads = [
+        F.struct(*[F.lead(c, lag).over(window).alias(c) for c in fields]).alias(f"_l{lag}")
+        for lag in range(1, window_rows + 1)
+    ]
+    wide = rows.select(key, "_k", *fields, *leads, *([own] if own else []))
+    if own:
+        wide = wide.filter(F.col(own))
+    partners = F.array(*[F.col(f"_l{lag}") for lag in range(1, window_rows + 1)])
+    pairs = wide.select(key, "_k", *fields, F.posexplode(partners).alias("_lag", "_p")).filter(
+        F.col("_p.account").isNotNull()
+    )
+    if pair_budget is not None:
+        most = F.greatest(F.lit(1), F.floor(F.lit(pair_budget) / F.col("_k")))
+        pairs = pairs.filter(F.col("_lag") + 1 <= most)
+    return pairs.drop("_lag")
 
 
 def _finish(
@@ -189,12 +254,12 @@ def device_pairs(indexed: DataFrame, cfg: RelationConfig, salt_above: int) -> Da
         indexed.filter(F.col("device").isNotNull())
         .groupBy("device", "account")
         .agg(F.min("t").alias("t"), F.count("*").alias("_n"))
-    )
-    occ = (
-        _drop_crowded(occ, "device", cfg.max_accounts)
         .join(per_account, "account")
         .withColumn("share", F.col("_n") / F.col("_n_account"))
-        .select("device", "account", "t", "share")
+    )
+    # one occurrence per (device, account): the window's count is the device's accounts
+    occ = _cap_accounts(occ, "device", "_crowd", cfg.max_accounts).select(
+        "device", "account", "t", "share"
     )
     pairs = windowed_pairs(
         occ, key="device", window_rows=cfg.window_rows, carry=("share",), salt_above=salt_above
@@ -210,9 +275,10 @@ def ip_pairs(indexed: DataFrame, cfg: RelationConfig, salt_above: int) -> DataFr
         .groupBy("ip", "account", "hour")
         .agg(F.min("t").alias("t"))
     )
-    occ = _drop_crowded(occ, "ip", cfg.max_accounts)
-    crowd = occ.groupBy("ip", "hour").agg(F.count("*").alias("crowd"))
-    occ = occ.join(crowd, ["ip", "hour"])
+    # partitioned by IP once: the crowd of each (ip, hour) and the pairs' windows are windows
+    # inside it
+    occ = _drop_crowded(occ, "ip", cfg.max_accounts).repartition("ip")
+    occ = occ.withColumn("crowd", F.count(F.lit(1)).over(Window.partitionBy("ip", "hour")))
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
     pairs = windowed_pairs(
         occ,
@@ -222,7 +288,8 @@ def ip_pairs(indexed: DataFrame, cfg: RelationConfig, salt_above: int) -> DataFr
         carry=("hour", "crowd"),
         salt_above=salt_above,
     )
-    pairs = pairs.dropDuplicates(["src", "dst", "entity", "hour"])
+    # one shuffle for both: (src, dst) partitions suit the distinct and the pair's sum
+    pairs = pairs.repartition("src", "dst").dropDuplicates(["src", "dst", "entity", "hour"])
     weight = F.sum(1.0 / _log2(1.0 + F.col("crowd")))
     return _finish(pairs, occ, weight, cfg, "ip")
 
@@ -235,9 +302,10 @@ def _target_pairs(
     gap_s: float | None,
     salt_above: int,
 ) -> DataFrame:
-    occ = _engagements(indexed, engagement_types)
-    popularity = occ.groupBy("target").agg(F.count("*").alias("popularity"))
-    occ = _drop_crowded(occ.join(popularity, "target"), "target", cfg.max_accounts)
+    # one engagement per (target, account): the popularity is the target's occurrences
+    occ = _cap_accounts(
+        _engagements(indexed, engagement_types), "target", "popularity", cfg.max_accounts
+    )
     gap = None if gap_s is None else int(gap_s * US)
     pairs = windowed_pairs(
         occ,

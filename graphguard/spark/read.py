@@ -77,7 +77,10 @@ def _validate_batches(config: DataConfig, fmt: str, path: str):
             out = checked.with_columns(json_value).select(
                 pl.col(io._PARSED).dt.epoch("us").alias("t"),
                 *[pl.col(c) for c in schema.EVENT_COLUMNS if c != schema.TIME],
-                pl.col(schema.TIME).cast(pl.String).alias(_TIME_TEXT),
+                # the time as text is shown for unusable rows only: not held for the others
+                pl.when(pl.col(io.REJECT_REASON).is_not_null())
+                .then(pl.col(schema.TIME).cast(pl.String))
+                .alias(_TIME_TEXT),
                 pl.col(io.REJECT_REASON),
                 pl.col("_json_value"),
             )

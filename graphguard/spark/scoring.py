@@ -28,6 +28,8 @@ from graphguard.spark.evidence import first_of_max, floor_div, polars_to_spark, 
 
 __all__ = [
     "SparkRunTables",
+    "FILE_ORDER",
+    "collect_table",
     "contract",
     "account_base",
     "spark_finish",
@@ -247,8 +249,9 @@ class SparkRunTables:
 
     ``clusters`` is collected (one row per community: `rundir.CLUSTER_COLUMNS` first, most
     suspicious first, exactly the local table); the others are Spark DataFrames with the
-    contract's columns in order, where Spark's long stands for the contract's UInt32 and its
-    timestamp for Datetime(us, UTC): the writer casts to the `rundir` dtypes (`contract`).
+    contract's columns in order, in no row order (`collect_table` sorts them), where Spark's
+    long stands for the contract's UInt32 and its timestamp for Datetime(us, UTC): the writer
+    casts to the `rundir` dtypes (`contract`).
     """
 
     accounts: DataFrame
@@ -294,7 +297,6 @@ def spark_finish(
     final_accounts = (
         accounts.fillna(0.0, subset=list(rundir.PARTICIPATION_COLUMNS))
         .fillna(0, subset=["n_events"])
-        .orderBy("account")
         .select(*names)
     )
     lookup = stages.account_ids.select(
@@ -325,7 +327,6 @@ def _account_edges(edges: DataFrame, clustered: DataFrame, lookup: DataFrame) ->
             lookup.select(F.col("account").alias("src"), F.col("id").alias("src_id")), "src"
         )
         .join(lookup.select(F.col("account").alias("dst"), F.col("id").alias("dst_id")), "dst")
-        .orderBy("src", "dst")
         .select("src_id", "dst_id", *rest)
     )
 
@@ -347,17 +348,13 @@ def _entity_edges(indexed: DataFrame, clustered: DataFrame, lookup: DataFrame) -
     edges = parts[0]
     for part in parts[1:]:
         edges = edges.unionByName(part)
-    return (
-        edges.join(lookup, on="account")
-        .orderBy("account", "kind", "first_us", "entity")
-        .select(
-            F.col("id").alias(schema.ACCOUNT),
-            "kind",
-            "entity",
-            "n_events",
-            _epoch_us_to_timestamp(F.col("first_us")).alias("first_seen"),
-            _epoch_us_to_timestamp(F.col("last_us")).alias("last_seen"),
-        )
+    return edges.join(lookup, on="account").select(
+        F.col("id").alias(schema.ACCOUNT),
+        "kind",
+        "entity",
+        "n_events",
+        _epoch_us_to_timestamp(F.col("first_us")).alias("first_seen"),
+        _epoch_us_to_timestamp(F.col("last_us")).alias("last_seen"),
     )
 
 
@@ -371,7 +368,6 @@ def _cluster_activity(indexed: DataFrame, clustered: DataFrame) -> DataFrame:
             F.count(F.lit(1)).alias("n_events"),
             F.countDistinct("account").alias("n_accounts"),
         )
-        .orderBy("cluster_id", "_hour", "event_type")
         .select(
             "cluster_id",
             _epoch_us_to_timestamp(F.col("_hour") * F.lit(HOUR_US)).alias("hour"),
@@ -380,6 +376,25 @@ def _cluster_activity(indexed: DataFrame, clustered: DataFrame) -> DataFrame:
             "n_accounts",
         )
     )
+
+
+#: the row order of each run file the Spark engine collects: the local engine's order (by
+#: account index, which is the order of the account ids, then the table's own keys; every key
+#: is unique, so the order is total). The tables are sorted on the driver once collected,
+#: not by a global sort in Spark (a sampling job and a range shuffle per table).
+FILE_ORDER: dict[str, tuple[str, ...]] = {
+    rundir.ACCOUNTS_FILE: (schema.ACCOUNT,),
+    rundir.ACCOUNT_EDGES_FILE: ("src_id", "dst_id"),
+    rundir.ENTITY_EDGES_FILE: (schema.ACCOUNT, "kind", "first_seen", "entity"),
+    rundir.ACTIVITY_FILE: ("cluster_id", "hour", "event_type"),
+}
+
+
+def collect_table(frame: DataFrame, name: str) -> pl.DataFrame:
+    """One of `SparkRunTables`' Spark tables, collected through Arrow, in the run file
+    ``name``'s row order (`FILE_ORDER`) and dtypes (`contract`)."""
+    collected = to_polars(frame).sort(list(FILE_ORDER[name]))
+    return contract(collected, name)
 
 
 def contract(frame: pl.DataFrame, name: str) -> pl.DataFrame:
