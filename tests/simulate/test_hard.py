@@ -136,3 +136,23 @@ def test_own_features_separate_far_worse_than_on_easy_worlds_but_co_activity_sti
     assert own_hard < own_easy - 0.4  # own activity alone no longer separates them
     # the unsupervised co-activity evidence still ranks members far above chance
     assert co_hard > 4 * prevalence
+
+
+def test_every_hard_campaign_member_acts_with_its_campaign():
+    # without the floor (`hard._at_least_once`) a fifth of the members drew no coordinated event
+    world = _world("hard")
+    members = world.truth.filter(pl.col("campaign_id").is_not_null()).select(
+        schema.ACCOUNT, "campaign_id"
+    )
+    first = (
+        world.events.filter(pl.col(schema.EVENT_TYPE).is_in(["like", "comment", "share"]))
+        .group_by(schema.ACCOUNT, schema.TARGET)
+        .agg(t=pl.col(schema.TIME).min().dt.epoch("s"))
+        .join(members, on=schema.ACCOUNT)
+    )
+    pairs = first.join(first, on=[schema.TARGET, "campaign_id"], suffix="_b").filter(
+        (pl.col(schema.ACCOUNT) != pl.col(f"{schema.ACCOUNT}_b"))
+        & ((pl.col("t") - pl.col("t_b")).abs() <= 600)
+    )
+    active = pairs.get_column(schema.ACCOUNT).n_unique()
+    assert active >= 0.97 * members.height
