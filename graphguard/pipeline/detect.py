@@ -18,7 +18,7 @@ import polars as pl
 
 from graphguard import __version__, metrics, rundir, schema
 from graphguard.campaigns import PreviousRun, load_previous, track_campaigns
-from graphguard.community.evidence import with_cluster
+from graphguard.community.evidence import community_chunks, with_cluster
 from graphguard.community.scoring import label_clusters
 from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
@@ -139,8 +139,9 @@ def detect(
             pl.exclude("src", "dst"),
         )
         del kept
-        member_events = indexed.filter(pl.Series(in_cluster).gather(indexed.get_column("account")))
-        edges_of_members = entity_edges(member_events)
+        edges_of_members, cluster_activity = _member_tables(
+            indexed, partition.membership, config.local.memory_budget_mib
+        )
         member_entities = edges_of_members.with_columns(
             account_ids.gather(edges_of_members.get_column("account")).alias("id")
         ).select(
@@ -155,7 +156,7 @@ def detect(
                 for edge in ("first", "last")
             ],
         )
-        cluster_activity = _cluster_activity(member_events, partition.membership)
+        del edges_of_members
     with timer.stage("campaigns", progress):
         campaigns = track_campaigns(accounts, clusters, member_entities, previous)
     community = dict(partition.parameters)
@@ -174,6 +175,29 @@ def detect(
         operating_point=point.to_dict(),
         warnings=list(stages.warnings),
         campaigns=campaigns.section,
+    )
+
+
+def _member_tables(
+    indexed: pl.DataFrame, membership, budget_mib: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The clustered accounts' entity edges (`entity_edges`) and the communities' timelines
+    (`_cluster_activity`), a chunk of communities at a time (`community_chunks`, the evidence
+    stage's chunks) so that the stage's memory follows ``budget_mib``, not the log. Both
+    tables equal those of one pass: an account is in one chunk, and the concatenation is put
+    back in the one-pass order (entity kinds sort as their names)."""
+    chunks = community_chunks(indexed, membership, budget_mib)
+    edge_parts, activity_parts = [], []
+    for chunk in chunks:
+        events = indexed.filter(pl.Series(chunk >= 0).gather(indexed.get_column("account")))
+        edge_parts.append(entity_edges(events))
+        activity_parts.append(_cluster_activity(events, chunk))
+        del events
+    if len(chunks) == 1:
+        return edge_parts[0], activity_parts[0]
+    return (
+        pl.concat(edge_parts).sort("account", "kind", maintain_order=True),
+        pl.concat(activity_parts).sort("cluster_id", "hour", "event_type"),
     )
 
 

@@ -18,7 +18,7 @@ import polars as pl
 import psutil
 
 from graphguard import schema
-from graphguard.community.evidence import community_evidence
+from graphguard.community.evidence import community_evidence_in_chunks
 from graphguard.community.leiden import Partition, leiden
 from graphguard.community.scoring import score_accounts, score_clusters
 from graphguard.config import DetectConfig
@@ -203,10 +203,12 @@ def build_stages(
     with timer.stage("communities", progress):
         partition = leiden(n_accounts, graph.edges, config.community)
     with timer.stage("evidence", progress):
-        clusters, members = community_evidence(
+        clusters, members = community_evidence_in_chunks(
             indexed,
             partition.membership,
             graph.edges,
+            budget_mib=config.local.memory_budget_mib,
+            progress=progress,
             engagement_types=config.graph.engagement_types,
             signup_types=config.scoring.signup_types,
             sync_window_s=sync_window_s(config),
