@@ -43,6 +43,24 @@ def _window_counts(group: np.ndarray, t_s: np.ndarray, window_s: float) -> np.nd
     return (hi - lo - 1).astype(np.int64)
 
 
+def _cluster_key(column: str) -> pl.Expr:
+    """(cluster, ``column``'s code) as one UInt64 (null where the column is): the cluster (a
+    non-negative Int64 below 2**32) in the high half, the UInt32 code in the low half."""
+    return pl.col("cluster").cast(pl.UInt64) * (1 << 32) + pl.col(column).to_physical().cast(
+        pl.UInt64
+    )
+
+
+def _run_ids(key: np.ndarray) -> np.ndarray:
+    """For sorted ``key``: the number of each row's run of equal values (0, 1, ...)."""
+    if key.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.empty(key.size, dtype=np.int64)
+    starts[0] = 0
+    np.not_equal(key[1:], key[:-1], out=starts[1:], casting="unsafe")
+    return np.cumsum(starts)
+
+
 def _densest_window(group: np.ndarray, t_s: np.ndarray, window_s: float) -> np.ndarray:
     """For rows sorted by (group, t_s): rows within [t, t + window_s] of the same group."""
     if group.size == 0:
@@ -198,45 +216,47 @@ def community_evidence(
     ev = with_cluster(indexed, membership)
 
     # --- shared infrastructure -------------------------------------------------------------
-    dev = (
-        ev.filter(pl.col("device").is_not_null())
-        .group_by("cluster", "device")
-        .agg(
-            pl.col("account").n_unique().alias("_dev_members"),
-            pl.len().alias("_dev_events"),
-            pl.col("t").min().alias("_d0"),
-            pl.col("t").max().alias("_d1"),
-        )
+    # (community, device) and (community, IP) as one 64-bit key each (`_cluster_key`): one
+    # integer column groups and joins several times faster than a pair of columns
+    ev = ev.with_columns(
+        _cluster_key("device").alias("_cd"),
+        _cluster_key("ip").alias("_ci"),
+        hour_key().alias("_hour"),
     )
-    ev = ev.join(
-        dev.select("cluster", "device", "_dev_members"), on=["cluster", "device"], how="left"
-    ).join(context.device_use, on="device", how="left")
-    ev = ev.with_columns(hour_key().alias("_hour"))
+    dev = (
+        ev.filter(pl.col("_cd").is_not_null())
+        .group_by("_cd")
+        .agg(pl.col("account").n_unique().alias("_dev_members"))
+    )
+    ev = ev.join(dev, on="_cd", how="left").join(context.device_use, on="device", how="left")
     ip_hour = (
-        ev.filter(pl.col("ip").is_not_null())
-        .group_by("cluster", "ip", "_hour")
+        ev.filter(pl.col("_ci").is_not_null())
+        .group_by("_ci", "_hour")
         .agg(pl.col("account").n_unique().alias("_ip_members"))
     )
-    ev = ev.join(ip_hour, on=["cluster", "ip", "_hour"], how="left").with_columns(
-        (pl.col("_dev_members").fill_null(0) >= 2).alias("_on_shared_device"),
-        (pl.col("_ip_members").fill_null(0) >= 2).alias("_on_shared_ip"),
-        single_use_device().alias("_single_use_device"),
+    ev = (
+        ev.join(ip_hour, on=["_ci", "_hour"], how="left")
+        .with_columns(
+            (pl.col("_dev_members").fill_null(0) >= 2).alias("_on_shared_device"),
+            (pl.col("_ip_members").fill_null(0) >= 2).alias("_on_shared_ip"),
+            single_use_device().alias("_single_use_device"),
+        )
+        .drop("_cd", "_ci", "_dev_members", "_ip_members")
     )
 
     # --- engagement: synchrony and exclusivity ---------------------------------------------
     # the members' first engagement of each target (`engagements` of their own events: the
     # same rows as of the whole log's, without building the whole log's table)
-    engage = with_cluster(engagements(ev, engagement_types), membership).join(
-        context.target_reach, on="target"
-    )
-    on_target = engage.group_by("cluster", "target").agg(pl.len().alias("_members_on_target"))
     engage = (
-        engage.join(on_target, on=["cluster", "target"])
-        .with_columns(pl.struct("cluster", "target").rank("dense").alias("_grp"))
-        .sort("_grp", "t")
+        with_cluster(engagements(ev, engagement_types), membership)
+        .join(context.target_reach, on="target")
+        .with_columns(_cluster_key("target").alias("_ct"))
     )
+    on_target = engage.group_by("_ct").agg(pl.len().alias("_members_on_target"))
+    # sorted by (community, target, t): each (community, target) is one run of the key
+    engage = engage.join(on_target, on="_ct").sort("_ct", "t")
     together = _window_counts(
-        engage.get_column("_grp").to_numpy(),
+        _run_ids(engage.get_column("_ct").to_numpy()),
         (engage.get_column("t").to_numpy() // US).astype(np.float64),
         sync_window_s,
     )
