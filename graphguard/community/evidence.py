@@ -90,6 +90,10 @@ class EvidenceContext:
     device_use: pl.DataFrame
     target_reach: pl.DataFrame
     internal: pl.DataFrame
+    #: the whole log's first engagements (`engagements`), kept when one pass covers every
+    #: community (its members' rows are then a filter of it); None in chunks, where each
+    #: chunk builds its members' own
+    engaged: pl.DataFrame | None = None
 
 
 def evidence_context(
@@ -97,17 +101,17 @@ def evidence_context(
     edges: pl.DataFrame,
     membership: np.ndarray,
     engagement_types: tuple[str, ...],
+    *,
+    keep_engagements: bool = False,
 ) -> EvidenceContext:
     """The log-wide tables of `EvidenceContext`, once for every community."""
-    target_reach = (
-        engagements(indexed, engagement_types)
-        .group_by("target")
-        .agg(pl.len().alias("_target_accounts"))
-    )
+    engaged = engagements(indexed, engagement_types)
+    target_reach = engaged.group_by("target").agg(pl.len().alias("_target_accounts"))
     return EvidenceContext(
         device_use=device_usage(indexed),
         target_reach=target_reach,
         internal=_internal_structure(edges, membership),
+        engaged=engaged if keep_engagements else None,
     )
 
 
@@ -207,7 +211,9 @@ def community_evidence(
         ``p_sync``, ``p_exclusive``, ``p_dense`` (the shares of that account's own activity).
         The dense-block columns (`community.blocks.BLOCK_COLUMNS`) come from `block_evidence`.
     """
-    context = context or evidence_context(indexed, edges, membership, engagement_types)
+    context = context or evidence_context(
+        indexed, edges, membership, engagement_types, keep_engagements=True
+    )
     member_map = pl.DataFrame(
         {"account": np.arange(membership.shape[0], dtype=np.uint32), "cluster": membership}
     ).filter(pl.col("cluster") >= 0)
@@ -245,10 +251,11 @@ def community_evidence(
     )
 
     # --- engagement: synchrony and exclusivity ---------------------------------------------
-    # the members' first engagement of each target (`engagements` of their own events: the
-    # same rows as of the whole log's, without building the whole log's table)
+    # the members' first engagement of each target: the whole log's rows of members, or (in a
+    # chunk) `engagements` of the members' own events, the same rows
+    engaged = engagements(ev, engagement_types) if context.engaged is None else context.engaged
     engage = (
-        with_cluster(engagements(ev, engagement_types), membership)
+        with_cluster(engaged, membership)
         .join(context.target_reach, on="target")
         .with_columns(_cluster_key("target").alias("_ct"))
     )
