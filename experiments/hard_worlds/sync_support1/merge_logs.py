@@ -1,6 +1,6 @@
 """Merge hard_worlds.py per-seed stderr lines (seed difficulty rate {auprc json}) into mean/std.
 
-    python merge_logs.py OUT.json LOG [LOG ...]
+python merge_logs.py OUT.json LOG [LOG ...]
 """
 
 import json
