@@ -34,6 +34,7 @@ from scipy.special import gammainc
 
 from graphguard.dense.significance import bh_qvalues, gamma_tail
 from graphguard.graph.context import engagements, has_hardware
+from graphguard.rundir import DENSE_BLOCK_COLUMNS, DENSE_COUNT_COLUMNS, DENSE_SCORE_COLUMNS
 
 #: FRAUDAR's target weight 1 / log(OFFSET + degree) (`dense.bipartite.log_weights`)
 OFFSET = 5.0
@@ -44,31 +45,14 @@ BLOCK_ALPHA = 0.01
 #: ``scoring.dense_lift``)
 STEEPNESS = 6.0
 
-#: columns the evidence stage adds to the clusters table (both engines)
-BLOCK_COLUMNS: tuple[str, ...] = (
-    "dense_observed",
-    "dense_expected",
-    "dense_variance",
-    "dense_block_targets",
-    "dense_block_edges",
-    "dense_block_expected",
-    "dense_block_reach",
-)
-#: float columns rounded to 6 decimals (sums whose order of addition differs by engine)
+#: columns the evidence stage adds to the clusters table (both engines; the run contract's)
+BLOCK_COLUMNS = DENSE_BLOCK_COLUMNS
 ROUNDED = ("dense_observed", "dense_expected", "dense_variance", "dense_block_expected")
-#: columns `dense_scores` adds
-DENSE_SCORE_COLUMNS: tuple[str, ...] = (
-    "dense_ratio",
-    "dense_lift",
-    "dense_z",
-    "dense_p",
-    "dense_q",
-)
 
 _FLOAT = pl.Float64
 _COUNT = pl.Int64
 #: the integer columns of `BLOCK_COLUMNS`
-COUNT_COLUMNS = ("dense_block_targets", "dense_block_edges", "dense_block_reach")
+COUNT_COLUMNS = DENSE_COUNT_COLUMNS
 
 
 def poisson_tail(k: np.ndarray, lam: np.ndarray) -> np.ndarray:

@@ -111,7 +111,7 @@ EVIDENCE_Q = "evidence_q"
 #: log-weighted co-engagement, its configuration-null mean and variance, the block (targets
 #: improbably many members engaged), its engagements, what the null allows them and the block
 #: targets' whole audience; ratio, lift, z, p, BH q, and the score that enters suspicion
-DENSE_COLUMNS: tuple[str, ...] = (
+DENSE_BLOCK_COLUMNS: tuple[str, ...] = (
     "dense_observed",
     "dense_expected",
     "dense_variance",
@@ -119,13 +119,16 @@ DENSE_COLUMNS: tuple[str, ...] = (
     "dense_block_edges",
     "dense_block_expected",
     "dense_block_reach",
+)
+#: what `community.blocks.dense_scores` adds to them (besides ``dense_score``)
+DENSE_SCORE_COLUMNS: tuple[str, ...] = (
     "dense_ratio",
     "dense_lift",
     "dense_z",
     "dense_p",
     "dense_q",
-    "dense_score",
 )
+DENSE_COLUMNS: tuple[str, ...] = (*DENSE_BLOCK_COLUMNS, *DENSE_SCORE_COLUMNS, "dense_score")
 DENSE_COUNT_COLUMNS: tuple[str, ...] = (
     "dense_block_targets",
     "dense_block_edges",
