@@ -163,7 +163,27 @@ def neighbour_label_share(
 # models
 
 
-def _check(X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, val_mask: np.ndarray) -> None:
+def standardise(X: np.ndarray, rows: np.ndarray, clip: float | None) -> np.ndarray:
+    """``X`` standardised with the mean and std of ``rows`` (a constant column keeps std 1),
+    clipped to +-``clip`` (None: not clipped); float32."""
+    X = np.asarray(X, dtype=np.float32)
+    mean, std = X[rows].mean(axis=0), X[rows].std(axis=0)
+    z = (X - mean) / np.where(std > 1e-6, std, 1.0)
+    if clip is not None:
+        z = np.clip(z, -clip, clip)
+    return z.astype(np.float32, copy=False)
+
+
+def balanced_class_weights(codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Inverse class frequency of the training ``codes`` (each class weighs as much in the loss
+    as the others); a class without training rows gets weight 0."""
+    counts = np.bincount(codes, minlength=n_classes)
+    return np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+
+
+def check_inputs(
+    X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, val_mask: np.ndarray
+) -> None:
     if X.shape[0] != y.shape[0] or train_mask.shape != y.shape or val_mask.shape != y.shape:
         raise ValueError(
             f"X {X.shape}, y {y.shape}, masks {train_mask.shape}/{val_mask.shape} disagree"
@@ -193,7 +213,7 @@ def fit_predict_gbt(
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
     train_mask, val_mask = np.asarray(train_mask, bool), np.asarray(val_mask, bool)
-    _check(X, y, train_mask, val_mask)
+    check_inputs(X, y, train_mask, val_mask)
     settings = {
         "learning_rate": 0.05,
         "max_iter": 1000,
@@ -259,20 +279,13 @@ def fit_predict_mlp(
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
     train_mask, val_mask = np.asarray(train_mask, bool), np.asarray(val_mask, bool)
-    _check(X, y, train_mask, val_mask)
+    check_inputs(X, y, train_mask, val_mask)
     n_classes = int(y.max()) + 1
-    mean = X[train_mask].mean(axis=0)
-    std = X[train_mask].std(axis=0)
-    std = np.where(std > 1e-6, std, 1.0)
-    z = (X - mean) / std
-    if clip is not None:
-        z = np.clip(z, -clip, clip)
-    features = torch.from_numpy(z.astype(np.float32))
+    features = torch.from_numpy(standardise(X, train_mask, clip))
     target = torch.from_numpy(np.maximum(y, 0).astype(np.int64))
     train_idx = torch.from_numpy(np.flatnonzero(train_mask))
     val_idx = torch.from_numpy(np.flatnonzero(val_mask))
-    counts = np.bincount(y[train_mask], minlength=n_classes)
-    weights = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+    weights = balanced_class_weights(y[train_mask], n_classes)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = _MLP(features.size(1), hidden, n_classes, layers, dropout)

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from graphguard import schema
 from graphguard.metrics import auprc
+from graphguard.models.baselines import balanced_class_weights, check_inputs, standardise
 
 #: entity kinds of `account_entity_edges`, in order
 KINDS = ("device", "ip", "target", "target_hour")
@@ -170,18 +171,14 @@ def fit_predict_hetero(
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y)
     train_mask, val_mask = np.asarray(train_mask, bool), np.asarray(val_mask, bool)
-    if (train_mask & val_mask).any():
-        raise ValueError("train and validation masks overlap")
+    check_inputs(x, y, train_mask, val_mask)
     n = x.shape[0]
     n_classes = int(y.max()) + 1
-    mean, std = x[train_mask].mean(axis=0), x[train_mask].std(axis=0)
-    z = np.clip((x - mean) / np.where(std > 1e-6, std, 1.0), -clip, clip).astype(np.float32)
-    features = torch.from_numpy(z)
+    features = torch.from_numpy(standardise(x, train_mask, clip))
     target = torch.from_numpy(np.maximum(y, 0).astype(np.int64))
     train_idx = np.flatnonzero(train_mask)
     val_idx = torch.from_numpy(np.flatnonzero(val_mask))
-    counts = np.bincount(y[train_mask], minlength=n_classes)
-    weights = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+    weights = balanced_class_weights(y[train_mask], n_classes)
     graph = _graph(edges, n)
     n_lab = n_classes + 1 if label_input else 0
 
