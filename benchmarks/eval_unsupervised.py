@@ -6,7 +6,9 @@ The scoring curves were chosen while looking at seeds 1-5; report figures from o
 
     python benchmarks/eval_unsupervised.py --seeds 101-110 --out experiments/unsupervised
 
-`--set KEY=VALUE` (repeatable) changes the detection config (e.g. `graph.sync.min_support=1`).
+`--set KEY=VALUE` (repeatable) changes the detection config (e.g. `graph.sync.min_support=1`;
+`scoring.target_fpr=0.005` flags at the null model's threshold, recorded per seed with the FPR
+it expected).
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ def main() -> None:
             "events": world.events.height,
             **summarise(evaluate(result.accounts, world.truth)),
         }
+        point = result.operating_point or {}
+        # with scoring.target_fpr and no labels: the null model's threshold and the FPR it
+        # promised, beside the realised fpr_benign_population
+        row["threshold"] = point.get("threshold")
+        row["expected_fpr"] = point.get("expected_fpr")
         row["seconds"] = round(time.perf_counter() - start, 1)
         rows.append(row)
         print(

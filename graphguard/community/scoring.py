@@ -108,7 +108,9 @@ def score_accounts(
     The one risk function of the project. An account's ``behaviour_part`` is its community's
     behaviour score times its own share in the synchronized engagement, its
     ``infrastructure_part`` the infrastructure score times its share of events on shared
-    devices; risk is their noisy-OR. Both parts are kept (accounts.parquet), so an explanation
+    hardware (devices another member used, or an IP another member used in the same hour,
+    whichever is larger: the community's infrastructure signal counts both); risk is their
+    noisy-OR. Both parts are kept (accounts.parquet), so an explanation
     reports them instead of recomputing them. Accounts in no community carry no coordination
     evidence: risk 0, benign.
     """
@@ -123,7 +125,10 @@ def score_accounts(
     # coordination that made the community suspicious: synchronized engagement for behavioural
     # evidence, shared hardware for infrastructural evidence (combined as a noisy-OR, like the
     # community's own suspicion). A family sharing a tablet inside a
-    # pod's community is not made a pod member by the tablet. Exclusivity is left out on
+    # pod's community is not made a pod member by the tablet. Shared hardware is a device or
+    # an IP in the same hour, as in the community's infrastructure signal: a ring on one proxy
+    # IP with devices of its own was scored by its IP and then carried none of it (seeds
+    # 101-110: two tiny rings missed so). Exclusivity is left out on
     # purpose: it is a property of the group, and a real user who liked two of a pod's posts
     # has engaged "the pod's targets" too.
     saturation = cfg.participation_saturation
@@ -157,7 +162,10 @@ def score_accounts(
         )
         .with_columns(
             (pl.col("behaviour_score") * sync_part).alias("behaviour_part"),
-            (pl.col("infrastructure_score") * part("p_shared_device")).alias("infrastructure_part"),
+            (
+                pl.col("infrastructure_score")
+                * pl.max_horizontal(part("p_shared_device"), part("p_shared_ip"))
+            ).alias("infrastructure_part"),
             (pl.col("dense_score") * part("p_dense")).alias("dense_part"),
             pl.col("n_synced_targets").fill_null(0),
         )

@@ -200,6 +200,7 @@ def risk_drivers(
     i_part = _number(account.get(INFRASTRUCTURE_PART))
     p_sync = _number(account.get("p_sync")) or 0.0
     p_device = _number(account.get("p_shared_device")) or 0.0
+    p_ip = _number(account.get("p_shared_ip")) or 0.0
     n_synced = _number(account.get(N_SYNCED_TARGETS))
     sentences = []
     if behaviour is not None and infra is not None:
@@ -226,16 +227,22 @@ def risk_drivers(
                 "None of its engagement landed in a burst with other members, so the "
                 "behavioural score does not pass to it."
             )
-        if p_device > 0:
+        if p_device > 0 or p_ip > 0:
+            # the larger share is the one its infrastructure part follows (community.scoring)
+            shared = (
+                f"{_pct(p_device)} of its events came from devices other members also used"
+                if p_device >= p_ip
+                else f"{_pct(p_ip)} of its events came from an IP another member used in the "
+                "same hour"
+            )
             sentences.append(
-                f"{_pct(p_device)} of its events came from devices other members also used, so "
-                f"it takes on {_pct(_share(i_part, infra))} of the infrastructure score: "
-                f"{i_part:.2f}."
+                f"{shared}, so it takes on {_pct(_share(i_part, infra))} of the infrastructure "
+                f"score: {i_part:.2f}."
             )
         else:
             sentences.append(
-                "It used no device another member used, so the infrastructure score does not "
-                "pass to it."
+                "It used no device another member used, nor an IP another member used in the "
+                "same hour, so the infrastructure score does not pass to it."
             )
     parts = {"behaviour": b_part or 0.0, "infrastructure": i_part or 0.0}
     main = max(parts, key=lambda name: parts[name])
@@ -248,7 +255,7 @@ def risk_drivers(
     else:
         words = {
             "behaviour": "synchronized engagement with other members",
-            "infrastructure": "devices shared with other members",
+            "infrastructure": "devices or IPs shared with other members",
         }
         other = "infrastructure" if main == "behaviour" else "behaviour"
         if parts[other] >= 0.5:
