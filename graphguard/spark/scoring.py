@@ -108,7 +108,11 @@ def spark_score_accounts(
             F.coalesce(F.greatest("p_shared_device", "p_sync"), F.lit(0.0)),
         )
         .withColumn("behaviour_part", F.col("behaviour_score") * sync_part)
-        .withColumn("infrastructure_part", F.col("infrastructure_score") * part("p_shared_device"))
+        .withColumn(
+            "infrastructure_part",
+            F.col("infrastructure_score")
+            * F.greatest(part("p_shared_device"), part("p_shared_ip")),
+        )
         .withColumn("dense_part", F.col("dense_score") * part("p_dense"))
         .withColumn("n_synced_targets", F.coalesce(F.col("n_synced_targets"), F.lit(0)))
         .withColumn(
