@@ -26,16 +26,38 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
-import igraph as ig
 import numpy as np
 import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from graphguard.config import CommunityConfig
+
+
+def _igraph_without_plotting() -> ModuleType:
+    """igraph, imported without matplotlib: igraph's drawing code imports matplotlib (about a
+    second of every run's start-up) when it is installed, and graphguard never draws with
+    igraph. While igraph is imported, matplotlib cannot be, so igraph takes its stand-in for a
+    missing matplotlib; afterwards matplotlib imports as usual (the evaluation plots use it).
+    Where either is imported already, igraph is imported as it is."""
+    if "igraph" in sys.modules or "matplotlib" in sys.modules:
+        import igraph
+
+        return igraph
+    sys.modules["matplotlib"] = None  # type: ignore[assignment]  # an import of it fails
+    try:
+        import igraph
+    finally:
+        del sys.modules["matplotlib"]
+    return igraph
+
+
+ig = _igraph_without_plotting()
 
 
 @dataclass

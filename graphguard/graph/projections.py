@@ -39,8 +39,6 @@ __all__ = ["ANY_RELATION", "RELATIONS", "all_relations", "remove_stale_spills", 
 #: run's folder (its process is gone) from a live neighbour's
 _SPILL_PREFIX = "graphguard-pairs-pid"
 
-#: buckets of the support pre-count in `_aggregate` (a 2**24-entry count table: 128 MiB)
-_SUPPORT_BUCKETS_LOG2 = 24
 #: a pair row as a partition holds it: 64-bit pair key, float64 weight, 64-bit extra key
 _PAIR_BYTES = 24
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -260,10 +258,16 @@ def _collect(query: pl.LazyFrame) -> pl.DataFrame:
     return query.collect(engine="streaming")
 
 
-def _drop_crowded(occ: pl.DataFrame, key: str, max_accounts: int | None) -> pl.DataFrame:
-    """Skip entities used by more than ``max_accounts`` distinct accounts (None: keep all)."""
+def _drop_crowded(
+    occ: pl.DataFrame, key: str, max_accounts: int | None, *, one_per_account: bool = False
+) -> pl.DataFrame:
+    """Skip entities used by more than ``max_accounts`` distinct accounts (None: keep all).
+    The rows kept keep their order. ``one_per_account``: ``occ`` has one row per (key,
+    account), so an entity's rows count its accounts (a window count, no distinct count)."""
     if max_accounts is None:
         return occ
+    if one_per_account:
+        return occ.filter(pl.len().over(key) <= max_accounts)
     crowd = occ.group_by(key).agg(pl.col("account").n_unique().alias("_crowd"))
     keep = crowd.filter(pl.col("_crowd") <= max_accounts).select(key)
     return occ.join(keep, on=key, how="semi")
@@ -325,38 +329,47 @@ def _aggregate(
 ) -> pl.DataFrame:
     """One partition's pair rows -> one row per account pair with enough support.
 
-    Most pairs are seen once and ``min_support`` drops them: a count of the keys' hash
-    buckets finds them first (a bucket holding fewer rows than ``min_support`` holds no pair
-    that has them), so only candidates are grouped exactly.
+    The rows are sorted by key once (stably: a pair's rows keep the order they came in, so its
+    weight is summed in that order), and each run of one key is one account pair: its length is
+    the support, the sum of its weights the weight. A sort of integers is several times cheaper
+    than hashing millions of mostly-unique keys into groups. ``distinct``: rows of one key with
+    the same value of it count once (the first).
     """
     support = f"{relation}_support"
     frame = pl.DataFrame({"_key": key, "_w": values})
+    if distinct is None:
+        frame = frame.sort("_key", maintain_order=True)
+    else:
+        frame = frame.with_columns(pl.Series("_distinct", distinct)).sort(
+            "_key", "_distinct", maintain_order=True
+        )
+    keys = frame.get_column("_key").to_numpy()
+    weights = frame.get_column("_w").to_numpy()
+    first = np.ones(keys.size, dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
     if distinct is not None:
-        frame = frame.with_columns(pl.Series("_distinct", distinct)).unique(
-            ["_key", "_distinct"], maintain_order=True
-        )
-        key = frame.get_column("_key").to_numpy()
-    if cfg.min_support > 1 and key.size:
-        bucket = (key * _GOLDEN) >> np.uint64(64 - _SUPPORT_BUCKETS_LOG2)
-        counts = np.bincount(bucket.astype(np.int64), minlength=1 << _SUPPORT_BUCKETS_LOG2)
-        frame = frame.filter(pl.Series(counts[bucket] >= cfg.min_support))
-        del bucket, counts
-    return (
-        frame.group_by("_key")
-        .agg(
-            pl.len().cast(pl.UInt32).alias(support),
-            pl.col("_w").sum().alias(f"{relation}_weight"),
-        )
-        .filter(pl.col(support) >= cfg.min_support)
-        .select(
-            (pl.col("_key") // (1 << 32)).cast(pl.UInt32).alias("src"),
-            (pl.col("_key") % (1 << 32)).cast(pl.UInt32).alias("dst"),
-            support,
-            # parallel sums may add in another order on another machine; rounding keeps the
-            # last bits of float noise out of Leiden's input, so results do not depend on core
-            # count
-            pl.col(f"{relation}_weight").round(9),
-        )
+        seen = frame.get_column("_distinct").to_numpy()
+        # the first row of each (key, distinct) run, the runs sorted inside each key
+        kept = first.copy()
+        np.not_equal(seen[1:], seen[:-1], out=kept[1:])
+        kept |= first
+        keys, weights, first = keys[kept], weights[kept], first[kept]
+    del frame
+    starts = np.flatnonzero(first)
+    del first
+    counts = np.diff(np.append(starts, keys.size))
+    sums = np.add.reduceat(weights, starts) if starts.size else np.zeros(0)
+    keep = counts >= cfg.min_support
+    pair = keys[starts[keep]]
+    return pl.DataFrame(
+        {
+            "src": (pair >> np.uint64(32)).astype(np.uint32),
+            "dst": (pair & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+            support: counts[keep].astype(np.uint32),
+            # rounding keeps the last bits of float noise (sums of the same weights in another
+            # order, as another engine may add them) out of Leiden's input
+            f"{relation}_weight": pl.Series(sums[keep]).round(9),
+        }
     )
 
 
@@ -378,7 +391,7 @@ def device_pairs(
         .agg(pl.col("t").min(), pl.len().alias("_n"))
     )
     occ = (
-        _drop_crowded(occ, "device", cfg.max_accounts)
+        _drop_crowded(occ, "device", cfg.max_accounts, one_per_account=True)
         .join(per_account, on="account")
         .with_columns((pl.col("_n") / pl.col("_n_account")).alias("share"))
         .select("device", "account", "t", "share")
@@ -406,8 +419,8 @@ def ip_pairs(
         .agg(pl.col("t").min())
     )
     occ = _drop_crowded(occ, "ip", cfg.max_accounts)
-    crowd = occ.group_by("ip", "hour").agg(pl.len().alias("crowd"))
-    occ = _sorted(occ.join(crowd, on=["ip", "hour"]), "ip")
+    # accounts on each (IP, hour): a window count, cheaper than a group-by joined back
+    occ = _sorted(occ.with_columns(pl.len().over("ip", "hour").alias("crowd")), "ip")
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
     # each shared (IP, hour) weighs by the accounts on it, and counts once per pair (an
     # occurrence may pair with the next hour's): the earlier occurrence's
@@ -419,11 +432,12 @@ def ip_pairs(
 
 
 def _engaged(events: pl.DataFrame, engagement_types: tuple[str, ...]) -> pl.DataFrame:
-    """`engagements` with each target's ``popularity`` (its engaging accounts): what the sync
-    and dense relations pair."""
+    """`engagements` with each target's ``popularity`` (its engaging accounts), sorted as they
+    are paired (`_sorted` by target): what the sync and dense relations pair. Both take it
+    from here, so it is sorted once."""
     occ = _collect(engagements(events.lazy(), engagement_types))
-    popularity = occ.group_by("target").agg(pl.len().alias("popularity"))
-    return occ.join(popularity, on="target")
+    # one row per (target, account): a target's rows are its engaging accounts
+    return _sorted(occ.with_columns(pl.len().over("target").alias("popularity")), "target")
 
 
 def _target_pairs(
@@ -433,8 +447,8 @@ def _target_pairs(
     relation: str,
     local: LocalConfig | None,
 ) -> pl.DataFrame:
-    """Pairs through shared targets, each adding 1 / log2(2 + the target's popularity)."""
-    occ = _sorted(occ, "target")
+    """Pairs through shared targets, each adding 1 / log2(2 + the target's popularity).
+    ``occ``: rows of `_engaged` (sorted), some targets perhaps dropped."""
     weight = occ.select(1.0 / (2.0 + pl.col("popularity")).log(2)).to_series().to_numpy()
     return _project(occ, "target", cfg, relation, local, max_gap_us=gap, weight=weight)
 
@@ -455,7 +469,7 @@ def sync_pairs(
     when the caller has it already.
     """
     occ = _engaged(events, engagement_types) if engaged is None else engaged
-    occ = _drop_crowded(occ, "target", cfg.max_accounts)
+    occ = _drop_crowded(occ, "target", cfg.max_accounts, one_per_account=True)
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
     return _target_pairs(occ, cfg, gap, "sync", local)
 
@@ -478,7 +492,7 @@ def dense_pairs(
     still drops crowded targets outright).
     """
     occ = _engaged(events, engagement_types) if engaged is None else engaged
-    occ = _drop_crowded(occ, "target", cfg.max_accounts)
+    occ = _drop_crowded(occ, "target", cfg.max_accounts, one_per_account=True)
     return _target_pairs(occ, cfg, None, "dense", local)
 
 

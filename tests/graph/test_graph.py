@@ -208,3 +208,65 @@ def test_bad_dense_settings_are_refused():
         ScoringConfig(dense_evidence="maybe")
     with pytest.raises(ConfigError, match="scoring.dense_lift"):
         ScoringConfig(dense_lift=0.0)
+
+
+def _grouped_reference(key, weight, distinct, min_support: int) -> pl.DataFrame:
+    """What `_aggregate` computed with a hash group-by: distinct rows first, then support and
+    weight per pair key, sorted."""
+    frame = pl.DataFrame({"_key": key, "_w": weight})
+    if distinct is not None:
+        frame = frame.with_columns(pl.Series("_d", distinct)).unique(
+            ["_key", "_d"], keep="first", maintain_order=True
+        )
+    return (
+        frame.group_by("_key")
+        .agg(pl.len().cast(pl.UInt32).alias("r_support"), pl.col("_w").sum().alias("r_weight"))
+        .filter(pl.col("r_support") >= min_support)
+        .sort("_key")
+        .select(
+            (pl.col("_key") // (1 << 32)).cast(pl.UInt32).alias("src"),
+            (pl.col("_key") % (1 << 32)).cast(pl.UInt32).alias("dst"),
+            "r_support",
+            pl.col("r_weight").round(9),
+        )
+    )
+
+
+@pytest.mark.parametrize("min_support", [1, 3])
+@pytest.mark.parametrize("with_distinct", [False, True])
+def test_aggregate_by_sorting_equals_a_group_by(min_support, with_distinct):
+    from graphguard.graph.projections import _aggregate, _pair_key
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    src = rng.integers(0, 400, n).astype(np.uint32)
+    dst = src + 1 + rng.integers(0, 40, n).astype(np.uint32)
+    key = _pair_key(src, dst)
+    weight = rng.random(n)
+    distinct = rng.integers(0, 5, n).astype(np.uint64) if with_distinct else None
+    cfg = RelationConfig(min_support=min_support)
+    got = _aggregate(key, weight, distinct, cfg, "r")
+    want = _grouped_reference(key, weight, distinct, min_support)
+    assert got.height > 100  # pairs of both kinds: kept and dropped for support
+    assert got.height < _grouped_reference(key, weight, distinct, 1).height or min_support == 1
+    assert_frame_equal(got, want, check_exact=False, rel_tol=0, abs_tol=1e-9)
+    # the first of a key's rows with one distinct value counts: its weight, not a later one's
+    if with_distinct:
+        two = np.sort(key[:2])
+        keys, weights = np.tile(two, 2), np.array([1.0, 2.0, 5.0, 7.0])
+        dup = _aggregate(keys, weights, np.zeros(4, np.uint64), RelationConfig(), "r")
+        assert dup.get_column("r_support").to_list() == [1, 1]
+        assert dup.get_column("r_weight").to_list() == [1.0, 2.0]
+
+
+def test_aggregate_of_no_pairs_is_an_empty_table():
+    from graphguard.graph.projections import _aggregate
+
+    out = _aggregate(np.zeros(0, np.uint64), np.zeros(0), None, RelationConfig(), "r")
+    assert out.height == 0
+    assert out.schema == {
+        "src": pl.UInt32,
+        "dst": pl.UInt32,
+        "r_support": pl.UInt32,
+        "r_weight": pl.Float64,
+    }
