@@ -212,6 +212,14 @@ def main() -> None:
     add("| **all** | " + " | ".join(f"**{fmt(v)}**" for v in sums) + " |")
     add("")
     add(
+        f"**Headline**: the day takes about {fmt(sums[5])} minutes (flat) to {fmt(sums[7])}"
+        f" minutes (grown, with the wall-time bound on CPU) on {args.executors} executors, and"
+        f" shuffles {fmt(sums[0] / 1e3)}-{fmt(sums[1] / 1e3)} TB, *provided* the largest"
+        " connected component can be clustered at all (section 3): the volumes scale out, the"
+        " largest component does not."
+    )
+    add("")
+    add(
         f"Per executor ({args.memory_gib:g} GiB): the day's largest stage shuffle, spread over"
         f" {args.executors} executors, is {fmt(max_stage(p_hi, day) / args.executors / 1e9)} GB"
         " each (flat), written to local disk and read back; it need not fit in memory."
