@@ -314,22 +314,20 @@ def community_evidence_spark(
         .fillna(0, subset=["n_engaged_targets", "n_synced_targets", "_n_exclusive"])
         .persist()
     )
-    members = (
-        member_map.join(per_member, on=["account", "cluster"], how="left")
-        .select(
-            "account",
-            "cluster",
-            "n_events",
-            _ratio("_dev_shared", "n_events").alias("p_shared_device"),
-            _ratio("_ip_shared", "n_events").alias("p_shared_ip"),
-            _ratio("_dev_single", "n_events").alias("p_single_use_device"),
-            "n_engaged_targets",
-            "n_synced_targets",
-            _ratio("n_synced_targets", "n_engaged_targets", 0.0).alias("p_sync"),
-            _ratio("_n_exclusive", "n_engaged_targets", 0.0).alias("p_exclusive"),
-        )
-        .persist()
-    )
+    # every member has events (the account graph is built from them): the member rows are
+    # the members table (a join back to the membership would meet its own columns again)
+    members = per_member.select(
+        "account",
+        "cluster",
+        "n_events",
+        _ratio("_dev_shared", "n_events").alias("p_shared_device"),
+        _ratio("_ip_shared", "n_events").alias("p_shared_ip"),
+        _ratio("_dev_single", "n_events").alias("p_single_use_device"),
+        "n_engaged_targets",
+        "n_synced_targets",
+        _ratio("n_synced_targets", "n_engaged_targets", 0.0).alias("p_sync"),
+        _ratio("_n_exclusive", "n_engaged_targets", 0.0).alias("p_exclusive"),
+    ).persist()
 
     # --- per community: one aggregate of the members, the distinct counts beside it ----------
     infra = per_member.groupBy("cluster").agg(
@@ -401,8 +399,7 @@ def community_evidence_spark(
             clusters = clusters.withColumn(name, F.lit(None).cast(kind))
     members = members.fillna(0.0, subset=["p_dense"])
     local = to_polars(clusters, cluster_schema).sort("cluster")
-    # the members table is cached (that job made it)
-    per_member.unpersist()
+    # per_member stays cached (one row per member): the members table is made from it later
     return local, members
 
 
