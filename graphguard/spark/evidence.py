@@ -5,6 +5,14 @@ synchronized bursts, signup bursts, internal edges) runs in Spark; only the one-
 table comes back to the driver, where the local engine's own `score_clusters` scores it. The
 members table stays a Spark DataFrame.
 
+The member events are moved once: joined with the membership (broadcast when small), hashed by
+community and checkpointed with that partitioning known, so every grouping, window and join
+keyed by (community, ...) after it runs inside the partitions. Each measure is first reduced to
+its grain, (member, device), (member, ip, hour), (community, target, member), one row per
+member, and only those tables meet the whole log's tables (devices' accounts and span,
+targets' reach) or each other; the shares are exact counts over counts, so they equal the
+local engine's means of 0/1 values to the last bit.
+
 The windows of the local code (`_window_counts`, `_densest_window`: binary searches over sorted
 integer seconds) are range windows over the same integer seconds here: an engagement at second s
 is together with every other one of its (community, target) in [s - w, s + w], w the window
@@ -187,44 +195,71 @@ def community_evidence_spark(
         members table's columns (account int, cluster long, counts long, shares double).
     """
     cluster_schema, _ = evidence_schemas()
-    member_map = membership.filter(F.col("cluster") >= 0).select(
-        F.col("account").cast("int").alias("account"), F.col("cluster").cast("long")
+    member_map = _join_side(
+        membership.filter(F.col("cluster") >= 0).select(
+            F.col("account").cast("int").alias("account"), F.col("cluster").cast("long")
+        )
     )
-    ev = indexed.join(member_map, on="account", how="inner")
+    # the member events, hashed by community once: every grouping below starts with the
+    # community (and an account is in one), so none of them moves the events again
+    ev = _checkpoint_partitioned(
+        indexed.join(member_map, on="account", how="inner")
+        .select("cluster", "account", "t", "event_type", "device", "ip", "target")
+        .repartition("cluster")
+    )
 
-    # --- shared infrastructure -------------------------------------------------------------
-    dev = (
+    # --- shared infrastructure, at the grain of (member, device) and (member, ip, hour) ------
+    on_device = (
         ev.filter(F.col("device").isNotNull())
-        .groupBy("cluster", "device")
-        .agg(F.countDistinct("account").alias("_dev_members"))
+        .groupBy("cluster", "account", "device")
+        .agg(F.count(F.lit(1)).alias("_n"))
     )
-    ev = (
-        ev.join(dev, on=["cluster", "device"], how="left")
+    device_flags = (
+        on_device.groupBy("cluster", "device")
+        .agg(F.count(F.lit(1)).alias("_dev_members"))
         .join(device_usage(indexed), on="device", how="left")
-        .withColumn("_hour", hour_key())
+        .select(
+            "cluster",
+            "device",
+            (F.col("_dev_members") >= 2).alias("_shared"),
+            single_use_device().alias("_single"),
+        )
     )
-    ip_hour = (
+    member_device = (
+        on_device.join(device_flags, on=["cluster", "device"], how="inner")
+        .groupBy("cluster", "account")
+        .agg(
+            F.sum(F.when(F.col("_shared"), F.col("_n")).otherwise(0)).alias("_dev_shared"),
+            F.sum(F.when(F.col("_single"), F.col("_n")).otherwise(0)).alias("_dev_single"),
+        )
+    )
+    on_ip = (
         ev.filter(F.col("ip").isNotNull())
-        .groupBy("cluster", "ip", "_hour")
-        .agg(F.countDistinct("account").alias("_ip_members"))
+        .groupBy("cluster", "account", "ip", hour_key().alias("_hour"))
+        .agg(F.count(F.lit(1)).alias("_n"))
     )
-    ev = (
-        ev.join(ip_hour, on=["cluster", "ip", "_hour"], how="left")
-        .withColumn("_on_shared_device", F.coalesce(F.col("_dev_members"), F.lit(0)) >= 2)
-        .withColumn("_on_shared_ip", F.coalesce(F.col("_ip_members"), F.lit(0)) >= 2)
-        .withColumn("_single_use_device", single_use_device())
-        # read by the members' and the communities' aggregates, in two Spark jobs: made once
-        .persist()
+    member_ip = (
+        on_ip.withColumn(
+            "_ip_members", F.count(F.lit(1)).over(Window.partitionBy("cluster", "ip", "_hour"))
+        )
+        .groupBy("cluster", "account")
+        .agg(F.sum(F.when(F.col("_ip_members") >= 2, F.col("_n")).otherwise(0)).alias("_ip_shared"))
+    )
+    signup = F.col("event_type").isin(list(signup_types))
+    member_base = ev.groupBy("cluster", "account").agg(
+        F.count(F.lit(1)).alias("n_events"),
+        F.min("t").alias("_first"),
+        F.max("t").alias("_last"),
+        F.min(F.when(signup, F.col("t"))).alias("_signup"),
     )
 
     # --- engagement: synchrony and exclusivity ---------------------------------------------
-    engage_all = engagements(indexed, engagement_types)
-    target_reach = engage_all.groupBy("target").agg(F.count(F.lit(1)).alias("_target_accounts"))
     on_target = Window.partitionBy("cluster", "target")
     window = whole_seconds(sync_window_s)
     engage = (
-        engage_all.join(member_map, on="account", how="inner")
-        .join(target_reach, on="target", how="inner")
+        ev.filter(is_engagement(engagement_types))
+        .groupBy("cluster", "target", "account")
+        .agg(F.min("t").alias("t"))
         .withColumn("_members_on_target", F.count(F.lit(1)).over(on_target))
         .withColumn("_s", floor_div("t", US))
         .withColumn(
@@ -235,89 +270,111 @@ def community_evidence_spark(
     needed = F.greatest(
         F.lit(2.0), F.ceil(F.lit(float(sync_min_share)) * (F.col("_members_on_target") - 1))
     )
-    engage = engage.withColumn("_synced", F.col("_together") >= needed).withColumn(
-        "_exclusive",
-        (F.col("_members_on_target") >= 3)
-        & (F.col("_members_on_target") / F.col("_target_accounts") >= 0.5),
+    engage = engage.withColumn("_synced", F.col("_together") >= needed)
+    # exclusivity needs every account's engagements with the target: decided per (community,
+    # target), the grain of the one table that meets the whole log's reach
+    reach = (
+        indexed.filter(is_engagement(engagement_types))
+        .groupBy("target")
+        .agg(F.countDistinct("account").alias("_target_accounts"))
     )
-    engage = engage.persist()
+    targets = (
+        engage.groupBy("cluster", "target")
+        .agg(
+            F.first("_members_on_target").alias("_k"),
+            F.max(F.col("_synced").cast("int")).alias("_any_synced"),
+        )
+        .join(reach, on="target", how="inner")
+        .select(
+            "cluster",
+            "target",
+            "_any_synced",
+            ((F.col("_k") >= 3) & (F.col("_k") / F.col("_target_accounts") >= 0.5)).alias(
+                "_exclusive"
+            ),
+        )
+        .repartition("cluster")
+    )
+    member_engage = (
+        engage.join(targets.drop("_any_synced"), on=["cluster", "target"], how="inner")
+        .groupBy("cluster", "account")
+        .agg(
+            F.count(F.lit(1)).alias("n_engaged_targets"),
+            F.sum(F.col("_synced").cast("long")).alias("n_synced_targets"),
+            F.sum(F.col("_exclusive").cast("long")).alias("_n_exclusive"),
+        )
+    )
 
     # --- per member ------------------------------------------------------------------------
-    member_infra = ev.groupBy("account").agg(
-        F.count(F.lit(1)).alias("n_events"),
-        share(F.col("_on_shared_device")).alias("p_shared_device"),
-        share(F.col("_on_shared_ip")).alias("p_shared_ip"),
-        share(F.col("_single_use_device")).alias("p_single_use_device"),
-    )
-    member_engage = engage.groupBy("account").agg(
-        F.count(F.lit(1)).alias("n_engaged_targets"),
-        F.sum(F.col("_synced").cast("long")).alias("n_synced_targets"),
-        share(F.col("_synced")).alias("p_sync"),
-        share(F.col("_exclusive")).alias("p_exclusive"),
-    )
-    members = (
-        member_map.join(member_infra, on="account", how="left")
-        .join(member_engage, on="account", how="left")
-        .fillna(0, subset=["n_engaged_targets", "n_synced_targets"])
-        .fillna(0.0, subset=["p_sync", "p_exclusive"])
-        .select(
-            "account",
-            "cluster",
-            "n_events",
-            "p_shared_device",
-            "p_shared_ip",
-            "p_single_use_device",
-            "n_engaged_targets",
-            "n_synced_targets",
-            "p_sync",
-            "p_exclusive",
-        )
+    per_member = (
+        member_base.join(member_device, on=["cluster", "account"], how="left")
+        .join(member_ip, on=["cluster", "account"], how="left")
+        .join(member_engage, on=["cluster", "account"], how="left")
+        .fillna(0, subset=["_dev_shared", "_dev_single", "_ip_shared"])
+        .fillna(0, subset=["n_engaged_targets", "n_synced_targets", "_n_exclusive"])
         .persist()
     )
+    # every member has events (the account graph is built from them): the member rows are
+    # the members table (a join back to the membership would meet its own columns again)
+    members = per_member.select(
+        "account",
+        "cluster",
+        "n_events",
+        _ratio("_dev_shared", "n_events").alias("p_shared_device"),
+        _ratio("_ip_shared", "n_events").alias("p_shared_ip"),
+        _ratio("_dev_single", "n_events").alias("p_single_use_device"),
+        "n_engaged_targets",
+        "n_synced_targets",
+        _ratio("n_synced_targets", "n_engaged_targets", 0.0).alias("p_sync"),
+        _ratio("_n_exclusive", "n_engaged_targets", 0.0).alias("p_exclusive"),
+    ).persist()
 
-    # --- per community ---------------------------------------------------------------------
-    infra = ev.groupBy("cluster").agg(
-        F.count(F.lit(1)).alias("n_events"),
-        share(F.col("_on_shared_device")).alias("shared_device_event_share"),
-        share(F.col("_on_shared_ip")).alias("shared_ip_event_share"),
-        share(F.col("_single_use_device")).alias("single_use_device_event_share"),
-        F.min("t").alias("first_us"),
-        F.max("t").alias("last_us"),
+    # --- per community: one aggregate of the members, the distinct counts beside it ----------
+    infra = per_member.groupBy("cluster").agg(
+        F.count(F.lit(1)).alias("size"),
+        F.sum("n_events").alias("n_events"),
+        F.sum("_dev_shared").alias("_dev_shared"),
+        F.sum("_ip_shared").alias("_ip_shared"),
+        F.sum("_dev_single").alias("_dev_single"),
+        F.min("_first").alias("first_us"),
+        F.max("_last").alias("last_us"),
+        F.sum("n_engaged_targets").alias("n_engagements"),
+        F.sum("n_synced_targets").alias("_n_synced"),
+        F.sum("_n_exclusive").alias("_n_exclusive"),
+        share(F.col("n_synced_targets") >= LOCKSTEP_MIN_TARGETS).alias("lockstep_member_share"),
     )
-    # distinct non-null values per community, each its own small aggregate: four
-    # countDistinct in one groupBy would copy every event row five times (Spark's Expand)
-    for column, name in (
-        ("account", "size"),
-        ("device", "n_devices"),
-        ("ip", "n_ips"),
-        ("target", "n_targets"),
-    ):
-        distinct = (
-            ev.filter(F.col(column).isNotNull())
-            .select("cluster", column)
-            .distinct()
-            .groupBy("cluster")
-            .agg(F.count(F.lit(1)).alias(name))
-        )
-        infra = infra.join(distinct, on="cluster", how="left")
-    infra = infra.fillna(0, subset=["size", "n_devices", "n_ips", "n_targets"])
-    lockstep = members.groupBy("cluster").agg(
-        share(F.col("n_synced_targets") >= LOCKSTEP_MIN_TARGETS).alias("lockstep_member_share")
+    # distinct values per community: each a grouping inside the community's partition
+    n_devices = device_flags.groupBy("cluster").agg(F.count(F.lit(1)).alias("n_devices"))
+    n_ips = (
+        on_ip.select("cluster", "ip")
+        .distinct()
+        .groupBy("cluster")
+        .agg(F.count(F.lit(1)).alias("n_ips"))
     )
-    behaviour = engage.groupBy("cluster").agg(
-        F.count(F.lit(1)).alias("n_engagements"),
-        share(F.col("_synced")).alias("sync_engagement_share"),
-        share(F.col("_exclusive")).alias("target_exclusivity"),
-        F.countDistinct(F.when(F.col("_synced"), F.col("target"))).alias("n_synced_targets"),
+    n_targets = (
+        ev.filter(F.col("target").isNotNull())
+        .select("cluster", "target")
+        .distinct()
+        .groupBy("cluster")
+        .agg(F.count(F.lit(1)).alias("n_targets"))
+    )
+    synced_targets = targets.groupBy("cluster").agg(
+        F.sum("_any_synced").cast("long").alias("n_synced_targets")
     )
     clusters = (
-        infra.join(behaviour, on="cluster", how="left")
-        .join(lockstep, on="cluster", how="left")
-        .join(_creation_bursts(ev, signup_types, creation_burst_window_s), "cluster", "left")
+        infra.join(n_devices, on="cluster", how="left")
+        .join(n_ips, on="cluster", how="left")
+        .join(n_targets, on="cluster", how="left")
+        .join(synced_targets, on="cluster", how="left")
+        .join(_creation_bursts(per_member, creation_burst_window_s), "cluster", "left")
         .join(_internal_structure(edges, member_map), on="cluster", how="left")
-        .fillna(0, subset=["n_engagements", "n_synced_targets", "n_signups", "signup_burst_size"])
-        .fillna(0.0, subset=["sync_engagement_share", "target_exclusivity"])
-        .fillna(0.0, subset=["lockstep_member_share"])
+        .fillna(0, subset=["n_devices", "n_ips", "n_targets", "n_synced_targets"])
+        .fillna(0, subset=["n_signups", "signup_burst_size"])
+        .withColumn("shared_device_event_share", _ratio("_dev_shared", "n_events"))
+        .withColumn("shared_ip_event_share", _ratio("_ip_shared", "n_events"))
+        .withColumn("single_use_device_event_share", _ratio("_dev_single", "n_events"))
+        .withColumn("sync_engagement_share", _ratio("_n_synced", "n_engagements", 0.0))
+        .withColumn("target_exclusivity", _ratio("_n_exclusive", "n_engagements", 0.0))
         .withColumn("accounts_per_device", F.col("size") / F.greatest("n_devices", F.lit(1)))
         .withColumn("creation_burst_share", F.col("signup_burst_size") / F.col("size"))
     )
@@ -342,10 +399,7 @@ def community_evidence_spark(
             clusters = clusters.withColumn(name, F.lit(None).cast(kind))
     members = members.fillna(0.0, subset=["p_dense"])
     local = to_polars(clusters, cluster_schema).sort("cluster")
-    # the members were cached by that job (its lockstep share reads them): the per-event
-    # frames are no longer needed
-    ev.unpersist()
-    engage.unpersist()
+    # per_member stays cached (one row per member): the members table is made from it later
     return local, members
 
 
@@ -496,14 +550,12 @@ def _block_evidence(
     return clusters, members
 
 
-def _creation_bursts(ev: DataFrame, signup_types: tuple[str, ...], window_s: float) -> DataFrame:
-    """`community.evidence._creation_bursts`: n_signups and the densest burst per community."""
+def _creation_bursts(per_member: DataFrame, window_s: float) -> DataFrame:
+    """`community.evidence._creation_bursts`: n_signups and the densest burst per community,
+    from each member's first signup (``_signup``)."""
     window = whole_seconds(window_s)
-    signups = (
-        ev.filter(F.col("event_type").isin(list(signup_types)))
-        .groupBy("cluster", "account")
-        .agg(F.min("t").alias("t"))
-        .withColumn("_s", floor_div("t", US))
+    signups = per_member.filter(F.col("_signup").isNotNull()).select(
+        "cluster", floor_div("_signup", US).alias("_s")
     )
     ahead = Window.partitionBy("cluster").orderBy("_s").rangeBetween(0, window)
     return (
@@ -511,6 +563,45 @@ def _creation_bursts(ev: DataFrame, signup_types: tuple[str, ...], window_s: flo
         .groupBy("cluster")
         .agg(F.count(F.lit(1)).alias("n_signups"), F.max("_burst").alias("signup_burst_size"))
     )
+
+
+def _ratio(numerator: str, denominator: str, empty: float | None = None) -> Column:
+    """``numerator / denominator`` as doubles (a share of counts: the mean of a 0/1 column,
+    to the last bit), ``empty`` where the denominator is 0 or missing."""
+    den = F.col(denominator)
+    return F.when(den > 0, F.col(numerator).cast("double") / den.cast("double")).otherwise(
+        F.lit(empty).cast("double")
+    )
+
+
+_ADAPTIVE = "spark.sql.adaptive.enabled"
+
+
+def _checkpoint_partitioned(frame: DataFrame) -> DataFrame:
+    """``frame.localCheckpoint()`` keeping its hash partitioning known to the plans that read
+    it, so that their groupings, windows and joins by keys that start with the same key need
+    no shuffle. Adaptive execution would coalesce the partitions and hide the partitioning, so
+    it is off while the checkpoint is made (only for that job)."""
+    conf = frame.sparkSession.conf
+    before = conf.get(_ADAPTIVE, None)
+    conf.set(_ADAPTIVE, "false")
+    try:
+        return frame.localCheckpoint(eager=True)
+    finally:
+        if before is None:
+            conf.unset(_ADAPTIVE)
+        else:
+            conf.set(_ADAPTIVE, before)
+
+
+#: membership tables up to this many rows are broadcast to the joins with events and edges
+#: (12 bytes a row); larger ones are joined by shuffle
+BROADCAST_MEMBERS_MAX = 10_000_000
+
+
+def _join_side(member_map: DataFrame) -> DataFrame:
+    """The membership table, marked for broadcast when it is small enough (one small job)."""
+    return F.broadcast(member_map) if member_map.count() <= BROADCAST_MEMBERS_MAX else member_map
 
 
 def _internal_structure(edges: DataFrame, member_map: DataFrame) -> DataFrame:
