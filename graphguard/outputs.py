@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from graphguard.errors import OutputBusyError, OutputError, OutputExistsError
 
@@ -77,6 +78,40 @@ def _write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
 def write_parquet_atomic(frame: pl.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` as Parquet to ``path`` atomically."""
     return _write_atomic(path, frame.write_parquet)
+
+
+def write_parquet_chunks_atomic(frames: Iterable[pl.DataFrame], path: str | Path) -> Path:
+    """Write consecutive ``frames`` (the same columns, at least one) as one Parquet file at
+    ``path``, atomically, holding about one frame at a time: Polars' streaming sink reads them
+    as an IO source, in order. An error raised while making a frame propagates as it is."""
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise ValueError(f"{Path(path).name}: no chunks to write")
+    schema = first.schema
+    failure: list[BaseException] = []
+
+    def source(*_: Any) -> Iterator[pl.DataFrame]:
+        nonlocal first
+        try:
+            head, first = first, None  # the sink holds its own reference from here
+            yield head  # type: ignore[misc]
+            del head
+            yield from frames
+        except BaseException as error:  # kept, so the caller sees it, not the engine's wrapper
+            failure.append(error)
+            raise
+
+    def write(tmp: str) -> None:
+        lazy = register_io_source(source, schema=schema)
+        try:
+            lazy.sink_parquet(tmp, maintain_order=True)
+        except Exception:
+            if failure:
+                raise failure[0] from None
+            raise
+
+    return _write_atomic(path, write)
 
 
 def sink_parquet_atomic(frame: pl.LazyFrame, path: str | Path) -> Path:

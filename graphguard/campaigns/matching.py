@@ -260,7 +260,7 @@ def entity_links(
 def track_campaigns(
     accounts: pl.DataFrame,
     clusters: pl.DataFrame,
-    entity_edges: pl.DataFrame,
+    entity_edges: rundir.Table,
     previous: PreviousRun | None = None,
 ) -> Campaigns:
     """Give every reported cluster its campaign id and status (the module's rules), against
@@ -270,7 +270,8 @@ def track_campaigns(
         accounts: accounts.parquet as the pipeline built it (account_id, cluster_id, ...).
         clusters: clusters.parquet as the pipeline built it.
         entity_edges: the account-entity edges around clustered accounts (account_id, kind,
-            entity, ...).
+            entity, ...), whole or a `rundir.ChunkedTable` (read only with ``previous``, and
+            then only its reported members' account, kind and entity, a chunk at a time).
         previous: the previous run (`graphguard.campaigns.previous.load_previous`).
 
     Returns:
@@ -297,7 +298,9 @@ def track_campaigns(
             pl.lit(BY_MEMBERS).alias("match")
         )
         rotated = sizes.join(by_members, on=_CID, how="anti").select(_CID)
-        current_fp = footprints(members, entity_edges, _CID).join(rotated, on=_CID, how="semi")
+        current_fp = footprints(members, _member_entities(entity_edges, members), _CID).join(
+            rotated, on=_CID, how="semi"
+        )
         previous_fp = footprints(previous.members, previous.entities, _PID)
         counts = previous.members.group_by(_PID).len("size")
         by_entities = entity_links(current_fp, previous_fp, sizes, counts).with_columns(
@@ -340,6 +343,18 @@ def track_campaigns(
         table.select(_CID, *columns[:2]), on=_CID, how="left", maintain_order="left"
     )
     return Campaigns(accounts=out_accounts, clusters=out_clusters, section=section)
+
+
+def _member_entities(entity_edges: rundir.Table, members: pl.DataFrame) -> pl.DataFrame:
+    """The account, kind and entity of ``members``' rows of ``entity_edges`` (what `footprints`
+    reads), a chunk at a time for a `rundir.ChunkedTable`."""
+    if isinstance(entity_edges, pl.DataFrame):
+        return entity_edges
+    ids = members.select(_ACC)
+    return pl.concat(
+        chunk.select(_ACC, "kind", "entity").join(ids, on=_ACC, how="semi")
+        for chunk in entity_edges.chunks()
+    )
 
 
 def _pair(links: pl.DataFrame) -> dict[int, str]:

@@ -96,6 +96,20 @@ class EvidenceContext:
     engaged: pl.DataFrame | None = None
 
 
+#: what building the log-wide context (`evidence_context`) holds per event of the log: the
+#: engagement and device tables and their group-by's; measured at 100M events, about 7 GiB
+#: over the stage's start in one pass
+CONTEXT_BYTES_PER_EVENT = 80
+
+
+def context_partitions(indexed: pl.DataFrame, budget_mib: int | None) -> int:
+    """How many partitions (of target codes, and of device codes) `evidence_context` builds
+    its tables in, so that each fits ``budget_mib`` (one without a budget)."""
+    if budget_mib is None:
+        return 1
+    return max(1, math.ceil(indexed.height * CONTEXT_BYTES_PER_EVENT / (budget_mib * 2**20)))
+
+
 def evidence_context(
     indexed: pl.DataFrame,
     edges: pl.DataFrame,
@@ -103,12 +117,38 @@ def evidence_context(
     engagement_types: tuple[str, ...],
     *,
     keep_engagements: bool = False,
+    budget_mib: int | None = None,
 ) -> EvidenceContext:
-    """The log-wide tables of `EvidenceContext`, once for every community."""
-    engaged = engagements(indexed, engagement_types)
-    target_reach = engaged.group_by("target").agg(pl.len().alias("_target_accounts"))
+    """The log-wide tables of `EvidenceContext`, once for every community.
+
+    With ``budget_mib`` (and without ``keep_engagements``) each table is built a partition
+    of its key's codes at a time (`context_partitions`): a target's reach and a device's use
+    are each computed from all of that target's or device's events, so the rows are those of
+    one pass (their order is not: they are only joined on).
+    """
+    parts = 1 if keep_engagements else context_partitions(indexed, budget_mib)
+    if parts == 1:
+        engaged = engagements(indexed, engagement_types)
+        target_reach = engaged.group_by("target").agg(pl.len().alias("_target_accounts"))
+        device_use = device_usage(indexed)
+    else:
+        engaged = None
+        reach_parts, device_parts = [], []
+        lazy = indexed.lazy()
+        for k in range(parts):
+            targets = lazy.filter(pl.col("target").to_physical() % parts == k)
+            reach_parts.append(
+                engagements(targets, engagement_types)
+                .group_by("target")
+                .agg(pl.len().alias("_target_accounts"))
+                .collect()
+            )
+            devices = lazy.filter(pl.col("device").to_physical() % parts == k)
+            device_parts.append(device_usage(devices).collect())
+        target_reach = pl.concat(reach_parts)
+        device_use = pl.concat(device_parts)
     return EvidenceContext(
-        device_use=device_usage(indexed),
+        device_use=device_use,
         target_reach=target_reach,
         internal=_internal_structure(edges, membership),
         engaged=engaged if keep_engagements else None,
@@ -144,6 +184,29 @@ def community_chunks(
     return [np.where(owner == k, membership, -1) for k in range(chunks) if (owner == k).any()]
 
 
+def member_account_ranges(
+    indexed: pl.DataFrame, membership: np.ndarray, budget_mib: int
+) -> list[tuple[int, int]]:
+    """The clustered accounts split into consecutive ranges of account index ``[lo, hi)``
+    whose members' events fit ``budget_mib`` as `community_chunks` counts them (as many
+    chunks), balanced by events: what the subgraph stage's tables, sorted by account, are cut
+    into. One range (every account) when everything fits. Deterministic."""
+    membership = np.asarray(membership, dtype=np.int64)
+    n = membership.size
+    per_account = np.bincount(indexed.get_column("account").to_numpy(), minlength=n)
+    per_account = np.where(membership >= 0, per_account, 0)
+    total = float(per_account.sum())
+    n_members = int((membership >= 0).sum())
+    chunks = math.ceil(total * EVIDENCE_BYTES_PER_MEMBER_EVENT / (budget_mib * 2**20))
+    chunks = max(1, min(chunks, n_members))
+    if chunks == 1:
+        return [(0, n)]
+    # cut where the cumulative event count crosses each k/chunks of the total
+    cuts = np.searchsorted(np.cumsum(per_account), total * np.arange(1, chunks) / chunks)
+    bounds = np.unique(np.concatenate([[0], cuts + 1, [n]]).clip(0, n))
+    return [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+
+
 def community_evidence_in_chunks(
     indexed: pl.DataFrame,
     membership: np.ndarray,
@@ -160,7 +223,9 @@ def community_evidence_in_chunks(
     chunks = community_chunks(indexed, membership, budget_mib)
     if len(chunks) == 1:
         return community_evidence(indexed, membership, edges, **settings)
-    context = evidence_context(indexed, edges, membership, settings["engagement_types"])
+    context = evidence_context(
+        indexed, edges, membership, settings["engagement_types"], budget_mib=budget_mib
+    )
     cluster_parts, member_parts = [], []
     for k, chunk in enumerate(chunks):
         if progress:

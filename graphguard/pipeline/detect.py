@@ -8,17 +8,18 @@ the run passes a renderer (`extra_files`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from graphguard import __version__, metrics, rundir, schema
 from graphguard.campaigns import PreviousRun, load_previous, track_campaigns
-from graphguard.community.evidence import community_chunks, with_cluster
+from graphguard.community.evidence import member_account_ranges, with_cluster
 from graphguard.community.scoring import label_clusters
 from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
@@ -46,8 +47,10 @@ class DetectionResult:
 
     accounts: pl.DataFrame
     clusters: pl.DataFrame
-    account_edges: pl.DataFrame
-    entity_edges: pl.DataFrame
+    #: the two edge tables: whole, or (past ``local.memory_budget_mib``) a `rundir.ChunkedTable`
+    #: decoded a chunk at a time when written (`rundir.whole` gives the frame)
+    account_edges: rundir.Table
+    entity_edges: rundir.Table
     cluster_activity: pl.DataFrame
     community: dict[str, Any]
     config: DetectConfig
@@ -125,38 +128,22 @@ def detect(
         )
     with timer.stage("subgraphs", progress):
         # What investigators need later (exports, explanations) without re-reading the log:
-        # the account graph and the account-entity edges around clustered accounts.
-        # account ids by index (a gather, not a join)
+        # the account graph and the account-entity edges around clustered accounts. Past the
+        # memory budget both stay integer codes here and are decoded a chunk at a time as the
+        # run is written (`rundir.ChunkedTable`); the tables are the same.
         in_cluster = partition.membership >= 0
         touches_cluster = (
             in_cluster[graph.edges.get_column("src").to_numpy()]
             | in_cluster[graph.edges.get_column("dst").to_numpy()]
         )
         kept = graph.edges.filter(pl.Series(touches_cluster, dtype=pl.Boolean))
-        account_edges = kept.select(
-            account_ids.gather(kept.get_column("src")).alias("src_id"),
-            account_ids.gather(kept.get_column("dst")).alias("dst_id"),
-            pl.exclude("src", "dst"),
-        )
+        del touches_cluster
+        budget = config.local.memory_budget_mib
+        account_edges = _account_edges(kept, account_ids, budget)
         del kept
-        edges_of_members, cluster_activity = _member_tables(
-            indexed, partition.membership, config.local.memory_budget_mib
+        member_entities, cluster_activity = _member_tables(
+            indexed, partition.membership, account_ids, budget
         )
-        member_entities = edges_of_members.with_columns(
-            account_ids.gather(edges_of_members.get_column("account")).alias("id")
-        ).select(
-            pl.col("id").alias(schema.ACCOUNT),
-            "kind",
-            "entity",
-            "n_events",
-            *[
-                pl.from_epoch(f"{edge}_us", time_unit="us")
-                .dt.replace_time_zone("UTC")
-                .alias(f"{edge}_seen")
-                for edge in ("first", "last")
-            ],
-        )
-        del edges_of_members
     with timer.stage("campaigns", progress):
         campaigns = track_campaigns(accounts, clusters, member_entities, previous)
     community = dict(partition.parameters)
@@ -178,33 +165,95 @@ def detect(
     )
 
 
+#: what a decoded row of account_edges holds (two account ids and the relations' columns), for
+#: cutting the table into chunks of ``local.memory_budget_mib``
+ACCOUNT_EDGE_ROW_BYTES = 160
+
+
+def _account_edges(kept: pl.DataFrame, account_ids: pl.Series, budget_mib: int) -> rundir.Table:
+    """account_edges.parquet from the coded edges ``kept`` (src, dst account indices): the ids
+    gathered by index, whole when it fits ``budget_mib``, else a chunk of rows at a time."""
+
+    def decode(edges: pl.DataFrame) -> pl.DataFrame:
+        return edges.select(
+            account_ids.gather(edges.get_column("src")).alias("src_id"),
+            account_ids.gather(edges.get_column("dst")).alias("dst_id"),
+            pl.exclude("src", "dst"),
+        )
+
+    rows = max(1, budget_mib * 2**20 // ACCOUNT_EDGE_ROW_BYTES)
+    if kept.height <= rows:
+        return decode(kept)
+
+    def chunks() -> Iterator[pl.DataFrame]:
+        for start in range(0, kept.height, rows):
+            yield decode(kept.slice(start, rows))
+
+    return rundir.ChunkedTable(chunks)
+
+
 def _member_tables(
-    indexed: pl.DataFrame, membership, budget_mib: int
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The clustered accounts' entity edges (`entity_edges`) and the communities' timelines
-    (`_cluster_activity`), a chunk of communities at a time (`community_chunks`, the evidence
-    stage's chunks) so that the stage's memory follows ``budget_mib``, not the log. Both
-    tables equal those of one pass: an account is in one chunk, and the concatenation is put
-    back in the one-pass order (entity kinds sort as their names)."""
-    chunks = community_chunks(indexed, membership, budget_mib)
-    edge_parts, activity_parts = [], []
-    for chunk in chunks:
-        events = indexed.filter(pl.Series(chunk >= 0).gather(indexed.get_column("account")))
-        edge_parts.append(entity_edges(events))
-        activity_parts.append(_cluster_activity(events, chunk))
+    indexed: pl.DataFrame, membership, account_ids: pl.Series, budget_mib: int
+) -> tuple[rundir.Table, pl.DataFrame]:
+    """The clustered accounts' entity edges (`entity_edges`, decoded to entity_edges.parquet's
+    columns) and the communities' timelines (`_cluster_activity`), a range of accounts at a
+    time (`member_account_ranges`) so that the stage's memory follows ``budget_mib``, not the
+    log. Both equal the tables of one pass: the entity edges are sorted by account first, so
+    the ranges' tables follow each other in order; they stay a `rundir.ChunkedTable` (the
+    ranges' edges made again when written) past one range. An account is in one range, so the
+    ranges' counts of events and of distinct accounts per (community, hour, type) add up."""
+    ranges = member_account_ranges(indexed, membership, budget_mib)
+    member = np.asarray(membership) >= 0
+
+    def members_of(lo: int, hi: int) -> pl.DataFrame:
+        if len(ranges) == 1:
+            keep = member
+        else:
+            keep = np.zeros_like(member)
+            keep[lo:hi] = member[lo:hi]
+        return indexed.filter(pl.Series(keep).gather(indexed.get_column("account")))
+
+    def decoded_edges(events: pl.DataFrame) -> pl.DataFrame:
+        edges = entity_edges(events)
+        return edges.select(
+            account_ids.gather(edges.get_column("account")).alias(schema.ACCOUNT),
+            "kind",
+            "entity",
+            "n_events",
+            *[
+                pl.from_epoch(f"{edge}_us", time_unit="us")
+                .dt.replace_time_zone("UTC")
+                .alias(f"{edge}_seen")
+                for edge in ("first", "last")
+            ],
+        )
+
+    types = pl.Series(indexed.schema["event_type"].categories, dtype=pl.String)  # type: ignore[attr-defined]
+    if len(ranges) == 1:
+        events = members_of(*ranges[0])
+        return decoded_edges(events), _cluster_activity(_activity_counts(events, membership), types)
+    counts = []
+    for lo, hi in ranges:
+        events = members_of(lo, hi)
+        counts.append(_activity_counts(events, membership))
         del events
-    if len(chunks) == 1:
-        return edge_parts[0], activity_parts[0]
-    return (
-        pl.concat(edge_parts).sort("account", "kind", maintain_order=True),
-        pl.concat(activity_parts).sort("cluster_id", "hour", "event_type"),
+    summed = (
+        pl.concat(counts)
+        .group_by("_ce", "_hour")
+        .agg(pl.col("n_events").sum(), pl.col("n_accounts").sum())
+        .with_columns(pl.col("n_events", "n_accounts").cast(pl.UInt32))
     )
 
+    def chunks() -> Iterator[pl.DataFrame]:
+        for lo, hi in ranges:
+            yield decoded_edges(members_of(lo, hi))
 
-def _cluster_activity(member_events: pl.DataFrame, membership) -> pl.DataFrame:
-    """Events per community, hour and event type: the timeline of a case file."""
-    types = pl.Series(member_events.schema["event_type"].categories, dtype=pl.String)  # type: ignore[attr-defined]
-    counts = (
+    return rundir.ChunkedTable(chunks), _cluster_activity(summed, types)
+
+
+def _activity_counts(member_events: pl.DataFrame, membership) -> pl.DataFrame:
+    """Events and distinct accounts per (community, event type) key ``_ce`` and hour."""
+    return (
         with_cluster(member_events, membership)
         .select(
             # (community, event type) as one 64-bit key, and the hour: integer keys group fastest
@@ -217,9 +266,14 @@ def _cluster_activity(member_events: pl.DataFrame, membership) -> pl.DataFrame:
         )
         .group_by("_ce", "_hour")
         .agg(pl.len().alias("n_events"), pl.col("account").n_unique().alias("n_accounts"))
-        # the event type's code sorts as its text (`graphguard.io.encode_ids`)
-        .sort(pl.col("_ce") // (1 << 32), "_hour", "_ce")
     )
+
+
+def _cluster_activity(counts: pl.DataFrame, types: pl.Series) -> pl.DataFrame:
+    """Events per community, hour and event type (`_activity_counts`; ``types``: the event
+    types by code): the timeline of a case file."""
+    # the event type's code sorts as its text (`graphguard.io.encode_ids`)
+    counts = counts.sort(pl.col("_ce") // (1 << 32), "_hour", "_ce")
     cluster = (counts.get_column("_ce") // (1 << 32)).cast(pl.Int64)
     event_type = types.gather((counts.get_column("_ce") % (1 << 32)).cast(pl.UInt32))
     return counts.select(

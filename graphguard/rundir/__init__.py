@@ -6,7 +6,8 @@ columns and dtypes, and how they are written and read:
 
 * `write_run` lays out a run all at once (under a temporary name, renamed when complete), after
   checking every table against its declared columns, so a pipeline change that drops or retypes
-  a column fails at write time instead of in a renderer;
+  a column fails at write time instead of in a renderer; a table too big to hold whole comes as
+  a `ChunkedTable`, written one chunk at a time;
 * `load_run` reads accounts, clusters and run.json for the readers, checks the columns they rely
   on and casts them to their contract dtypes; `read_table` / `scan_table` give the other tables.
 
@@ -17,7 +18,7 @@ declared ``required=False``); `check_run` holds a directory to the full contract
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from graphguard.outputs import (
     atomic_directory,
     write_json_atomic,
     write_parquet_atomic,
+    write_parquet_chunks_atomic,
     write_text_atomic,
 )
 from graphguard.schema import ACCOUNT, SCORE_COLUMNS
@@ -254,26 +256,52 @@ TABLES: dict[str, tuple[Column, ...]] = {
 # Writing
 
 
+@dataclass(frozen=True)
+class ChunkedTable:
+    """A run table too big to hold whole: its rows as consecutive chunks, in file order.
+
+    ``chunks()`` makes them one at a time (each one, say, decoded from integer codes only when
+    it is written), so that writing the table holds one chunk; it yields at least one frame
+    (an empty one for an empty table), every one with the same columns.
+    """
+
+    chunks: Callable[[], Iterator[pl.DataFrame]]
+
+    def collect(self) -> pl.DataFrame:
+        """The whole table in memory (for tests and small runs)."""
+        return pl.concat(list(self.chunks()), rechunk=True)
+
+
+#: a run table as the pipeline hands it over: whole, or in chunks
+Table = pl.DataFrame | ChunkedTable
+
+
+def whole(table: Table) -> pl.DataFrame:
+    """``table`` as one frame (`ChunkedTable.collect` for a chunked one)."""
+    return table if isinstance(table, pl.DataFrame) else table.collect()
+
+
 @dataclass
 class RunContents:
     """Everything a run directory holds, as the pipeline produced it.
 
     Args:
         accounts, clusters, account_edges, entity_edges, cluster_activity: the tables, with the
-            columns declared above (clusters ordered most suspicious first).
+            columns declared above (clusters ordered most suspicious first); the two edge
+            tables may come as a `ChunkedTable`.
         meta: the run.json document.
         rejected: unusable input rows, written only when given.
     """
 
     accounts: pl.DataFrame
     clusters: pl.DataFrame
-    account_edges: pl.DataFrame
-    entity_edges: pl.DataFrame
+    account_edges: Table
+    entity_edges: Table
     cluster_activity: pl.DataFrame
     meta: dict[str, Any]
     rejected: pl.DataFrame | None = field(default=None)
 
-    def tables(self) -> dict[str, pl.DataFrame]:
+    def tables(self) -> dict[str, Table]:
         return {
             ACCOUNTS_FILE: self.accounts,
             CLUSTERS_FILE: self.clusters,
@@ -319,18 +347,27 @@ def write_run(
             the same atomic directory (the CLI adds report.md this way; the pipeline never
             renders).
 
+    A `ChunkedTable` is checked chunk by chunk as it is written (inside the temporary
+    directory, so a chunk that breaks the contract, or any failure, leaves no run behind).
+
     Raises:
         ValueError: a table breaks its declared columns (a bug upstream, never the input's).
         OutputExistsError: ``out_dir`` exists and ``overwrite`` is false.
     """
     errors = [
-        e for name, frame in contents.tables().items() for e in conformance_errors(frame, name)
+        e
+        for name, frame in contents.tables().items()
+        if isinstance(frame, pl.DataFrame)
+        for e in conformance_errors(frame, name)
     ]
     if errors:
         raise ValueError(f"the run breaks its own contract: {errors[0]}")
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         for name, frame in contents.tables().items():
-            write_parquet_atomic(frame, tmp / name)
+            if isinstance(frame, ChunkedTable):
+                write_parquet_chunks_atomic(_checked_chunks(frame, name), tmp / name)
+            else:
+                write_parquet_atomic(frame, tmp / name)
         if contents.rejected is not None:
             write_parquet_atomic(contents.rejected, tmp / REJECTED_FILE)
         write_json_atomic(contents.meta, tmp / META_FILE)
@@ -345,6 +382,15 @@ def write_run(
             for name, render in extra_files.items():
                 write_text_atomic(render(run), tmp / name)
     return Path(out_dir)
+
+
+def _checked_chunks(table: ChunkedTable, name: str) -> Iterator[pl.DataFrame]:
+    """The chunks of ``table``, each checked against run file ``name``'s declared columns."""
+    for frame in table.chunks():
+        errors = conformance_errors(frame, name)
+        if errors:
+            raise ValueError(f"the run breaks its own contract: {errors[0]}")
+        yield frame
 
 
 # --------------------------------------------------------------------------------------------

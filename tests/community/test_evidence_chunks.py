@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
+from graphguard import rundir
 from graphguard.community import evidence
 from graphguard.community.evidence import (
     community_chunks,
     community_evidence,
     community_evidence_in_chunks,
+    member_account_ranges,
 )
 from graphguard.config import DetectConfig, LocalConfig
-from graphguard.pipeline.detect import detect
+from graphguard.pipeline import detect as detect_module
+from graphguard.pipeline.detect import detect, run_detection
 from tests.worlds import pipeline_world
 
 SETTINGS = dict(
@@ -54,17 +58,69 @@ def test_evidence_in_chunks_equals_one_pass():
     assert chunked[1].equals(members)
 
 
-def test_a_run_with_a_small_budget_writes_the_same_tables(monkeypatch):
-    world, pipe = pipeline_world(11)
-    small = DetectConfig(local=LocalConfig(memory_budget_mib=64))
+def small_budget(monkeypatch) -> DetectConfig:
+    """A 64 MiB budget, with every size estimate so large that each chunked stage splits."""
     # as if each member event took 100 kB: the 64 MiB budget then needs many chunks
     monkeypatch.setattr(evidence, "EVIDENCE_BYTES_PER_MEMBER_EVENT", 100_000)
+    monkeypatch.setattr(evidence, "CONTEXT_BYTES_PER_EVENT", 100_000)
+    monkeypatch.setattr(detect_module, "ACCOUNT_EDGE_ROW_BYTES", 2**20)
+    return DetectConfig(local=LocalConfig(memory_budget_mib=64))
+
+
+def test_a_run_with_a_small_budget_gives_the_same_tables(monkeypatch):
+    world, pipe = pipeline_world(11)
+    small = small_budget(monkeypatch)
     assert len(community_chunks(pipe.stages.indexed, pipe.membership, 64)) > 3
+    assert len(member_account_ranges(pipe.stages.indexed, pipe.membership, 64)) > 3
     b = detect(world.events, small)
     monkeypatch.undo()
     a = detect(world.events)
+    # past the budget the edge tables are decoded a chunk at a time, when written
+    assert isinstance(b.entity_edges, rundir.ChunkedTable)
+    assert isinstance(b.account_edges, rundir.ChunkedTable)
+    assert isinstance(a.entity_edges, pl.DataFrame)
     for name in ("accounts", "clusters", "account_edges", "entity_edges", "cluster_activity"):
-        left, right = getattr(a, name), getattr(b, name)
+        left, right = getattr(a, name), rundir.whole(getattr(b, name))
+        assert left.height > 0, name
+        assert left.equals(right), name
+
+
+def test_account_ranges_cover_the_members_in_order():
+    _, pipe = pipeline_world(11)
+    indexed, membership = pipe.stages.indexed, pipe.membership
+    assert member_account_ranges(indexed, membership, 100_000) == [(0, membership.size)]
+    ranges = member_account_ranges(indexed, membership, 1)
+    assert len(ranges) > 3
+    assert ranges[0][0] == 0 and ranges[-1][1] == membership.size
+    assert all(a[1] == b[0] for a, b in zip(ranges[:-1], ranges[1:], strict=True))
+    assert all(hi > lo for lo, hi in ranges)
+
+
+def test_the_context_in_partitions_has_the_rows_of_one_pass(monkeypatch):
+    _, pipe = pipeline_world(11)
+    args = (pipe.stages.indexed, pipe.edges, pipe.membership, SETTINGS["engagement_types"])
+    one = evidence.evidence_context(*args)
+    monkeypatch.setattr(evidence, "CONTEXT_BYTES_PER_EVENT", 100_000)
+    assert evidence.context_partitions(args[0], 64) > 3
+    parts = evidence.evidence_context(*args, budget_mib=64)
+    assert one.target_reach.height > 100 and one.device_use.height > 100
+    assert parts.target_reach.sort("target").equals(one.target_reach.sort("target"))
+    assert parts.device_use.sort("device").equals(one.device_use.sort("device"))
+    assert parts.internal.equals(one.internal)
+
+
+def test_a_run_written_in_chunks_is_the_run_written_whole(monkeypatch, tmp_path):
+    world, _ = pipeline_world(11)
+    events = tmp_path / "events.parquet"
+    world.events.write_parquet(events)
+    small = small_budget(monkeypatch)
+    run_detection(events, tmp_path / "chunked", small)
+    monkeypatch.undo()
+    run_detection(events, tmp_path / "whole", small)
+    assert rundir.check_run(tmp_path / "chunked") == []
+    for name in rundir.TABLES:
+        left = pl.read_parquet(tmp_path / "whole" / name)
+        right = pl.read_parquet(tmp_path / "chunked" / name)
         assert left.height > 0, name
         assert left.equals(right), name
 

@@ -142,3 +142,62 @@ def test_the_library_refuses_a_run_that_would_replace_its_own_input(
     with pytest.raises(OutputError, match="holds the input"):
         run_detection(events_path, tmp_path, overwrite=True)
     assert events_path.is_file()
+
+
+def _chunked(frame: pl.DataFrame, fail_after: int | None = None) -> rundir.ChunkedTable:
+    """``frame`` as a table of three chunks; raising after ``fail_after`` of them."""
+
+    def chunks():
+        step = max(1, -(-frame.height // 3))
+        for k, start in enumerate(range(0, max(frame.height, 1), step)):
+            if fail_after is not None and k == fail_after:
+                raise RuntimeError("disk full")
+            yield frame.slice(start, step)
+
+    return rundir.ChunkedTable(chunks)
+
+
+def test_a_table_written_in_chunks_reads_back_whole(ring_events: pl.DataFrame, tmp_path: Path):
+    result = detect(ring_events)
+    contents = rundir.RunContents(
+        accounts=result.accounts,
+        clusters=result.clusters,
+        account_edges=_chunked(rundir.whole(result.account_edges)),
+        entity_edges=_chunked(rundir.whole(result.entity_edges)),
+        cluster_activity=result.cluster_activity,
+        meta={},
+    )
+    rundir.write_run(contents, tmp_path / "run")
+    assert rundir.check_run(tmp_path / "run") == []
+    got = rundir.read_table(tmp_path / "run", rundir.ENTITY_EDGES_FILE)
+    assert got.height > 3
+    assert got.equals(rundir.whole(result.entity_edges))
+
+
+def test_a_failure_while_writing_chunks_leaves_no_run(ring_events: pl.DataFrame, tmp_path: Path):
+    result = detect(ring_events)
+    base = dict(
+        accounts=result.accounts,
+        clusters=result.clusters,
+        account_edges=rundir.whole(result.account_edges),
+        cluster_activity=result.cluster_activity,
+        meta={},
+    )
+    edges = rundir.whole(result.entity_edges)
+    failing = rundir.RunContents(**base, entity_edges=_chunked(edges, fail_after=1))
+    with pytest.raises(RuntimeError, match="disk full"):
+        rundir.write_run(failing, tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+    # a chunk that breaks the contract is refused while writing, and leaves nothing either
+    retyped = rundir.RunContents(
+        **base, entity_edges=_chunked(edges.with_columns(pl.col("n_events").cast(pl.Int64)))
+    )
+    with pytest.raises(ValueError, match="column 'n_events' is Int64"):
+        rundir.write_run(retyped, tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+    # an earlier run survives a failed overwrite
+    rundir.write_run(rundir.RunContents(**base, entity_edges=edges), tmp_path / "run")
+    with pytest.raises(RuntimeError, match="disk full"):
+        rundir.write_run(failing, tmp_path / "run", overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert rundir.read_table(tmp_path / "run", rundir.ENTITY_EDGES_FILE).equals(edges)
