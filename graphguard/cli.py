@@ -76,6 +76,17 @@ def _errors() -> Iterator[None]:
         _fail(exc, 1)
     except Exception as exc:  # a bug: still one line, but say how to see the traceback
         _fail(exc, 1, hint="set GRAPHGUARD_DEBUG=1 for the traceback")
+    except BaseException as exc:
+        # A panic inside Polars' Rust code (pyo3's PanicException, not an Exception): under a
+        # memory limit, most often a thread or buffer it could not get. Still one line.
+        if type(exc).__name__ != "PanicException":
+            raise  # KeyboardInterrupt, SystemExit: theirs to handle
+        _fail(
+            exc,
+            1,
+            hint="a failure inside Polars, most likely out of memory or threads; "
+            "set GRAPHGUARD_DEBUG=1 for the traceback",
+        )
 
 
 def _fail(exc: BaseException, code: int, hint: str | None = None) -> None:

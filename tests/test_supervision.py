@@ -87,3 +87,23 @@ def test_detect_under_a_memory_cap_names_its_stage(ring_log: Path, tmp_path: Pat
     killed = [line for line in result.stderr.splitlines() if "was killed by" in line]
     for line in killed:
         assert line.startswith("Error: ") and "in stage '" in line and "out of memory" in line
+
+
+def test_a_panic_inside_polars_is_one_error_line(capfd, monkeypatch) -> None:
+    """pyo3's PanicException (what a Rust panic in Polars raises, e.g. a thread it could not
+    start under a memory limit) is a BaseException, not an Exception: the CLI still ends it
+    with one line and exit 1, while KeyboardInterrupt goes through."""
+    import typer
+
+    from graphguard.cli import _errors
+
+    monkeypatch.delenv("GRAPHGUARD_DEBUG", raising=False)
+    panic = type("PanicException", (BaseException,), {})
+    with pytest.raises(typer.Exit) as exit_info, _errors():
+        raise panic("called `Result::unwrap()` on an `Err` value: Os { code: 11 }")
+    assert exit_info.value.exit_code == 1
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: called `Result::unwrap()`")
+    assert "out of memory" in err[0]
+    with pytest.raises(KeyboardInterrupt), _errors():
+        raise KeyboardInterrupt
