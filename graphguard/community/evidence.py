@@ -155,6 +155,19 @@ def evidence_context(
     )
 
 
+def _member_events(indexed: pl.DataFrame, membership: np.ndarray) -> np.ndarray:
+    """Events of each account index that is in a community (0 for the others)."""
+    per_account = np.bincount(indexed.get_column("account").to_numpy(), minlength=membership.size)
+    return np.where(membership >= 0, per_account, 0)
+
+
+def _chunk_count(member_events: float, budget_mib: int, *, most: int) -> int:
+    """How many chunks the members' events need to fit ``budget_mib`` at
+    `EVIDENCE_BYTES_PER_MEMBER_EVENT` each: at least 1, at most ``most``."""
+    chunks = math.ceil(member_events * EVIDENCE_BYTES_PER_MEMBER_EVENT / (budget_mib * 2**20))
+    return max(1, min(chunks, most))
+
+
 def community_chunks(
     indexed: pl.DataFrame, membership: np.ndarray, budget_mib: int
 ) -> list[np.ndarray]:
@@ -166,14 +179,13 @@ def community_chunks(
     n_clusters = int(membership.max()) + 1 if membership.size else 0
     if n_clusters == 0:
         return [membership]
-    per_account = np.bincount(indexed.get_column("account").to_numpy(), minlength=membership.size)
+    per_account = _member_events(indexed, membership)
     in_cluster = membership >= 0
     per_cluster = np.bincount(
         membership[in_cluster], weights=per_account[in_cluster], minlength=n_clusters
     )
     total = float(per_cluster.sum())
-    chunks = math.ceil(total * EVIDENCE_BYTES_PER_MEMBER_EVENT / (budget_mib * 2**20))
-    chunks = max(1, min(chunks, n_clusters))
+    chunks = _chunk_count(total, budget_mib, most=n_clusters)
     if chunks == 1:
         return [membership]
     # chunk of each community: its place in the cumulative event count
@@ -193,12 +205,9 @@ def member_account_ranges(
     into. One range (every account) when everything fits. Deterministic."""
     membership = np.asarray(membership, dtype=np.int64)
     n = membership.size
-    per_account = np.bincount(indexed.get_column("account").to_numpy(), minlength=n)
-    per_account = np.where(membership >= 0, per_account, 0)
+    per_account = _member_events(indexed, membership)
     total = float(per_account.sum())
-    n_members = int((membership >= 0).sum())
-    chunks = math.ceil(total * EVIDENCE_BYTES_PER_MEMBER_EVENT / (budget_mib * 2**20))
-    chunks = max(1, min(chunks, n_members))
+    chunks = _chunk_count(total, budget_mib, most=int((membership >= 0).sum()))
     if chunks == 1:
         return [(0, n)]
     # cut where the cumulative event count crosses each k/chunks of the total
