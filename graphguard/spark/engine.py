@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from graphguard import rundir, schema
 from graphguard.campaigns import load_previous, track_campaigns
-from graphguard.config import ConfigError, DetectConfig
+from graphguard.config import DetectConfig
 from graphguard.io import load_labels
 from graphguard.outputs import check_output
 from graphguard.pipeline.stages import Progress, StageTimer
@@ -34,6 +34,8 @@ from graphguard.spark.session import require_spark, spark_session
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from graphguard.config import ScoringConfig
+    from graphguard.models.calibration import OperatingPoint
     from graphguard.models.detector import GraphSAGEDetector
     from graphguard.pipeline.detect import DetectionResult
 
@@ -91,7 +93,8 @@ def score_stages(
 ):
     """Evidence, scores (and the model's, fused), then the run's tables: the Spark scoring
     modules' `spark_evidence`, `spark_scores`, `spark_features`, `spark_model_scores`,
-    `spark_fuse_scores` and `spark_finish`. Returns `scoring.SparkRunTables`."""
+    `spark_fuse_scores` and `spark_finish`, flagging at the run's operating point
+    (`spark_operating_point`). Returns ``(scoring.SparkRunTables, OperatingPoint)``."""
     from graphguard.spark.evidence import polars_to_spark, spark_evidence
     from graphguard.spark.scoring import spark_finish, spark_fuse_scores, spark_scores
 
@@ -112,9 +115,35 @@ def score_stages(
                 accounts, proba, stages.config.scoring, unseen=unseen_classes(model)
             ).persist()
     with timer.stage("clusters", progress):
+        point = spark_operating_point(stages.config.scoring, accounts, clusters, model)
+        accounts = accounts.withColumn("flagged", F.col("risk") >= F.lit(float(point.threshold)))
         known = None if labels is None else polars_to_spark(stages.spark, labels)
         tables = spark_finish(stages, clusters, accounts, labels=known)
-    return tables
+    return tables, point
+
+
+def spark_operating_point(
+    scoring: ScoringConfig,
+    accounts: DataFrame,
+    clusters: pl.DataFrame,
+    model: GraphSAGEDetector | None = None,
+) -> OperatingPoint:
+    """The run's flag threshold (`pipeline.operating.resolve_operating_point`, the local code):
+    from the model's stored validation scores, or from the null model over every account's
+    community and risk. Only those two columns come to the driver, and only when the null model
+    needs them: one (cluster_id, risk) row per account, a small part of what the run collects
+    for accounts.parquet anyway."""
+    from graphguard.pipeline.operating import resolve_operating_point
+
+    if model is not None and getattr(model, "validation_scores_", None):
+        return resolve_operating_point(scoring, model=model)
+    needs_null = model is None and (
+        scoring.target_fpr is not None or "evidence_q" in clusters.columns
+    )
+    table = None
+    if needs_null:
+        table = pl.from_arrow(accounts.select("cluster_id", "risk").toArrow())
+    return resolve_operating_point(scoring, model=model, accounts=table, clusters=clusters)
 
 
 def _collect(frame: DataFrame, name: str) -> pl.DataFrame:
@@ -141,15 +170,6 @@ def run_detection_spark(
     from graphguard.pipeline.detect import DetectionResult, publish_run
 
     config = config or DetectConfig()
-    for key in ("target_fpr", "target_precision"):
-        # the operating point (`pipeline.operating`) is chosen by the local engine only: refuse
-        # it here rather than flag at risk_threshold while the user asked for a target
-        if getattr(config.scoring, key) is not None:
-            raise ConfigError(
-                f"scoring.{key}",
-                "is not supported by the Spark engine yet (it flags at scoring.risk_threshold);"
-                " run with --engine local, or set scoring.risk_threshold",
-            )
     require_spark()
     check_output(out_dir, inputs=(events_path, labels_path, previous), overwrite=overwrite)
     prior = None if previous is None else load_previous(previous)
@@ -165,7 +185,9 @@ def run_detection_spark(
                     labels_path, known_accounts=pl.from_arrow(known).to_series()
                 )
         stages = build_spark_stages(spark, events, config, timer=timer, progress=progress)
-        tables = score_stages(stages, model=model, labels=labels, timer=timer, progress=progress)
+        tables, point = score_stages(
+            stages, model=model, labels=labels, timer=timer, progress=progress
+        )
         with timer.stage("collect", progress):
             accounts = _collect(tables.accounts, rundir.ACCOUNTS_FILE)
             account_edges = _collect(tables.account_edges, rundir.ACCOUNT_EDGES_FILE)
@@ -194,6 +216,7 @@ def run_detection_spark(
         model=None if model is None else _model_summary(model),
         warnings=warnings,
         campaigns=campaigns.section,
+        operating_point=point.to_dict(),
     )
     return publish_run(
         result,

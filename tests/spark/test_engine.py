@@ -114,17 +114,49 @@ def test_same_edges_with_hubs_salted(spark, tmp_path):
             assert salted[column].equals(local[column]), column
 
 
-@pytest.mark.parametrize("key", ["target_fpr", "target_precision"])
-def test_an_operating_point_target_is_refused_before_any_work(tmp_path, ring_log, key):
-    # the Spark engine flags at risk_threshold; a target it would ignore is an error, and
-    # nothing is written
-    from graphguard.config import ConfigError, ScoringConfig
-    from graphguard.spark.engine import run_detection_spark
+def test_run_json_records_the_same_operating_point(runs):
+    # no target: the fixed threshold, with the null model's expected FPR, as the local run has
+    local, on_spark = runs[2].meta, runs[3].meta
+    a, b = local["operating_point"], on_spark["operating_point"]
+    assert a["method"] == b["method"] == "fixed"
+    assert b["threshold"] == a["threshold"]
+    assert b["expected_fpr"] == pytest.approx(a["expected_fpr"], abs=1e-12)
 
-    config = DetectConfig(scoring=ScoringConfig(**{key: 0.01}))
-    with pytest.raises(ConfigError, match=f"scoring.{key}.*Spark engine"):
-        run_detection_spark(ring_log, tmp_path / "out", config)
-    assert not (tmp_path / "out").exists()
+
+def test_a_target_fpr_flags_at_the_same_threshold_on_both_engines(runs, tmp_path):
+    """``scoring.target_fpr`` without a model: the null model's threshold, chosen among the
+    accounts' own risks. A target between the default threshold's expected FPR and a larger
+    one must move the threshold (or the test would not compare anything)."""
+    from graphguard.config import ScoringConfig
+
+    local_dir = runs[0]
+    fixed = runs[2].meta["operating_point"]
+    target = max(4 * fixed["expected_fpr"], 0.01)
+    events = local_dir.parent / "events.parquet"
+    config = DetectConfig(
+        spark=SparkConfig(shuffle_partitions=4, driver_memory="1g"),
+        scoring=ScoringConfig(target_fpr=target),
+    )
+    local = run_detection(events, tmp_path / "local", config)
+    on_spark = run_detection(events, tmp_path / "spark", config, engine="spark")
+    a, b = local.meta["operating_point"], on_spark.meta["operating_point"]
+    assert a["method"] == b["method"] == "null"
+    assert a["threshold"] != fixed["threshold"]
+    assert b["threshold"] == pytest.approx(a["threshold"], abs=1e-9)
+    assert b["expected_fpr"] == pytest.approx(a["expected_fpr"], abs=1e-9)
+    flagged = [
+        pl.read_parquet(d / rundir.ACCOUNTS_FILE).sort("account_id").select("account_id", "flagged")
+        for d in (tmp_path / "local", tmp_path / "spark")
+    ]
+    assert flagged[0].equals(flagged[1])
+    assert flagged[0]["flagged"].sum() != runs[2].accounts["flagged"].sum()
+    clusters = [
+        pl.read_parquet(d / rundir.CLUSTERS_FILE)
+        .sort("cluster_id")
+        .select("cluster_id", "n_flagged")
+        for d in (tmp_path / "local", tmp_path / "spark")
+    ]
+    assert clusters[0].equals(clusters[1])
 
 
 def test_same_edges_on_a_ratings_log_with_the_pair_budget(spark, tmp_path):
