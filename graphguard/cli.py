@@ -153,6 +153,16 @@ def _warn(warnings: list[str]) -> None:
         err.print(f"graphguard: warning: {warning}", markup=False, soft_wrap=True)
 
 
+def _command_started() -> float:
+    """When this command began (`time.time()` seconds): in a supervised worker, when the
+    supervising process did (`main`), so that its start-up counts too."""
+    import psutil
+
+    process = psutil.Process()
+    parent = process.parent() if os.environ.get(_STAGE_FILE_ENV) else None
+    return (parent or process).create_time()
+
+
 def _progress(quiet: bool) -> Callable[[str], None] | None:
     """Narrate each stage on stderr (not with -q); in a supervised worker, also record it for
     the supervisor, which names it if the process is killed (`main`)."""
@@ -408,6 +418,7 @@ def detect(
             progress=_progress(quiet),
             extra_files={REPORT_FILE: render_markdown},
             previous=previous,
+            started_at=_command_started(),
         )
         _warn(result.warnings)
         if as_json:

@@ -50,9 +50,14 @@ class StageTimer:
             if isinstance(exc, OutOfMemoryError):  # a stage inside this one named itself
                 raise
             raise OutOfMemoryError(name, _peak_rss_mib()) from exc
+        self.record(name, time.perf_counter() - start)
+
+    def record(self, name: str, seconds: float) -> None:
+        """Note stage ``name`` as ended now after ``seconds`` (what `stage` does at its end;
+        for a stage timed elsewhere, such as the command's start-up)."""
         rss = psutil.Process().memory_info().rss
         self.stages[name] = {
-            "seconds": round(time.perf_counter() - start, 4),
+            "seconds": round(seconds, 4),
             "rss_mib": round(rss / 2**20, 1),
             "peak_rss_mib": _peak_rss_mib(),
         }

@@ -110,3 +110,22 @@ def test_results_do_not_depend_on_thread_count(tmp_path, mixed_world):
         )
         runs[threads] = pl.read_parquet(out / "accounts.parquet")
     assert runs["1"].equals(runs["2"])
+
+
+def test_run_json_times_the_start_up_and_the_write(tmp_path, mixed_world):
+    """run.json's stages run from the command's start (``started_at``) to the tables' write."""
+    import json
+    import time
+
+    from graphguard.pipeline.detect import run_detection
+
+    events = tmp_path / "events.parquet"
+    mixed_world.write_parquet(events)
+    result = run_detection(events, tmp_path / "run", started_at=time.time() - 3.0)
+    stages = json.loads((tmp_path / "run" / "run.json").read_text())["stages"]
+    names = list(stages)
+    assert names[0] == "start-up" and names[1] == "read" and names[-1] == "write"
+    assert stages["start-up"]["seconds"] >= 3.0
+    assert stages["write"]["seconds"] > 0
+    # the result's own timer also has the write as it ended (run.json written)
+    assert result.timer.stages["write"]["seconds"] >= stages["write"]["seconds"]
