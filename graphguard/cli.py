@@ -15,12 +15,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from graphguard import __version__
+
+if TYPE_CHECKING:
+    from graphguard.pipeline.stages import StageTimer
 
 app = typer.Typer(
     name="graphguard",
@@ -153,14 +156,21 @@ def _warn(warnings: list[str]) -> None:
         err.print(f"graphguard: warning: {warning}", markup=False, soft_wrap=True)
 
 
-def _command_started() -> float:
-    """When this command began (`time.time()` seconds): in a supervised worker, when the
-    supervising process did (`main`), so that its start-up counts too."""
+def _timer() -> StageTimer:
+    """A detection's stage timer, with each stage's own peak memory (this process runs one
+    detection) and the ``start-up`` stage: from when this command began (in a supervised
+    worker, when the supervising process did, `main`) to now."""
+    import time
+
     import psutil
+
+    from graphguard.pipeline.stages import StageTimer
 
     process = psutil.Process()
     parent = process.parent() if os.environ.get(_STAGE_FILE_ENV) else None
-    return (parent or process).create_time()
+    timer = StageTimer(stage_peaks=True)
+    timer.record("start-up", max(0.0, time.time() - (parent or process).create_time()))
+    return timer
 
 
 def _progress(quiet: bool) -> Callable[[str], None] | None:
@@ -418,7 +428,7 @@ def detect(
             progress=_progress(quiet),
             extra_files={REPORT_FILE: render_markdown},
             previous=previous,
-            started_at=_command_started(),
+            timer=_timer(),
         )
         _warn(result.warnings)
         if as_json:

@@ -369,7 +369,7 @@ def run_detection(
     extra_files: Mapping[str, rundir.Renderer] | None = None,
     previous: str | Path | None = None,
     engine: str | None = None,
-    started_at: float | None = None,
+    timer: StageTimer | None = None,
 ) -> DetectionResult:
     """Read ``events_path``, detect (scoring with ``model`` if given), write ``out_dir``.
 
@@ -377,8 +377,8 @@ def run_detection(
     -> renderer of the finished run) are written into it before it is published. ``previous``:
     the run directory of the previous run, whose campaigns this run's clusters continue.
     ``engine`` (default ``config.engine``): local, or spark (`graphguard.spark.engine`, the same
-    run). ``started_at`` (`time.time()` seconds): when the command that runs this began; the
-    time from then to here is run.json's ``start-up`` stage (the local engine's).
+    run). ``timer``: where the local engine's stages are timed (run.json ``stages``), which
+    may hold some already (the CLI's ``start-up``).
     """
     config = config or DetectConfig()
     if engine is not None:
@@ -400,9 +400,7 @@ def run_detection(
             extra_files=extra_files,
             previous=previous,
         )
-    timer = StageTimer()
-    if started_at is not None:
-        timer.record("start-up", max(0.0, time.time() - started_at))
+    timer = timer or StageTimer()
     # before any work: a run that would replace its own input, or cannot be written, fails now
     check_output(out_dir, inputs=(events_path, labels_path, previous), overwrite=overwrite)
     prior = None if previous is None else load_previous(previous)
