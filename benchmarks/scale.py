@@ -46,6 +46,7 @@ from graphguard.outputs import write_json_atomic, write_text_atomic  # noqa: E40
 EVENTS_PER_ACCOUNT = 36.0
 GIB = 1024**3
 STAGES = (
+    "start-up",
     "read",
     "index",
     "projections",
@@ -54,6 +55,8 @@ STAGES = (
     "scoring",
     "clusters",
     "subgraphs",
+    "campaigns",
+    "write",
 )
 
 

@@ -15,12 +15,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from graphguard import __version__
+
+if TYPE_CHECKING:
+    from graphguard.pipeline.stages import StageTimer
 
 app = typer.Typer(
     name="graphguard",
@@ -151,6 +154,23 @@ def _warn(warnings: list[str]) -> None:
     """The pipeline's warnings on stderr, one line each, printed whatever -q says."""
     for warning in warnings:
         err.print(f"graphguard: warning: {warning}", markup=False, soft_wrap=True)
+
+
+def _timer() -> StageTimer:
+    """A detection's stage timer, with each stage's own peak memory (this process runs one
+    detection) and the ``start-up`` stage: from when this command began (in a supervised
+    worker, when the supervising process did, `main`) to now."""
+    import time
+
+    import psutil
+
+    from graphguard.pipeline.stages import StageTimer
+
+    process = psutil.Process()
+    parent = process.parent() if os.environ.get(_STAGE_FILE_ENV) else None
+    timer = StageTimer(stage_peaks=True)
+    timer.record("start-up", max(0.0, time.time() - (parent or process).create_time()))
+    return timer
 
 
 def _progress(quiet: bool) -> Callable[[str], None] | None:
@@ -408,6 +428,7 @@ def detect(
             progress=_progress(quiet),
             extra_files={REPORT_FILE: render_markdown},
             previous=previous,
+            timer=_timer(),
         )
         _warn(result.warnings)
         if as_json:

@@ -435,8 +435,11 @@ class LocalConfig:
     #: 0 = as many as ``memory_budget_mib`` needs.
     partitions: int = 0
     #: memory (MiB) one relation's pairs may hold at once; past it they are split into
-    #: partitions that spill to ``work_dir`` and are aggregated one at a time.
-    memory_budget_mib: int = 1536
+    #: partitions that spill to ``work_dir`` and are aggregated one at a time. The evidence
+    #: and subgraph stages are cut into chunks that hold about as much over what the run
+    #: already holds (the events, the graph: ~0.8 GiB at 10M events), so 1024 keeps the
+    #: 10M-event world under 2 GiB (1536 peaked at 2.14 GiB: one chunk of 6.06M member events)
+    memory_budget_mib: int = 1024
     #: folder for spilled partitions (a temporary folder inside it, removed afterwards; a
     #: folder a killed run left there is removed by the next run, with a note);
     #: None = the system's temporary directory.

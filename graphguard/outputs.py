@@ -75,15 +75,19 @@ def _write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     return path
 
 
-def write_parquet_atomic(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as Parquet to ``path`` atomically."""
-    return _write_atomic(path, frame.write_parquet)
+def write_parquet_atomic(frame: pl.DataFrame, path: str | Path, **options: Any) -> Path:
+    """Write ``frame`` as Parquet to ``path`` atomically (``options``: `DataFrame.write_parquet`'s,
+    such as compression and compression_level)."""
+    return _write_atomic(path, lambda tmp: frame.write_parquet(tmp, **options))
 
 
-def write_parquet_chunks_atomic(frames: Iterable[pl.DataFrame], path: str | Path) -> Path:
+def write_parquet_chunks_atomic(
+    frames: Iterable[pl.DataFrame], path: str | Path, **options: Any
+) -> Path:
     """Write consecutive ``frames`` (the same columns, at least one) as one Parquet file at
     ``path``, atomically, holding about one frame at a time: Polars' streaming sink reads them
-    as an IO source, in order. An error raised while making a frame propagates as it is."""
+    as an IO source, in order. An error raised while making a frame propagates as it is.
+    ``options``: `LazyFrame.sink_parquet`'s (compression, compression_level, ...)."""
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
@@ -105,7 +109,7 @@ def write_parquet_chunks_atomic(frames: Iterable[pl.DataFrame], path: str | Path
     def write(tmp: str) -> None:
         lazy = register_io_source(source, schema=schema)
         try:
-            lazy.sink_parquet(tmp, maintain_order=True)
+            lazy.sink_parquet(tmp, maintain_order=True, **options)
         except Exception:
             if failure:
                 raise failure[0] from None

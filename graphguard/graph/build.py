@@ -54,9 +54,24 @@ def entity_edges(indexed: pl.DataFrame) -> pl.DataFrame:
     """Account-device, account-IP and account-target edges with counts and first/last times.
 
     Columns: account, kind (device|ip|target), entity, n_events, first_us, last_us; sorted by
-    account, kind, first_us, entity.
+    account, kind, first_us, entity. (`entity_edge_codes` decoded by `decode_entity_edges`.)
     """
-    parts, names = [], []
+    return decode_entity_edges(entity_edge_codes(indexed), entity_names(indexed.schema))
+
+
+def entity_names(schema_: pl.Schema) -> pl.Series:
+    """Every entity's text by its ``_entity`` code in `entity_edge_codes` (the kinds' sorted
+    values one after another, in the kinds' sorted order)."""
+    return pl.concat(
+        [pl.Series(schema_[kind].categories) for kind in sorted(ENTITY_KINDS)]  # type: ignore[attr-defined]
+    )
+
+
+def entity_edge_codes(indexed: pl.DataFrame) -> pl.DataFrame:
+    """`entity_edges` before its text: account, _kind (UInt8, the kind's rank among the sorted
+    kinds), _entity (UInt32 index into `entity_names`), n_events, first_us, last_us; sorted as
+    `entity_edges`. What the subgraph stage keeps (29 bytes a row) until the run is written."""
+    parts = []
     offset = 0
     for rank, kind in enumerate(sorted(ENTITY_KINDS)):
         column = kind  # the indexed events name each entity column by its kind
@@ -77,24 +92,25 @@ def entity_edges(indexed: pl.DataFrame) -> pl.DataFrame:
                 (pl.col("_k") // (1 << 32)).cast(pl.UInt32).alias("account"),
                 pl.lit(rank, dtype=pl.UInt8).alias("_kind"),
                 # the entity's code, made unique across kinds by an offset per kind
-                ((pl.col("_k") % (1 << 32)) + offset).alias("_entity"),
+                ((pl.col("_k") % (1 << 32)) + offset).cast(pl.UInt32).alias("_entity"),
                 "n_events",
                 "first_us",
                 "last_us",
             )
         )
-        text = pl.Series(indexed.schema[column].categories)  # type: ignore[attr-defined]
-        names.append(text)
-        offset += text.len()
+        offset += len(indexed.schema[column].categories)  # type: ignore[attr-defined]
     # sorted on the codes, which rank as their text (`io.encode_ids`), before the text is
     # decoded (one gather at the end): sorting millions of decoded strings is what cost memory
-    edges = pl.concat(parts).sort("account", "_kind", "first_us", "_entity")
-    del parts
+    return pl.concat(parts).sort("account", "_kind", "first_us", "_entity")
+
+
+def decode_entity_edges(codes: pl.DataFrame, names: pl.Series) -> pl.DataFrame:
+    """`entity_edge_codes` with the kind and entity as text (``names``: `entity_names`)."""
     kinds = pl.Series("kind", sorted(ENTITY_KINDS), dtype=pl.String)
-    return edges.select(
+    return codes.select(
         "account",
-        kinds.gather(edges.get_column("_kind")),
-        pl.concat(names).gather(edges.get_column("_entity")).alias("entity"),
+        kinds.gather(codes.get_column("_kind")),
+        names.gather(codes.get_column("_entity")).alias("entity"),
         "n_events",
         "first_us",
         "last_us",

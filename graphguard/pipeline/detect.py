@@ -8,6 +8,7 @@ the run passes a renderer (`extra_files`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -23,7 +24,12 @@ from graphguard.community.evidence import member_account_ranges, with_cluster
 from graphguard.community.scoring import label_clusters
 from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
-from graphguard.graph.build import IndexedEvents, entity_edges
+from graphguard.graph.build import (
+    IndexedEvents,
+    decode_entity_edges,
+    entity_edge_codes,
+    entity_names,
+)
 from graphguard.graph.context import HOUR_US
 from graphguard.io import IngestReport, load_indexed, load_labels
 from graphguard.outputs import check_output
@@ -107,6 +113,7 @@ def detect(
             features = stages.features()
         with timer.stage("model", progress):
             proba = model.predict_proba(model_inputs(model, features, graph.edges))
+            del features
             accounts = fuse_scores(accounts, proba, config.scoring, unseen=unseen_classes(model))
     # the flag threshold: scoring.target_fpr / target_precision, or risk_threshold as set
     point = resolve_operating_point(
@@ -126,6 +133,10 @@ def detect(
             .with_columns(pl.col(c).fill_null(0.0) for c in rundir.PARTICIPATION_COLUMNS)
             .with_columns(pl.col("n_events").fill_null(0))
         )
+    # what is left to do needs the events, the graph's edges and the membership: the members'
+    # evidence and the unlabelled clusters go now, the edges once the kept ones are taken
+    warnings = list(stages.warnings)
+    del stages
     with timer.stage("subgraphs", progress):
         # What investigators need later (exports, explanations) without re-reading the log:
         # the account graph and the account-entity edges around clustered accounts. Past the
@@ -137,13 +148,14 @@ def detect(
             | in_cluster[graph.edges.get_column("dst").to_numpy()]
         )
         kept = graph.edges.filter(pl.Series(touches_cluster, dtype=pl.Boolean))
-        del touches_cluster
+        del touches_cluster, graph
         budget = config.local.memory_budget_mib
         account_edges = _account_edges(kept, account_ids, budget)
         del kept
         member_entities, cluster_activity = _member_tables(
             indexed, partition.membership, account_ids, budget
         )
+        del indexed
     with timer.stage("campaigns", progress):
         campaigns = track_campaigns(accounts, clusters, member_entities, previous)
     community = dict(partition.parameters)
@@ -160,7 +172,7 @@ def detect(
         timer=timer,
         model=None if model is None else model_summary(model),
         operating_point=point.to_dict(),
-        warnings=list(stages.warnings),
+        warnings=warnings,
         campaigns=campaigns.section,
     )
 
@@ -195,26 +207,34 @@ def _account_edges(kept: pl.DataFrame, account_ids: pl.Series, budget_mib: int) 
 def _member_tables(
     indexed: pl.DataFrame, membership, account_ids: pl.Series, budget_mib: int
 ) -> tuple[rundir.Table, pl.DataFrame]:
-    """The clustered accounts' entity edges (`entity_edges`, decoded to entity_edges.parquet's
-    columns) and the communities' timelines (`_cluster_activity`), a range of accounts at a
-    time (`member_account_ranges`) so that the stage's memory follows ``budget_mib``, not the
-    log. Both equal the tables of one pass: the entity edges are sorted by account first, so
-    the ranges' tables follow each other in order; they stay a `rundir.ChunkedTable` (the
-    ranges' edges made again when written) past one range. An account is in one range, so the
-    ranges' counts of events and of distinct accounts per (community, hour, type) add up."""
+    """The clustered accounts' entity edges (entity_edges.parquet) and the communities'
+    timelines (`_cluster_activity`), a range of accounts at a time (`member_account_ranges`)
+    so that the stage's working memory follows ``budget_mib``, not the log. Both equal the
+    tables of one pass: the entity edges are sorted by account first, so the ranges' tables
+    follow each other in order; past one range each range's edges are kept as integer codes
+    (`entity_edge_codes`, 29 bytes a row) and decoded a range at a time as the run is written
+    (a `rundir.ChunkedTable` that holds no reference to the events, so they can go before the
+    write). An account is in one range, so the ranges' counts of events and of distinct
+    accounts per (community, hour, type) add up."""
     ranges = member_account_ranges(indexed, membership, budget_mib)
     member = np.asarray(membership) >= 0
-
-    def members_of(lo: int, hi: int) -> pl.DataFrame:
+    names = entity_names(indexed.schema)
+    types = pl.Series(indexed.schema["event_type"].categories, dtype=pl.String)  # type: ignore[attr-defined]
+    codes, counts = [], []
+    for lo, hi in ranges:
         if len(ranges) == 1:
             keep = member
         else:
             keep = np.zeros_like(member)
             keep[lo:hi] = member[lo:hi]
-        return indexed.filter(pl.Series(keep).gather(indexed.get_column("account")))
+        events = indexed.filter(pl.Series(keep).gather(indexed.get_column("account")))
+        del keep
+        codes.append(entity_edge_codes(events))
+        counts.append(_activity_counts(events, membership))
+        del events
 
-    def decoded_edges(events: pl.DataFrame) -> pl.DataFrame:
-        edges = entity_edges(events)
+    def decoded(part: pl.DataFrame) -> pl.DataFrame:
+        edges = decode_entity_edges(part, names)
         return edges.select(
             account_ids.gather(edges.get_column("account")).alias(schema.ACCOUNT),
             "kind",
@@ -228,25 +248,19 @@ def _member_tables(
             ],
         )
 
-    types = pl.Series(indexed.schema["event_type"].categories, dtype=pl.String)  # type: ignore[attr-defined]
     if len(ranges) == 1:
-        events = members_of(*ranges[0])
-        return decoded_edges(events), _cluster_activity(_activity_counts(events, membership), types)
-    counts = []
-    for lo, hi in ranges:
-        events = members_of(lo, hi)
-        counts.append(_activity_counts(events, membership))
-        del events
+        return decoded(codes[0]), _cluster_activity(counts[0], types)
     summed = (
         pl.concat(counts)
         .group_by("_ce", "_hour")
         .agg(pl.col("n_events").sum(), pl.col("n_accounts").sum())
         .with_columns(pl.col("n_events", "n_accounts").cast(pl.UInt32))
     )
+    del counts
 
     def chunks() -> Iterator[pl.DataFrame]:
-        for lo, hi in ranges:
-            yield decoded_edges(members_of(lo, hi))
+        for part in codes:
+            yield decoded(part)
 
     return rundir.ChunkedTable(chunks), _cluster_activity(summed, types)
 
@@ -355,6 +369,7 @@ def run_detection(
     extra_files: Mapping[str, rundir.Renderer] | None = None,
     previous: str | Path | None = None,
     engine: str | None = None,
+    timer: StageTimer | None = None,
 ) -> DetectionResult:
     """Read ``events_path``, detect (scoring with ``model`` if given), write ``out_dir``.
 
@@ -362,7 +377,8 @@ def run_detection(
     -> renderer of the finished run) are written into it before it is published. ``previous``:
     the run directory of the previous run, whose campaigns this run's clusters continue.
     ``engine`` (default ``config.engine``): local, or spark (`graphguard.spark.engine`, the same
-    run).
+    run). ``timer``: where the local engine's stages are timed (run.json ``stages``), which
+    may hold some already (the CLI's ``start-up``).
     """
     config = config or DetectConfig()
     if engine is not None:
@@ -384,10 +400,10 @@ def run_detection(
             extra_files=extra_files,
             previous=previous,
         )
+    timer = timer or StageTimer()
     # before any work: a run that would replace its own input, or cannot be written, fails now
     check_output(out_dir, inputs=(events_path, labels_path, previous), overwrite=overwrite)
     prior = None if previous is None else load_previous(previous)
-    timer = StageTimer()
     with timer.stage("read", progress):
         indexed, account_ids, rejected, ingest = load_indexed(events_path, config.data)
         events = IndexedEvents(indexed, account_ids)
@@ -430,7 +446,8 @@ def publish_run(
     progress: Progress | None,
 ) -> DetectionResult:
     """The end of a run on either engine: the labels' warnings, then `write_result`, timed as
-    the ``write`` stage."""
+    the ``write`` stage (run.json's ``write`` is the tables' part of it: run.json is written
+    after them, `write_result`)."""
     result.warnings.extend(
         label_warnings(result.label_stats, "they are left out of known_label and the label curve")
     )
@@ -490,8 +507,15 @@ def write_result(
     labels_path: Any = None,
     extra_files: Mapping[str, rundir.Renderer] | None = None,
 ) -> Path:
-    """Lay ``result`` out as a run directory (`rundir.write_run`); all or nothing."""
-    result.meta = run_metadata(result, events_path=events_path, labels_path=labels_path)
+    """Lay ``result`` out as a run directory (`rundir.write_run`); all or nothing. run.json
+    comes last: its ``write`` stage is the time the tables took."""
+    started = time.perf_counter()
+
+    def meta() -> dict[str, Any]:
+        result.timer.record("write", time.perf_counter() - started)
+        result.meta = run_metadata(result, events_path=events_path, labels_path=labels_path)
+        return result.meta
+
     keep_rejected = result.config.data.keep_rejected and result.rejected is not None
     contents = rundir.RunContents(
         accounts=result.accounts,
@@ -499,7 +523,7 @@ def write_result(
         account_edges=result.account_edges,
         entity_edges=result.entity_edges,
         cluster_activity=result.cluster_activity,
-        meta=result.meta,
+        meta=meta,
         rejected=result.rejected if keep_rejected else None,
     )
     return rundir.write_run(contents, out_dir, overwrite=overwrite, extra_files=extra_files)

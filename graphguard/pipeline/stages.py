@@ -32,9 +32,20 @@ Progress = Callable[[str], None]
 
 @dataclass
 class StageTimer:
-    """Wall time, resident memory and the process's peak memory after each stage."""
+    """Wall time, resident memory and the process's peak memory after each stage.
+
+    With ``stage_peaks`` also each stage's own peak (``stage_peak_rss_mib``, what the stage
+    itself reached, not the process's peak so far): the kernel's peak counter is reset at each
+    stage's start (Linux ``/proc/self/clear_refs``), which ``getrusage`` reads too, so only for a
+    process that runs one detection, as the CLI's worker does; ``peak_rss_mib`` keeps its meaning.
+    """
 
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    stage_peaks: bool = False
+    #: the process's peak so far (MiB) and the peaks of the stages now open, folded in
+    #: whenever the kernel's counter is read and reset
+    _peak: float = field(default=0.0, repr=False, compare=False)
+    _open: list[float] = field(default_factory=list, repr=False, compare=False)
 
     @contextmanager
     def stage(self, name: str, progress: Progress | None = None) -> Iterator[None]:
@@ -43,19 +54,47 @@ class StageTimer:
         process instead of raising: that cannot be caught here.)"""
         if progress:
             progress(name)
+        self._fold()
+        self._open.append(0.0)
         start = time.perf_counter()
         try:
             yield
         except MemoryError as exc:
+            self._fold()
+            self._open.pop()
             if isinstance(exc, OutOfMemoryError):  # a stage inside this one named itself
                 raise
-            raise OutOfMemoryError(name, _peak_rss_mib()) from exc
+            raise OutOfMemoryError(name, self._peak) from exc
+        self._fold()
+        own = self._open.pop()
+        self.record(name, time.perf_counter() - start, stage_peak_mib=own)
+
+    def record(self, name: str, seconds: float, *, stage_peak_mib: float | None = None) -> None:
+        """Note stage ``name`` as ended now after ``seconds`` (what `stage` does at its end;
+        for a stage timed elsewhere: its own peak is that of the stage open now, such as the
+        ``write`` recorded inside the write stage, else the process's so far, as for the
+        command's start-up)."""
+        self._fold()
         rss = psutil.Process().memory_info().rss
         self.stages[name] = {
-            "seconds": round(time.perf_counter() - start, 4),
+            "seconds": round(seconds, 4),
             "rss_mib": round(rss / 2**20, 1),
-            "peak_rss_mib": _peak_rss_mib(),
+            "peak_rss_mib": self._peak,
         }
+        if self.stage_peaks:
+            own = stage_peak_mib
+            if own is None:
+                own = self._open[-1] if self._open else self._peak
+            self.stages[name]["stage_peak_rss_mib"] = own
+
+    def _fold(self) -> None:
+        """Read the kernel's peak into the process's and the open stages' peaks; with
+        ``stage_peaks``, reset it."""
+        peak = _peak_rss_mib()
+        self._peak = max(self._peak, peak)
+        self._open = [max(p, peak) for p in self._open]
+        if self.stage_peaks:
+            _reset_peak()
 
     def seconds(self) -> dict[str, float]:
         return {k: v["seconds"] for k, v in self.stages.items()}
@@ -64,6 +103,15 @@ class StageTimer:
 def _peak_rss_mib() -> float:
     """The process's peak resident memory (Linux reports ru_maxrss in KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _reset_peak() -> None:
+    """Reset the kernel's peak resident memory of this process (Linux; elsewhere nothing)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 @dataclass

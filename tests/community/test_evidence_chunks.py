@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import polars as pl
 
@@ -15,6 +18,7 @@ from graphguard.community.evidence import (
     member_account_ranges,
 )
 from graphguard.config import DetectConfig, LocalConfig
+from graphguard.graph.build import IndexedEvents, index_events
 from graphguard.pipeline import detect as detect_module
 from graphguard.pipeline.detect import detect, run_detection
 from tests.worlds import pipeline_world
@@ -135,3 +139,22 @@ def test_dense_blocks_in_chunks_equal_one_pass():
     assert clusters.get_column("dense_observed").null_count() == 0
     assert chunked[0].equals(clusters)
     assert chunked[1].equals(members)
+
+
+def test_chunked_entity_edges_hold_codes_not_the_events(monkeypatch):
+    """Past one range the entity edges are kept as codes from the subgraph stage: the table
+    writes the same rows every time it is read, after the events are gone."""
+    world, _ = pipeline_world(11)
+    small = small_budget(monkeypatch)
+    events = index_events(world.events)
+    frame = weakref.ref(events[0])
+    result = detect(IndexedEvents(*events), small)
+    del events
+    gc.collect()
+    assert frame() is None  # nothing of the result refers to the events any more
+    table = result.entity_edges
+    assert isinstance(table, rundir.ChunkedTable)
+    first, again = table.collect(), table.collect()
+    assert first.height > 100 and first.equals(again)
+    monkeypatch.undo()
+    assert first.equals(rundir.whole(detect(world.events).entity_edges))

@@ -110,3 +110,29 @@ def test_results_do_not_depend_on_thread_count(tmp_path, mixed_world):
         )
         runs[threads] = pl.read_parquet(out / "accounts.parquet")
     assert runs["1"].equals(runs["2"])
+
+
+def test_run_json_times_the_start_up_and_the_write(tmp_path, mixed_world):
+    """run.json's stages run from what the caller timed before (the CLI's start-up) to the
+    tables' write; with stage_peaks each stage has its own peak, at most the process's."""
+    import json
+
+    from graphguard.pipeline.detect import run_detection
+    from graphguard.pipeline.stages import StageTimer
+
+    events = tmp_path / "events.parquet"
+    mixed_world.write_parquet(events)
+    timer = StageTimer(stage_peaks=True)
+    timer.record("start-up", 3.0)
+    result = run_detection(events, tmp_path / "run", timer=timer)
+    stages = json.loads((tmp_path / "run" / "run.json").read_text())["stages"]
+    names = list(stages)
+    assert names[0] == "start-up" and names[1] == "read" and names[-1] == "write"
+    assert stages["start-up"]["seconds"] == 3.0
+    assert stages["write"]["seconds"] > 0
+    peaks = [s["peak_rss_mib"] for s in stages.values()]
+    assert peaks == sorted(peaks)  # the process's peak so far never falls
+    for stage in stages.values():
+        assert 0 < stage["stage_peak_rss_mib"] <= stage["peak_rss_mib"]
+    # the result's own timer also has the write as it ended (run.json written)
+    assert result.timer.stages["write"]["seconds"] >= stages["write"]["seconds"]

@@ -201,3 +201,33 @@ def test_a_failure_while_writing_chunks_leaves_no_run(ring_events: pl.DataFrame,
         rundir.write_run(failing, tmp_path / "run", overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
     assert rundir.read_table(tmp_path / "run", rundir.ENTITY_EDGES_FILE).equals(edges)
+
+
+def test_run_json_is_made_once_the_tables_are_written(ring_events: pl.DataFrame, tmp_path: Path):
+    """run.json may come as a function, called after the tables (so it can say how long they
+    took to write); if it fails, nothing is left behind."""
+    result = detect(ring_events)
+    seen: list[list[str]] = []
+
+    def meta() -> dict:
+        partial = next(tmp_path.glob("*.partial"))
+        seen.append(sorted(p.name for p in partial.iterdir() if not p.name.endswith(".tmp")))
+        return {"written": seen[-1]}
+
+    base = dict(
+        accounts=result.accounts,
+        clusters=result.clusters,
+        account_edges=rundir.whole(result.account_edges),
+        entity_edges=rundir.whole(result.entity_edges),
+        cluster_activity=result.cluster_activity,
+    )
+    rundir.write_run(rundir.RunContents(**base, meta=meta), tmp_path / "run")
+    assert seen == [sorted(rundir.TABLES)]
+    assert rundir.read_meta(tmp_path / "run" / rundir.META_FILE) == {"written": seen[0]}
+
+    def failing() -> dict:
+        raise RuntimeError("no metadata")
+
+    with pytest.raises(RuntimeError, match="no metadata"):
+        rundir.write_run(rundir.RunContents(**base, meta=failing), tmp_path / "other")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
