@@ -128,9 +128,11 @@ def evidence_context(
     """
     parts = 1 if keep_engagements else context_partitions(indexed, budget_mib)
     if parts == 1:
-        engaged = engagements(indexed, engagement_types)
-        target_reach = engaged.group_by("target").agg(pl.len().alias("_target_accounts"))
-        device_use = device_usage(indexed)
+        engaged = _collect(engagements(indexed.lazy(), engagement_types))
+        target_reach = _collect(
+            engaged.lazy().group_by("target").agg(pl.len().alias("_target_accounts"))
+        )
+        device_use = _collect(device_usage(indexed.lazy()))
     else:
         engaged = None
         reach_parts, device_parts = [], []
@@ -296,33 +298,10 @@ def community_evidence(
     ev = with_cluster(indexed, membership)
 
     # --- shared infrastructure -------------------------------------------------------------
-    # (community, device) and (community, IP) as one 64-bit key each (`_cluster_key`): one
-    # integer column groups and joins several times faster than a pair of columns
-    ev = ev.with_columns(
-        _cluster_key("device").alias("_cd"),
-        _cluster_key("ip").alias("_ci"),
-        hour_key().alias("_hour"),
-    )
-    dev = (
-        ev.filter(pl.col("_cd").is_not_null())
-        .group_by("_cd")
-        .agg(pl.col("account").n_unique().alias("_dev_members"))
-    )
-    ev = ev.join(dev, on="_cd", how="left").join(context.device_use, on="device", how="left")
-    ip_hour = (
-        ev.filter(pl.col("_ci").is_not_null())
-        .group_by("_ci", "_hour")
-        .agg(pl.col("account").n_unique().alias("_ip_members"))
-    )
-    ev = (
-        ev.join(ip_hour, on=["_ci", "_hour"], how="left")
-        .with_columns(
-            (pl.col("_dev_members").fill_null(0) >= 2).alias("_on_shared_device"),
-            (pl.col("_ip_members").fill_null(0) >= 2).alias("_on_shared_ip"),
-            single_use_device().alias("_single_use_device"),
-        )
-        .drop("_cd", "_ci", "_dev_members", "_ip_members")
-    )
+    # counted per (account, device) and per (account, IP, hour) rather than joined onto every
+    # event: an event is on a shared device when its (community, device) has two members,
+    # and its device's use is the device's, so the events' shares are sums of these counts
+    member_infra, infra = _infrastructure(ev, context.device_use)
 
     # --- engagement: synchrony and exclusivity ---------------------------------------------
     # the members' first engagement of each target: the whole log's rows of members, or (in a
@@ -353,12 +332,6 @@ def community_evidence(
     )
 
     # --- per member ------------------------------------------------------------------------
-    member_infra = ev.group_by("account").agg(
-        pl.len().alias("n_events"),
-        pl.col("_on_shared_device").mean().alias("p_shared_device"),
-        pl.col("_on_shared_ip").mean().alias("p_shared_ip"),
-        pl.col("_single_use_device").mean().alias("p_single_use_device"),
-    )
     member_engage = engage.group_by("account").agg(
         pl.len().alias("n_engaged_targets"),
         pl.col("_synced").sum().alias("n_synced_targets"),
@@ -386,26 +359,6 @@ def community_evidence(
     )
 
     # --- per community ---------------------------------------------------------------------
-    infra = (
-        ev.group_by("cluster")
-        .agg(
-            pl.col("account").n_unique().alias("size"),
-            pl.len().alias("n_events"),
-            pl.col("device").n_unique().alias("n_devices"),  # counts null as a value; fixed below
-            pl.col("device").null_count().alias("_null_devices"),
-            pl.col("ip").drop_nulls().n_unique().alias("n_ips"),
-            pl.col("target").drop_nulls().n_unique().alias("n_targets"),
-            pl.col("_on_shared_device").mean().alias("shared_device_event_share"),
-            pl.col("_on_shared_ip").mean().alias("shared_ip_event_share"),
-            pl.col("_single_use_device").mean().alias("single_use_device_event_share"),
-            pl.col("t").min().alias("first_us"),
-            pl.col("t").max().alias("last_us"),
-        )
-        .with_columns(
-            (pl.col("n_devices") - (pl.col("_null_devices") > 0).cast(pl.UInt32)).alias("n_devices")
-        )
-        .drop("_null_devices")
-    )
     lockstep = members.group_by("cluster").agg(
         (pl.col("n_synced_targets") >= LOCKSTEP_MIN_TARGETS).mean().alias("lockstep_member_share")
     )
@@ -439,6 +392,129 @@ def community_evidence(
         .sort("cluster")
     )
     return clusters, members
+
+
+def _infrastructure(
+    ev: pl.DataFrame, device_use: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(per member, per community)`` infrastructure measures of the members' events ``ev``
+    (`with_cluster`): events, the shares of them on a device another member used, on an IP
+    another member used in the same hour, on a single-use device (`single_use_device` of
+    ``device_use``, the device's use across the log), and per community its size, distinct
+    devices, IPs and targets and its first and last event.
+
+    An event's flags depend only on its (account, device) and (account, IP, hour), so the
+    shares are counted from those groups (a share is a count of events over a count of
+    events, as the mean of the events' flags is)."""
+    lazy = ev.lazy()
+    cluster = pl.col("cluster")
+    # (account, code) and (community, code) as one 64-bit key each: integers group fastest
+    on_device = _collect(
+        lazy.filter(pl.col("device").is_not_null())
+        .group_by("cluster", _account_key("device").alias("_ad"))
+        .agg(pl.len().alias("_n"))
+    )
+    device_use = device_use.select(
+        pl.col("device").to_physical().cast(pl.UInt64).alias("_code"),
+        single_use_device().alias("_single"),
+    )
+    on_device = (
+        on_device.with_columns((pl.col("_ad") % (1 << 32)).alias("_code"))
+        .join(device_use, on="_code", how="left")
+        .with_columns(
+            (cluster.cast(pl.UInt64) * (1 << 32) + pl.col("_code")).alias("_cd"),
+            (pl.col("_ad") // (1 << 32)).cast(pl.UInt32).alias("account"),
+        )
+        .with_columns((pl.len().over("_cd") >= 2).alias("_shared"))
+    )
+    on_ip = _collect(
+        lazy.filter(pl.col("ip").is_not_null())
+        .group_by("cluster", _account_key("ip").alias("_ai"), hour_key().alias("_hour"))
+        .agg(pl.len().alias("_n"))
+    ).with_columns(
+        (cluster.cast(pl.UInt64) * (1 << 32) + pl.col("_ai") % (1 << 32)).alias("_ci"),
+        (pl.col("_ai") // (1 << 32)).cast(pl.UInt32).alias("account"),
+    )
+    on_ip = on_ip.with_columns((pl.len().over("_ci", "_hour") >= 2).alias("_shared"))
+    per_account = _collect(
+        lazy.group_by("account").agg(
+            pl.first("cluster"),
+            pl.len().alias("n_events"),
+            pl.col("t").min().alias("first_us"),
+            pl.col("t").max().alias("last_us"),
+        )
+    )
+
+    def events_where(frame: pl.DataFrame, flag: str, by: str, name: str) -> pl.DataFrame:
+        return frame.group_by(by).agg(pl.col("_n").filter(pl.col(flag)).sum().alias(name))
+
+    def share(name: str, alias: str) -> pl.Expr:
+        return (pl.col(name).fill_null(0).cast(pl.Float64) / pl.col("n_events")).alias(alias)
+
+    flags = (
+        ("_shared", on_device, "_dev_events", "p_shared_device", "shared_device_event_share"),
+        ("_shared", on_ip, "_ip_events", "p_shared_ip", "shared_ip_event_share"),
+        (
+            "_single",
+            on_device,
+            "_single_events",
+            "p_single_use_device",
+            "single_use_device_event_share",
+        ),
+    )
+    member_infra = per_account.select("account", "n_events")
+    for flag, frame, name, _, _ in flags:
+        member_infra = member_infra.join(
+            events_where(frame, flag, "account", name), on="account", how="left"
+        )
+    member_infra = member_infra.select(
+        "account", "n_events", *[share(name, member) for _, _, name, member, _ in flags]
+    )
+    distinct = {
+        "n_devices": on_device.select("cluster", "_cd"),
+        "n_ips": on_ip.select("cluster", "_ci"),
+        "n_targets": _collect(
+            lazy.filter(pl.col("target").is_not_null())
+            .select(_cluster_key("target").alias("_ct"))
+            .unique()
+            .select((pl.col("_ct") // (1 << 32)).cast(pl.Int64).alias("cluster"), "_ct")
+        ),
+    }
+    infra = per_account.group_by("cluster").agg(
+        pl.len().alias("size"),
+        pl.col("n_events").sum().cast(pl.UInt32),
+        pl.col("first_us").min(),
+        pl.col("last_us").max(),
+    )
+    for name, keys in distinct.items():
+        key = keys.columns[1]
+        counted = keys.lazy().group_by("cluster").agg(pl.col(key).n_unique().alias(name))
+        infra = infra.join(_collect(counted), on="cluster", how="left")
+    for flag, frame, name, _, _ in flags:
+        infra = infra.join(events_where(frame, flag, "cluster", name), on="cluster", how="left")
+    infra = infra.select(
+        "cluster",
+        "size",
+        "n_events",
+        *[pl.col(name).fill_null(0).cast(pl.UInt32) for name in distinct],
+        *[share(name, cluster_name) for _, _, name, _, cluster_name in flags],
+        "first_us",
+        "last_us",
+    )
+    return member_infra, infra
+
+
+def _account_key(column: str) -> pl.Expr:
+    """(account, ``column``'s code) as one UInt64 (null where the column is)."""
+    return pl.col("account").cast(pl.UInt64) * (1 << 32) + pl.col(column).to_physical().cast(
+        pl.UInt64
+    )
+
+
+def _collect(query: pl.LazyFrame) -> pl.DataFrame:
+    """A group-by over events in Polars' streaming engine (several times cheaper than the
+    in-memory one on millions of rows)."""
+    return query.collect(engine="streaming")
 
 
 def _creation_bursts(

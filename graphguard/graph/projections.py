@@ -320,6 +320,29 @@ def _project(
     return agg.sort("src", "dst")
 
 
+def _packed_stable_order(key: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(sorted keys, order)`` of a stable sort of the pair keys (src << 32 | dst), made by
+    one plain sort of unique 64-bit values: src, dst and the row number packed side by side
+    in as few bits as they need, so that ties on a key come out in row order. None when they
+    do not fit in 64 bits (then a stable sort of the keys does it)."""
+    if key.size == 0:
+        return None
+    low = key & np.uint64(0xFFFFFFFF)
+    high = key >> np.uint64(32)
+    width = max(int(low.max()), int(high.max()), 1).bit_length()
+    rows = max(key.size - 1, 1).bit_length()
+    if 2 * width + rows > 64:
+        return None
+    r, w = np.uint64(rows), np.uint64(width)
+    packed = (high << (w + r)) | (low << r) | np.arange(key.size, dtype=np.uint64)
+    del low, high
+    packed.sort()
+    order = (packed & np.uint64((1 << rows) - 1)).astype(np.int64)
+    packed >>= r
+    keys = ((packed >> w) << np.uint64(32)) | (packed & np.uint64((1 << width) - 1))
+    return keys, order
+
+
 def _aggregate(
     key: np.ndarray,
     values: np.ndarray,
@@ -332,29 +355,38 @@ def _aggregate(
     The rows are sorted by key once (stably: a pair's rows keep the order they came in, so its
     weight is summed in that order), and each run of one key is one account pair: its length is
     the support, the sum of its weights the weight. A sort of integers is several times cheaper
-    than hashing millions of mostly-unique keys into groups. ``distinct``: rows of one key with
-    the same value of it count once (the first).
+    than hashing millions of mostly-unique keys into groups; without ``distinct`` it is one
+    plain sort of the packed keys and row numbers where they fit (`_packed_stable_order`), the
+    same order. ``distinct``: rows of one key with the same value of it count once (the first).
     """
     support = f"{relation}_support"
-    frame = pl.DataFrame({"_key": key, "_w": values})
-    if distinct is None:
-        frame = frame.sort("_key", maintain_order=True)
+    packed = None if distinct is not None else _packed_stable_order(key)
+    if packed is not None:
+        keys, order = packed
+        weights = values[order]
+        del order
+        first = np.ones(keys.size, dtype=bool)
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
     else:
-        frame = frame.with_columns(pl.Series("_distinct", distinct)).sort(
-            "_key", "_distinct", maintain_order=True
-        )
-    keys = frame.get_column("_key").to_numpy()
-    weights = frame.get_column("_w").to_numpy()
-    first = np.ones(keys.size, dtype=bool)
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    if distinct is not None:
-        seen = frame.get_column("_distinct").to_numpy()
-        # the first row of each (key, distinct) run, the runs sorted inside each key
-        kept = first.copy()
-        np.not_equal(seen[1:], seen[:-1], out=kept[1:])
-        kept |= first
-        keys, weights, first = keys[kept], weights[kept], first[kept]
-    del frame
+        frame = pl.DataFrame({"_key": key, "_w": values})
+        if distinct is None:
+            frame = frame.sort("_key", maintain_order=True)
+        else:
+            frame = frame.with_columns(pl.Series("_distinct", distinct)).sort(
+                "_key", "_distinct", maintain_order=True
+            )
+        keys = frame.get_column("_key").to_numpy()
+        weights = frame.get_column("_w").to_numpy()
+        first = np.ones(keys.size, dtype=bool)
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        if distinct is not None:
+            seen = frame.get_column("_distinct").to_numpy()
+            # the first row of each (key, distinct) run, the runs sorted inside each key
+            kept = first.copy()
+            np.not_equal(seen[1:], seen[:-1], out=kept[1:])
+            kept |= first
+            keys, weights, first = keys[kept], weights[kept], first[kept]
+        del frame
     starts = np.flatnonzero(first)
     del first
     counts = np.diff(np.append(starts, keys.size))
