@@ -24,6 +24,11 @@ by AUPRC on every unlabelled account:
                                 their average)
     hetero(label trick)+evidence      `models.hetero`: messages through devices, IPs, targets and
                                 (target, hour) slots, with the training labels as input
+    hetero+evidence             the same without the training labels as input
+    gbt+agg+lp+evidence         gbt+agg+evidence with the training labels propagated over the
+                                account graph as two more columns (`label_propagation`, out of
+                                fold for labelled rows)
+    graphsage(sum+lp)+evidence  graphsage(sum) with the same two columns as input
     evidence                    the unsupervised cluster score alone
 
 `--set KEY=VALUE` (repeatable) changes the detection config of every world (the `--set` of
@@ -52,9 +57,14 @@ from graphguard import schema
 from graphguard.compose import compose_config, settings
 from graphguard.config import DetectConfig
 from graphguard.features.account import FEATURE_NAMES, select_features
-from graphguard.graph.inputs import graph_inputs, label_codes
+from graphguard.graph.inputs import GraphInputs, graph_inputs, label_codes
 from graphguard.metrics import auprc
-from graphguard.models.baselines import fit_predict_gbt, neighbour_aggregate, neighbour_label_share
+from graphguard.models.baselines import (
+    fit_predict_gbt,
+    label_propagation,
+    neighbour_aggregate,
+    neighbour_label_share,
+)
 from graphguard.models.hetero import account_entity_edges, fit_predict_hetero
 from graphguard.models.params import GraphSAGEParams
 from graphguard.outputs import write_json_atomic, write_text_atomic
@@ -77,6 +87,9 @@ ARMS = (
     "gbt+agg(sum)+evidence",
     "graphsage(sum)+evidence",
     "hetero(label trick)+evidence",
+    "hetero+evidence",
+    "gbt+agg+lp+evidence",
+    "graphsage(sum+lp)+evidence",
     "evidence",
 )
 
@@ -163,24 +176,40 @@ def run_rate(
                 fit_predict_gbt(np.hstack([agg, share]), y, train_mask, val_mask, seed=seed), ev
             ),
         )
-        for name, overrides in (
-            ("graphsage+evidence", {}),
-            ("graphsage(label trick)+evidence", {"label_input": True}),
-            ("graphsage(degrees)+evidence", {"degree_features": True}),
-            ("graphsage(sum)+evidence", {"aggr": "sum"}),
+        lp = label_propagation(y, train_mask, edges, seed=seed)
+        timed(
+            "gbt+agg+lp+evidence",
+            lambda: noisy_or_array(
+                fit_predict_gbt(np.hstack([agg, lp]), y, train_mask, val_mask, seed=seed), ev
+            ),
+        )
+        with_lp = GraphInputs(
+            torch.cat([prep["inputs"].x, torch.from_numpy(lp)], dim=1),
+            prep["inputs"].edge_index_dict,
+            prep["inputs"].feature_names + ("lp_abusive_share", "lp_mass"),
+        )
+        for name, overrides, inputs in (
+            ("graphsage+evidence", {}, prep["inputs"]),
+            ("graphsage(label trick)+evidence", {"label_input": True}, prep["inputs"]),
+            ("graphsage(degrees)+evidence", {"degree_features": True}, prep["inputs"]),
+            ("graphsage(sum)+evidence", {"aggr": "sum"}, prep["inputs"]),
+            ("graphsage(sum+lp)+evidence", {"aggr": "sum"}, with_lp),
         ):
 
-            def sage(overrides=overrides):
+            def sage(overrides=overrides, inputs=inputs):
                 model = build_detector(dataclasses.asdict(params), **overrides)
-                model.fit(prep["inputs"], y, train_mask=train_mask, val_mask=val_mask)
-                proba = model.predict_proba(prep["inputs"])
+                model.fit(inputs, y, train_mask=train_mask, val_mask=val_mask)
+                proba = model.predict_proba(inputs)
                 fused = fuse_scores(
                     prep["evidence"], proba, config.scoring, unseen=unseen_classes(model)
                 )
                 return fused.get_column("risk").to_numpy()
 
             timed(name, sage)
-        for name, label_input in (("hetero(label trick)+evidence", True),):
+        for name, label_input in (
+            ("hetero(label trick)+evidence", True),
+            ("hetero+evidence", False),
+        ):
             timed(
                 name,
                 lambda label_input=label_input: noisy_or_array(

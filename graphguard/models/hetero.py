@@ -216,7 +216,7 @@ def fit_predict_hetero(
             with torch.no_grad():
                 p0 = torch.softmax(model(full, graph)[val_idx], dim=1)[:, 0].numpy()
             score = auprc(abusive_val, 1.0 - p0)
-            score = -float(loss) if score is None else score
+            score = -float(loss.detach()) if score is None else score
             if score > best:
                 best, best_state, stale = score, copy.deepcopy(model.state_dict()), 0
             else:
