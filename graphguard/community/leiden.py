@@ -252,22 +252,32 @@ def carve(
     has_edge: np.ndarray,
     min_cluster_size: int,
 ) -> tuple[np.ndarray, int]:
-    """``membership`` (cluster ids, -1: none) with each of ``blocks`` (account indices, in
-    order of precedence) made a community of its own: its accounts that have an edge and are in
-    no earlier block; a block left with fewer than ``min_cluster_size`` such accounts is not
-    carved. Canonical ids again afterwards (what carving leaves of a community below the floor
-    gets -1). Returns (membership, blocks carved); the loop is over a handful of blocks."""
+    """``membership`` (cluster ids, -1: none) with ``blocks`` (account indices, in order of
+    precedence) made communities of their own. Only accounts with an edge count. A block at
+    least half of whose accounts are in one community carved before (the same group, refined
+    from another seed) joins it with the rest of its accounts; otherwise its accounts in no
+    earlier block become a new community, if at least ``min_cluster_size``. Canonical ids again
+    afterwards (what carving leaves of a community below the floor gets -1). Returns
+    (membership, communities carved); the loop is over a handful of blocks."""
     raw = membership.copy()
     next_id = int(raw.max(initial=-1)) + 1
-    taken = np.zeros(raw.shape[0], dtype=bool)
+    first_new = next_id
+    owner = np.full(raw.shape[0], -1, dtype=np.int64)  # carved community of each account
     carved = 0
     for block in blocks:
         block = np.asarray(block, dtype=np.int64)
-        members = block[has_edge[block] & ~taken[block]]
-        if members.shape[0] < min_cluster_size:
+        block = block[has_edge[block]]
+        owners = owner[block]
+        free = block[owners < 0]
+        taken = owners[owners >= 0] - first_new
+        if taken.shape[0]:
+            largest = int(np.argmax(np.bincount(taken)))
+            if 2 * int((taken == largest).sum()) >= block.shape[0]:
+                raw[free] = owner[free] = first_new + largest
+                continue
+        if free.shape[0] < min_cluster_size:
             continue
-        raw[members] = next_id
-        taken[members] = True
+        raw[free] = owner[free] = next_id
         next_id += 1
         carved += 1
     if not carved:

@@ -25,6 +25,17 @@ def test_carve_makes_each_block_a_community_first_block_first():
     assert out.tolist() == [-1, 0, 0, 1, -1, 0, 1, 1, -1, -1]
 
 
+def test_a_block_mostly_inside_a_carved_one_joins_it():
+    membership = np.zeros(12, dtype=np.int64)
+    has_edge = np.ones(12, dtype=bool)
+    blocks = [np.arange(0, 6), np.arange(2, 9), np.array([8, 9, 10, 11])]
+    out, carved = leiden.carve(membership, blocks, has_edge, 3)
+    # the second block has 4 of its 7 accounts in the first: 6-8 join it; the third has one
+    # of 4 inside, so its free accounts 9-11 are a community of their own
+    assert carved == 2
+    assert out.tolist() == [0] * 9 + [1] * 3
+
+
 def _fake(frame: pl.DataFrame) -> pl.Expr:
     return pl.col(schema.ACCOUNT).str.starts_with("fake")
 
