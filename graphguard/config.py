@@ -270,7 +270,9 @@ class CommunityConfig:
     #: share >= 0.25, DenseConfig's defaults) made communities of their own after Leiden:
     #: "auto" where no event has a device or an IP (the dense block is then the coordination
     #: left to see, and Leiden spreads a sparse camouflaged block over organic communities),
-    #: "on", "off". Costs two peelings of the account x target graph (MovieLens-100k: ~7 s).
+    #: "on", "off". MovieLens-100k, held-out seeds 3-7: detect caught 49 -> 54 of 55 injected
+    #: blocks, population FPR 0.0% (experiments/dense_blocks/held_out.md). Costs two peelings
+    #: of the account x target graph (MovieLens-100k: detect ~0.9 s -> ~2.1 s).
     dense_blocks: str = "auto"
 
     def __post_init__(self) -> None:

@@ -159,7 +159,12 @@ def hostile_log(seed: int = 5) -> pl.DataFrame:
     )
 
 
-def build_run(events: pl.DataFrame, directory: Path, labels: pl.DataFrame | None = None) -> Path:
+def build_run(
+    events: pl.DataFrame,
+    directory: Path,
+    labels: pl.DataFrame | None = None,
+    config: DetectConfig | None = None,
+) -> Path:
     """Write ``events`` (and labels) and run the real detection into ``directory / run``."""
     events_path = directory / "events.parquet"
     events.write_parquet(events_path)
@@ -167,7 +172,7 @@ def build_run(events: pl.DataFrame, directory: Path, labels: pl.DataFrame | None
     if labels is not None:
         labels_path = directory / "labels.parquet"
         labels.write_parquet(labels_path)
-    run_detection(events_path, directory / "run", labels_path=labels_path)
+    run_detection(events_path, directory / "run", config, labels_path=labels_path)
     return directory / "run"
 
 
