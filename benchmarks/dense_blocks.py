@@ -13,8 +13,11 @@ Methods, each at its own operating point:
 
 - ``pipeline``: `graphguard detect`'s default pipeline with a column mapping (user -> account,
   item -> target, timestamp -> time, event_type constant 'rate'); flagged = risk >= 0.5. The
-  log has no device or IP, so its dense-block evidence (`graphguard.community.blocks`) counts
-  and the dense projection has no engager cap (``graph.dense_cap: auto``).
+  log has no device or IP, so its dense-block evidence (`graphguard.community.blocks`) counts,
+  the dense projection has no engager cap (``graph.dense_cap: auto``), communities are split
+  again above 300 accounts (``community.max_cluster_size: auto``) and the refined blocks that
+  `graphguard dense` flags are carved out as communities of their own
+  (``community.dense_blocks: auto``, `graphguard.dense.seeded`).
 - ``communities+null``: the same run's communities, each measured by
   `graphguard.dense.significance.block_significance`; flagged = members of communities with
   q <= 0.01.
@@ -32,6 +35,8 @@ Per scenario and method: precision and recall of the injected accounts, populati
 of the 943 real users flagged), and caught (recall >= 0.9 at FPR <= 1%).
 
     PYTHONPATH=$PWD python benchmarks/dense_blocks.py --out experiments/dense_blocks
+
+Detect alone on fresh injection seeds (``--detect-seeds 8,9,10`` -> detect_seeds.md, .json).
 
 Held-out mode (``--seeds N --tune 1,2``): every scenario on injection seeds 1..N (detect,
 FRAUDAR, excess peel, refined); the refined rule's two thresholds are chosen on
@@ -431,8 +436,9 @@ def held_out(args, base: pl.DataFrame, real_users: int) -> None:
 
 
 HELD_OUT_METHODS = {
-    "pipeline": "`graphguard detect`, default settings (its dense-block evidence on, the log "
-    "having no device or IP), flagged = risk >= 0.5; nothing tuned on these seeds",
+    "pipeline": "`graphguard detect`, default settings (the log having no device or IP: its "
+    "dense-block evidence on, `graphguard dense`'s flagged refined blocks carved out as "
+    "communities), flagged = risk >= 0.5; nothing of detect tuned on these seeds",
     "fraudar": "FRAUDAR peeling (our implementation), its densest block",
     "excess-peel": "peeling by excess over the configuration model, its densest block",
     "refined": "refined blocks (`graphguard.dense.refine`) flagged by the tuned rule",
@@ -505,6 +511,80 @@ def render_held_out(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def detect_seeds(args, base: pl.DataFrame, real_users: int) -> None:
+    """``graphguard detect`` alone on every scenario of the given injection seeds (and the
+    control): recall, population FPR, caught, and the communities carved from refined blocks
+    -> detect_seeds.json and detect_seeds.md. For seeds that neither the refined rule nor
+    detect's settings were chosen on."""
+    seeds = [int(s) for s in args.detect_seeds.split(",")]
+    rows = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gg-dense-") as tmp:
+        logs = [(None, "no injection (control)", base)]
+        for seed in seeds:
+            logs += [
+                (seed, sc.name, inject(base, sc, 1000 * seed + i)) for i, sc in enumerate(SCENARIOS)
+            ]
+        for seed, name, log in logs:
+            path = Path(tmp) / "log.parquet"
+            log.write_parquet(path)
+            events, _, _ = load_events(path, MAPPING)
+            fakes = set(log.filter(pl.col("user").str.starts_with("fake"))["user"].unique()) or {
+                "__none__"
+            }
+            t = time.perf_counter()
+            result = detect(events, CONFIG)
+            flagged = set(result.accounts.filter(pl.col("flagged")).get_column(schema.ACCOUNT))
+            rows.append(
+                {
+                    "seed": seed,
+                    "scenario": name,
+                    **scores(flagged, fakes, real_users),
+                    "carved_communities": result.community.get("dense_block_communities"),
+                    "detect_seconds": round(time.perf_counter() - t, 2),
+                }
+            )
+            print(f"seed {seed} {name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    doc = {
+        "command": "GRAPHGUARD_SHARED_DATA=/work/shared/data PYTHONPATH=$PWD python "
+        f"benchmarks/dense_blocks.py --detect-seeds {args.detect_seeds} --out {args.out}",
+        "seeds": seeds,
+        "injection_seed": "1000 * seed + scenario index",
+        "levels": {"fpr": FPR_LEVEL, "recall": RECALL_LEVEL},
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "runs": rows,
+    }
+    lines = [
+        "# `graphguard detect` on MovieLens-100k, injection seeds " + ", ".join(map(str, seeds)),
+        "",
+        f"Command: `{doc['command']}` ({doc['seconds']:.0f} s). Default settings; each cell: "
+        "recall of the injected accounts / population FPR (share of the 943 real users "
+        "flagged), ✔ = caught (recall >= 90% at FPR <= 1%).",
+        "",
+        "| scenario | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+        "|---|" + "---|" * len(seeds),
+    ]
+    control = rows[0]
+    lines.append(
+        f"| {control['scenario']} | FPR {_pct(control['population_fpr'])} |"
+        + " |" * (len(seeds) - 1)
+    )
+    for sc in SCENARIOS:
+        cells = []
+        for seed in seeds:
+            r = next(r for r in rows if r["seed"] == seed and r["scenario"] == sc.name)
+            mark = " ✔" if r["caught"] else ""
+            cells.append(f"{_pct(r['recall'])} / {_pct(r['population_fpr'])}{mark}")
+        lines.append(f"| {sc.name} | " + " | ".join(cells) + " |")
+    caught = sum(r["caught"] for r in rows[1:])
+    lines += ["", f"Runs caught: {caught} of {len(rows) - 1}."]
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(doc, args.out / "detect_seeds.json")
+    write_text_atomic("\n".join(lines) + "\n", args.out / "detect_seeds.md")
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("experiments/dense_blocks"))
@@ -515,8 +595,14 @@ def main() -> None:
     parser.add_argument(
         "--tune", default="1,2", help="held-out mode: the seeds the rule is chosen on"
     )
+    parser.add_argument(
+        "--detect-seeds", help="detect alone on every scenario of these seeds, e.g. 8,9,10"
+    )
     args = parser.parse_args()
     base = read_movielens(args.data)
+    if args.detect_seeds:
+        detect_seeds(args, base, base.get_column("user").n_unique())
+        return
     if args.seeds:
         held_out(args, base, base.get_column("user").n_unique())
         return
@@ -573,7 +659,8 @@ def _pct(x: float | None) -> str:
 
 METHODS = {
     "pipeline": "`graphguard detect`, default settings (no device or IP: its dense-block evidence "
-    "counts and the dense projection is uncapped), flagged = risk >= 0.5",
+    "counts, the dense projection is uncapped and the refined blocks `graphguard dense` flags "
+    "are carved out as communities), flagged = risk >= 0.5",
     "communities+null": "detect's communities, flagged where q <= 0.01 and ratio >= 4",
     "fraudar": "FRAUDAR peeling (density g), its densest block",
     "fraudar+null": "10 FRAUDAR blocks, flagged where q <= 0.01 and ratio >= 4",

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from graphguard import schema
+from graphguard.config import CommunityConfig, DetectConfig
 from graphguard.simulate import SimulationConfig, simulate
 from tests.worlds import build_run, hostile_log
 
@@ -68,7 +69,11 @@ def simulated_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
     world = simulate(SimulationConfig(n_accounts=2000, seed=11))
     directory = tmp_path_factory.mktemp("simulated")
     world.truth.write_parquet(directory / "truth.parquet")
-    return build_run(world.events, directory, world.labels), directory / "truth.parquet"
+    # the partition the report tests' case geometry was written against (communities split
+    # above 300 accounts; `auto` splits this world's above 50, a different top case)
+    config = DetectConfig(community=CommunityConfig(max_cluster_size=300))
+    run = build_run(world.events, directory, world.labels, config)
+    return run, directory / "truth.parquet"
 
 
 @pytest.fixture(scope="session")

@@ -159,7 +159,12 @@ def hostile_log(seed: int = 5) -> pl.DataFrame:
     )
 
 
-def build_run(events: pl.DataFrame, directory: Path, labels: pl.DataFrame | None = None) -> Path:
+def build_run(
+    events: pl.DataFrame,
+    directory: Path,
+    labels: pl.DataFrame | None = None,
+    config: DetectConfig | None = None,
+) -> Path:
     """Write ``events`` (and labels) and run the real detection into ``directory / run``."""
     events_path = directory / "events.parquet"
     events.write_parquet(events_path)
@@ -167,7 +172,7 @@ def build_run(events: pl.DataFrame, directory: Path, labels: pl.DataFrame | None
     if labels is not None:
         labels_path = directory / "labels.parquet"
         labels.write_parquet(labels_path)
-    run_detection(events_path, directory / "run", labels_path=labels_path)
+    run_detection(events_path, directory / "run", config, labels_path=labels_path)
     return directory / "run"
 
 
@@ -224,3 +229,38 @@ def fans_of_creator(
             t = posted + timedelta(seconds=int(1200 + rng.lognormal(np.log(5 * 3600), 1.0)))
             rows.append((t, f"{prefix}{a}", "like", None, None, f"{creator}-post{p}"))
     return rows
+
+
+def ratings_block_log(seed: int = 5, *, block: bool = True) -> pl.DataFrame:
+    """A ratings log without devices or IPs: 500 users rating 5-60 of 1,500 items each (by
+    popularity), and with ``block`` 40 fakes rating 80% of 40 items plus 15 popular ones each
+    (camouflage). Leiden alone puts a real user into the fakes' community; the refined dense
+    block (`community.dense_blocks`) is exactly the fakes."""
+    rng = np.random.default_rng(seed)
+    n_items = 1500
+    pop = rng.random(n_items) + 0.2
+    pop /= pop.sum()
+    users: list[str] = []
+    items: list[str] = []
+    for u in range(500):
+        k = int(rng.integers(5, 60))
+        users += [f"user{u:04d}"] * k
+        items += [f"item{i:04d}" for i in rng.choice(n_items, k, replace=False, p=pop)]
+    if block:
+        films = rng.choice(n_items, 40, replace=False)
+        fa, fi = np.nonzero(rng.random((40, 40)) < 0.8)
+        users += [f"fake{a:02d}" for a in fa]
+        items += [f"item{films[i]:04d}" for i in fi]
+        for a in range(40):
+            users += [f"fake{a:02d}"] * 15
+            items += [f"item{i:04d}" for i in rng.choice(n_items, 15, replace=False, p=pop)]
+    pairs = pl.DataFrame({schema.ACCOUNT: users, schema.TARGET: items}).unique(maintain_order=True)
+    seconds = rng.integers(0, 90 * 86400, pairs.height)
+    return pairs.select(
+        (pl.lit(T0) + pl.duration(seconds=pl.Series(seconds))).alias(schema.TIME),
+        schema.ACCOUNT,
+        pl.lit("like").alias(schema.EVENT_TYPE),
+        pl.lit(None, dtype=pl.String).alias(schema.DEVICE),
+        pl.lit(None, dtype=pl.String).alias(schema.IP),
+        schema.TARGET,
+    )

@@ -77,13 +77,17 @@ def _refine(
     return membership, refined
 
 
-def leiden(n_accounts: int, edges: pl.DataFrame, cfg: CommunityConfig) -> Partition:
+def leiden(
+    n_accounts: int, edges: pl.DataFrame, cfg: CommunityConfig, has_hardware: object = None
+) -> Partition:
     """Partition accounts with Leiden; accounts without edges or in tiny communities get -1.
 
     igraph draws on Python's `random` module, so it is seeded here, and restored afterwards so
     that calling this does not disturb the caller's random state. The result depends only on
     the edge table (sorted by the caller), the config and the seed.
     """
+    # ``has_hardware``: taken as graphguard's `leiden` takes it (the pipeline passes it); the
+    # comparison runs with an integer max_cluster_size, so it is never asked
     if cfg.objective not in {"modularity", "cpm"}:
         raise ValueError(f"community.objective must be modularity or cpm, not {cfg.objective!r}")
     parameters = {

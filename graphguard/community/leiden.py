@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 import random
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
@@ -36,7 +37,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from graphguard.config import CommunityConfig
+from graphguard.config import CommunityConfig, DenseConfig
 
 
 def _igraph_without_plotting() -> ModuleType:
@@ -123,6 +124,27 @@ def _refine(
         if not split_any:
             break
     return membership, refined
+
+
+#: ``community.max_cluster_size: auto``: the size past which a community is split again where
+#: some event of the log has a device or an IP, and where none has (config.py says why)
+MAX_CLUSTER_SIZE_HARDWARE = 50
+MAX_CLUSTER_SIZE_PLAIN = 300
+
+
+def resolve(cfg: CommunityConfig, has_hardware: Callable[[], bool] | None) -> CommunityConfig:
+    """``cfg`` with ``max_cluster_size`` an integer: "auto" is `MAX_CLUSTER_SIZE_HARDWARE` where
+    ``has_hardware()`` (asked only then; `graph.context.has_hardware`, the rule of
+    ``graph.dense_cap: auto``), `MAX_CLUSTER_SIZE_PLAIN` otherwise. Both engines call it."""
+    if cfg.max_cluster_size != "auto":
+        return cfg
+    if has_hardware is None:
+        raise ValueError(
+            "community.max_cluster_size is auto: pass has_hardware (whether the log has a "
+            "device or an IP) to resolve it"
+        )
+    size = MAX_CLUSTER_SIZE_HARDWARE if has_hardware() else MAX_CLUSTER_SIZE_PLAIN
+    return replace(cfg, max_cluster_size=size)
 
 
 def component_seed(seed: int, component: int) -> int:
@@ -224,6 +246,84 @@ def canonical_ids(raw: np.ndarray, has_edge: np.ndarray, min_cluster_size: int) 
     return membership
 
 
+def carve(
+    membership: np.ndarray,
+    blocks: list[np.ndarray],
+    has_edge: np.ndarray,
+    min_cluster_size: int,
+) -> tuple[np.ndarray, int]:
+    """``membership`` (cluster ids, -1: none) with ``blocks`` (account indices, in order of
+    precedence) made communities of their own. Only accounts with an edge count. A block at
+    least half of whose accounts are in one community carved before (the same group, refined
+    from another seed) joins it with the rest of its accounts; otherwise its accounts in no
+    earlier block become a new community, if at least ``min_cluster_size``. Canonical ids again
+    afterwards (what carving leaves of a community below the floor gets -1). Returns
+    (membership, communities carved); the loop is over a handful of blocks."""
+    raw = membership.copy()
+    next_id = int(raw.max(initial=-1)) + 1
+    first_new = next_id
+    owner = np.full(raw.shape[0], -1, dtype=np.int64)  # carved community of each account
+    carved = 0
+    for block in blocks:
+        block = np.asarray(block, dtype=np.int64)
+        block = block[has_edge[block]]
+        owners = owner[block]
+        free = block[owners < 0]
+        taken = owners[owners >= 0] - first_new
+        if taken.shape[0]:
+            largest = int(np.argmax(np.bincount(taken)))
+            if 2 * int((taken == largest).sum()) >= block.shape[0]:
+                raw[free] = owner[free] = first_new + largest
+                continue
+        if free.shape[0] < min_cluster_size:
+            continue
+        raw[free] = owner[free] = next_id
+        next_id += 1
+        carved += 1
+    if not carved:
+        return membership, 0
+    return canonical_ids(raw, has_edge, min_cluster_size), carved
+
+
+def dense_blocks_apply(cfg: CommunityConfig, has_hardware: Callable[[], bool]) -> bool:
+    """Whether refined dense blocks become communities (``community.dense_blocks``): "auto"
+    where the log has no device or IP (``has_hardware``, asked only then)."""
+    if cfg.dense_blocks != "auto":
+        return cfg.dense_blocks == "on"
+    return not has_hardware()
+
+
+def dense_block_communities(
+    partition: Partition,
+    indexed: pl.DataFrame,
+    edges: pl.DataFrame,
+    cfg: CommunityConfig,
+    engagement_types: Sequence[str],
+    has_hardware: Callable[[], bool],
+) -> Partition:
+    """``partition`` with the flagged refined dense blocks (`dense.seeded`) carved out as
+    communities of their own (`carve`) where ``community.dense_blocks`` applies; run.json's
+    parameters record it (``dense_blocks``, ``dense_block_communities``). The modularity stays
+    Leiden's partition's."""
+    params = dict(partition.parameters)
+    params["dense_blocks"] = cfg.dense_blocks
+    if not dense_blocks_apply(cfg, has_hardware):
+        return Partition(partition.membership, params, partition.quality)
+    from graphguard.dense.bipartite import indexed_bipartite
+    from graphguard.dense.seeded import dense_block_members
+
+    n_accounts = partition.membership.shape[0]
+    ids = pl.Series("account", np.arange(n_accounts, dtype=np.int64))
+    graph = indexed_bipartite(indexed, ids, engagement_types, strict=False)
+    blocks = dense_block_members(graph, DenseConfig())
+    has_edge = np.zeros(n_accounts, dtype=bool)
+    has_edge[edges.get_column("src").to_numpy()] = True
+    has_edge[edges.get_column("dst").to_numpy()] = True
+    membership, carved = carve(partition.membership, blocks, has_edge, cfg.min_cluster_size)
+    params["dense_block_communities"] = carved
+    return Partition(membership, params, partition.quality)
+
+
 def modularity(
     raw: np.ndarray, src: np.ndarray, dst: np.ndarray, weight: np.ndarray
 ) -> float | None:
@@ -241,9 +341,10 @@ def modularity(
     return float(weight[inside].sum() / total - np.square(per_community / (2 * total)).sum())
 
 
-def parameters(cfg: CommunityConfig) -> dict[str, Any]:
-    """What run.json records of how the communities were made."""
-    return {
+def parameters(cfg: CommunityConfig, setting: Any = None) -> dict[str, Any]:
+    """What run.json records of how the communities were made (``cfg`` resolved, `resolve`;
+    ``setting``: the ``max_cluster_size`` it was resolved from, recorded where it was auto)."""
+    params = {
         "method": "leiden",
         "implementation": f"igraph {ig.__version__}",
         "procedure": "per connected component",
@@ -257,16 +358,30 @@ def parameters(cfg: CommunityConfig) -> dict[str, Any]:
         "refine_depth": cfg.refine_depth,
         "weights": "combined relation weight",
     }
+    if setting == "auto":
+        hardware = cfg.max_cluster_size == MAX_CLUSTER_SIZE_HARDWARE
+        params["max_cluster_size_rule"] = (
+            "auto: the log has devices or IPs" if hardware else "auto: no device or IP in the log"
+        )
+    return params
 
 
-def leiden(n_accounts: int, edges: pl.DataFrame, cfg: CommunityConfig) -> Partition:
+def leiden(
+    n_accounts: int,
+    edges: pl.DataFrame,
+    cfg: CommunityConfig,
+    has_hardware: Callable[[], bool] | None = None,
+) -> Partition:
     """Partition accounts with Leiden, one connected component at a time (the module's
-    procedure); accounts without edges or in tiny communities get -1.
+    procedure); accounts without edges or in tiny communities get -1. ``has_hardware``
+    resolves ``max_cluster_size: auto`` (`resolve`); an integer setting needs none.
 
     The result depends only on the edge table, the config and the seed. The loop is over
     components of at least ``min_cluster_size`` accounts; each costs one small igraph call.
     """
-    params = parameters(cfg)
+    setting = cfg.max_cluster_size
+    cfg = resolve(cfg, has_hardware)
+    params = parameters(cfg, setting)
     membership = np.full(n_accounts, -1, dtype=np.int64)
     if edges.height == 0:
         return Partition(membership, params, None)

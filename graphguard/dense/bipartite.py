@@ -59,8 +59,21 @@ def bipartite(events: pl.DataFrame, engagement_types: Sequence[str]) -> Bipartit
     Raises `InputError` when no event engages a target: the dense-block methods need targets.
     """
     indexed, account_ids = index_events(events)
+    return indexed_bipartite(indexed, account_ids, engagement_types)
+
+
+def indexed_bipartite(
+    indexed: pl.DataFrame,
+    account_ids: pl.Series,
+    engagement_types: Sequence[str],
+    *,
+    strict: bool = True,
+) -> Bipartite:
+    """`bipartite` of an indexed frame (`graph.build.index_events`: account indices, target
+    codes), as detect holds it; ``account_ids`` names the indices. Without ``strict`` a log
+    without engagements gives a graph without edges instead of the `InputError`."""
     edges = engagements(indexed, engagement_types).select("account", "target")
-    if edges.height == 0:
+    if edges.height == 0 and strict:
         with_target = indexed.get_column("target").is_not_null().sum()
         types = ", ".join(engagement_types)
         why = (
@@ -70,6 +83,12 @@ def bipartite(events: pl.DataFrame, engagement_types: Sequence[str]) -> Bipartit
             "set graph.engagement_types"
         )
         raise InputError(f"no engagements to find dense blocks in: {why}")
+    return pairs_bipartite(account_ids, edges)
+
+
+def pairs_bipartite(account_ids: pl.Series, edges: pl.DataFrame) -> Bipartite:
+    """The graph of distinct (account index, target) pairs ``edges`` (targets as codes that
+    sort as their text, or as text: the numbering is the same)."""
     target_ids = edges.get_column("target").unique().sort()
     lookup = pl.DataFrame(
         {"target": target_ids, "_t": pl.arange(0, len(target_ids), dtype=pl.Int64, eager=True)}

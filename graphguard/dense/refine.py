@@ -178,20 +178,7 @@ def refine_blocks(
     it), sorted by lift, highest first (ties: seed order). Columns `REFINED_COLUMNS`; ``seed``
     is the seed's position (seeds from a split are numbered after the given ones), accounts and
     targets are ids."""
-    queue = [np.asarray(s, dtype=np.int64) for s in seeds]
-    given = len(queue)
-    found: dict[tuple[bytes, bytes], tuple[int, Refined]] = {}
-    i = 0
-    while i < len(queue):
-        block = refine_block(graph, queue[i], alpha=alpha, max_iter=max_iter)
-        if block is not None:
-            key = (block.accounts.tobytes(), block.targets.tobytes())
-            if key not in found:
-                found[key] = (i, block)
-                if split and i < given and block.targets.size >= 8:
-                    queue.append(_top_targets(graph, block))
-        i += 1
-    ranked = sorted(found.values(), key=lambda sb: (-sb[1].lift, sb[0]))
+    ranked = refined_ranked(graph, seeds, alpha=alpha, max_iter=max_iter, split=split)
     rows = [
         {
             "block": b,
@@ -224,6 +211,32 @@ def refine_blocks(
             "targets": pl.List(pl.String),
         },
     )
+
+
+def refined_ranked(
+    graph: Bipartite,
+    seeds: Sequence[np.ndarray],
+    *,
+    alpha: float = 0.01,
+    max_iter: int = 30,
+    split: bool = True,
+) -> list[tuple[int, Refined]]:
+    """What `refine_blocks` tabulates: (seed position, `Refined`) of each distinct result,
+    highest lift first (ties: seed order), account and target indices."""
+    queue = [np.asarray(s, dtype=np.int64) for s in seeds]
+    given = len(queue)
+    found: dict[tuple[bytes, bytes], tuple[int, Refined]] = {}
+    i = 0
+    while i < len(queue):
+        block = refine_block(graph, queue[i], alpha=alpha, max_iter=max_iter)
+        if block is not None:
+            key = (block.accounts.tobytes(), block.targets.tobytes())
+            if key not in found:
+                found[key] = (i, block)
+                if split and i < given and block.targets.size >= 8:
+                    queue.append(_top_targets(graph, block))
+        i += 1
+    return sorted(found.values(), key=lambda sb: (-sb[1].lift, sb[0]))
 
 
 def peeled_seeds(graph: Bipartite, k: int, *, offset: float = 5.0) -> list[np.ndarray]:

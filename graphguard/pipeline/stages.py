@@ -19,12 +19,13 @@ import psutil
 
 from graphguard import schema
 from graphguard.community.evidence import community_evidence_in_chunks
-from graphguard.community.leiden import Partition, leiden
+from graphguard.community.leiden import Partition, dense_block_communities, leiden
 from graphguard.community.scoring import score_accounts, score_clusters
 from graphguard.config import DetectConfig
 from graphguard.errors import OutOfMemoryError
 from graphguard.features.account import account_features
 from graphguard.graph.build import AccountGraph, IndexedEvents, build_account_graph, index_events
+from graphguard.graph.context import has_hardware
 
 #: narration of what the pipeline is doing, one line per stage (stderr in the CLI)
 Progress = Callable[[str], None]
@@ -249,7 +250,16 @@ def build_stages(
     with timer.stage("projections", progress):
         graph = build_account_graph(indexed, n_accounts, config.graph, config.local, progress)
     with timer.stage("communities", progress):
-        partition = leiden(n_accounts, graph.edges, config.community)
+        hardware = lambda: has_hardware(indexed)  # noqa: E731
+        partition = leiden(n_accounts, graph.edges, config.community, hardware)
+        partition = dense_block_communities(
+            partition,
+            indexed,
+            graph.edges,
+            config.community,
+            config.graph.engagement_types,
+            hardware,
+        )
     with timer.stage("evidence", progress):
         clusters, members = community_evidence_in_chunks(
             indexed,

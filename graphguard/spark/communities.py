@@ -18,6 +18,7 @@ Where a component is partitioned:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from graphguard.community import leiden
-from graphguard.config import CommunityConfig, SparkConfig
+from graphguard.config import CommunityConfig, DenseConfig, SparkConfig
 from graphguard.errors import GraphguardError
 from graphguard.spark.components import connected_components
 
@@ -71,16 +72,22 @@ def _partition_group(cfg: CommunityConfig, total: float):
 
 
 def spark_communities(
-    edges: DataFrame, cfg: CommunityConfig, spark_cfg: SparkConfig
+    edges: DataFrame,
+    cfg: CommunityConfig,
+    spark_cfg: SparkConfig,
+    has_hardware: Callable[[], bool] | None = None,
 ) -> tuple[DataFrame, dict[str, Any], float | None]:
-    """Components and Leiden communities: ``(membership, parameters, modularity)``.
+    """Components and Leiden communities: ``(membership, parameters, modularity)``;
+    ``has_hardware`` resolves ``community.max_cluster_size: auto`` (`leiden.resolve`).
 
     ``membership``: account int, component long, cluster long (-1: in no reported community),
     one row per account with an edge. ``parameters`` is what run.json records (the local
     engine's `leiden.parameters`, plus the component counts); ``modularity`` is the partition's
     over the whole graph (None without edges).
     """
-    params = leiden.parameters(cfg)
+    setting = cfg.max_cluster_size
+    cfg = leiden.resolve(cfg, has_hardware)
+    params = leiden.parameters(cfg, setting)
     spark = edges.sparkSession
     edges = edges.select("src", "dst", "weight").persist()
     # one job for the edge count, the exact total (`leiden.total_weight`) and modularity's m
@@ -184,3 +191,53 @@ def _modularity(edges: DataFrame, comp: DataFrame, parts: DataFrame, m: float) -
     per = strength.groupBy("c").agg(F.sum("weight").alias("d"))
     penalty = per.agg(F.sum((F.col("d") / (2 * m)) ** 2)).first()[0]
     return float(inside / m - penalty)
+
+
+def spark_dense_block_communities(
+    membership: DataFrame,
+    params: dict[str, Any],
+    indexed: DataFrame,
+    n_accounts: int,
+    cfg: CommunityConfig,
+    engagement_types: tuple[str, ...],
+    has_hardware: Callable[[], bool],
+) -> tuple[DataFrame, dict[str, Any]]:
+    """`leiden.dense_block_communities` on Spark: where ``community.dense_blocks`` applies,
+    the distinct (account, target) engagements and the membership are collected to the driver
+    (a log without devices or IPs: ratings, reviews) and carved by the local engine's own
+    functions (`dense.seeded.dense_block_members`, `leiden.carve`); the accounts keep their
+    component."""
+    from graphguard.dense.bipartite import pairs_bipartite
+    from graphguard.dense.seeded import dense_block_members
+    from graphguard.spark.evidence import engagements
+
+    params = dict(params)
+    params["dense_blocks"] = cfg.dense_blocks
+    if not leiden.dense_blocks_apply(cfg, has_hardware):
+        return membership, params
+    pairs = pl.from_arrow(
+        engagements(indexed, tuple(engagement_types)).select("account", "target").toArrow()
+    )
+    ids = pl.Series("account", np.arange(n_accounts, dtype=np.int64))
+    blocks = dense_block_members(pairs_bipartite(ids, pairs), DenseConfig())
+    rows = pl.from_arrow(membership.toArrow()).sort("account")
+    account = rows.get_column("account").to_numpy().astype(np.int64)
+    current = np.full(n_accounts, -1, dtype=np.int64)
+    current[account] = rows.get_column("cluster").to_numpy()
+    has_edge = np.zeros(n_accounts, dtype=bool)
+    has_edge[account] = True  # membership has one row per account with an edge
+    carved_ids, carved = leiden.carve(current, blocks, has_edge, cfg.min_cluster_size)
+    params["dense_block_communities"] = carved
+    if not carved:
+        return membership, params
+    frame = rows.with_columns(pl.Series("cluster", carved_ids[account], dtype=pl.Int64))
+    spark = membership.sparkSession
+    out = spark.createDataFrame(
+        frame.select(
+            pl.col("account").cast(pl.Int32), pl.col("component").cast(pl.Int64), "cluster"
+        )
+        .to_arrow()
+        .to_pandas(),
+        "account int, component long, cluster long",
+    )
+    return out, params

@@ -26,7 +26,7 @@ from graphguard.config import DetectConfig
 from graphguard.io import load_labels
 from graphguard.outputs import check_output
 from graphguard.pipeline.stages import Progress, StageTimer
-from graphguard.spark.communities import spark_communities
+from graphguard.spark.communities import spark_communities, spark_dense_block_communities
 from graphguard.spark.graph import account_graph, index_events
 from graphguard.spark.read import read_events
 from graphguard.spark.session import require_spark, spark_session
@@ -76,7 +76,23 @@ def build_spark_stages(
         edges = account_graph(indexed, config.graph, config.spark.salt_above)
         edges = edges.localCheckpoint(eager=True)
     with timer.stage("communities", progress):
-        membership, params, quality = spark_communities(edges, config.community, config.spark)
+        on_hardware = F.col("device").isNotNull() | F.col("ip").isNotNull()
+
+        def hardware() -> bool:
+            return bool(indexed.filter(on_hardware).limit(1).count())
+
+        membership, params, quality = spark_communities(
+            edges, config.community, config.spark, hardware
+        )
+        membership, params = spark_dense_block_communities(
+            membership,
+            params,
+            indexed,
+            n_accounts,
+            config.community,
+            config.graph.engagement_types,
+            hardware,
+        )
         membership = membership.localCheckpoint(eager=True)
     return SparkStages(
         spark, config, indexed, account_ids, edges, membership, n_accounts, params, quality

@@ -21,6 +21,11 @@ RANGE = [
     ("community.resolution=nan", "community.resolution must be a positive number, got nan"),
     ("community.min_cluster_size=-3", "community.min_cluster_size must be at least 1, got -3"),
     ("community.max_cluster_size=-1", "community.max_cluster_size must be at least 0, got -1"),
+    (
+        "community.max_cluster_size=big",
+        "community.max_cluster_size must be an integer or auto, got 'big'",
+    ),
+    ("community.dense_blocks=yes", "community.dense_blocks must be one of auto, on, off"),
     ("community.objective=cmp", "community.objective must be one of modularity, cpm"),
     ("community.n_iterations=0", "community.n_iterations"),
     ("scoring.risk_threshold=5", "scoring.risk_threshold must be a share within [0, 1], got 5.0"),

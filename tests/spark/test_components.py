@@ -68,6 +68,7 @@ def test_a_component_past_the_driver_limit_is_named(spark):
             spark.createDataFrame(edges.to_arrow()),
             CommunityConfig(),
             SparkConfig(driver_component_limit=10),
+            lambda: False,
         )
     except ComponentTooLarge as exc:
         assert "spark.driver_component_limit=10" in str(exc)

@@ -73,7 +73,15 @@ def test_run_json_records_the_same_run(runs):
     assert local["ingest"] == on_spark["ingest"]
     assert local["summary"] == on_spark["summary"]
     assert on_spark["community"]["engine"] == "spark"
-    for key in ("components_partitioned", "largest_component", "refined_communities"):
+    # max_cluster_size: auto, resolved by both engines from the log (it has devices: 50)
+    assert local["community"]["max_cluster_size"] == 50
+    for key in (
+        "components_partitioned",
+        "largest_component",
+        "refined_communities",
+        "max_cluster_size",
+        "max_cluster_size_rule",
+    ):
         assert local["community"][key] == on_spark["community"][key]
     assert on_spark["community"]["modularity"] == pytest.approx(
         local["community"]["modularity"], abs=1e-9
