@@ -33,7 +33,14 @@ from graphguard.config import GraphConfig, LocalConfig, RelationConfig
 from graphguard.graph.context import US, engagements, has_hardware, hour_key
 from graphguard.schema import ANY_RELATION, RELATIONS
 
-__all__ = ["ANY_RELATION", "RELATIONS", "all_relations", "remove_stale_spills", "windowed_pairs"]
+__all__ = [
+    "ANY_RELATION",
+    "RELATIONS",
+    "all_relations",
+    "remove_stale_spills",
+    "spill_folder",
+    "windowed_pairs",
+]
 
 #: spill folders are named after the process that owns them, so a later run can tell a killed
 #: run's folder (its process is gone) from a live neighbour's
@@ -166,9 +173,7 @@ class _PairSink:
         self._files = [0] * partitions
         self._width = 2
         if partitions > 1:
-            self._spill = tempfile.TemporaryDirectory(
-                prefix=f"{_SPILL_PREFIX}{os.getpid()}-", dir=work_dir
-            )
+            self._spill = spill_folder(work_dir)
 
     def add(self, key: np.ndarray, weight: np.ndarray, extra: np.ndarray | None) -> None:
         columns = [key, weight.astype(np.float64).view(np.uint64)]
@@ -219,6 +224,13 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's live process
         return True
     return True
+
+
+def spill_folder(work_dir: str | None) -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder for spilled data in ``work_dir`` (None: the system's temporary
+    directory), removed when the object is cleaned up or collected, and named after this
+    process so that `remove_stale_spills` removes it if the process is killed."""
+    return tempfile.TemporaryDirectory(prefix=f"{_SPILL_PREFIX}{os.getpid()}-", dir=work_dir)
 
 
 def remove_stale_spills(work_dir: str | None) -> list[Path]:

@@ -31,6 +31,7 @@ from graphguard.graph.build import (
     entity_names,
 )
 from graphguard.graph.context import HOUR_US
+from graphguard.graph.projections import spill_folder
 from graphguard.io import IngestReport, load_indexed, load_labels
 from graphguard.outputs import check_output
 from graphguard.pipeline.fusion import fuse_scores, model_inputs, model_summary, unseen_classes
@@ -153,7 +154,7 @@ def detect(
         account_edges = _account_edges(kept, account_ids, budget)
         del kept
         member_entities, cluster_activity = _member_tables(
-            indexed, partition.membership, account_ids, budget
+            indexed, partition.membership, account_ids, budget, config.local.work_dir
         )
         del indexed
     with timer.stage("campaigns", progress):
@@ -205,22 +206,30 @@ def _account_edges(kept: pl.DataFrame, account_ids: pl.Series, budget_mib: int) 
 
 
 def _member_tables(
-    indexed: pl.DataFrame, membership, account_ids: pl.Series, budget_mib: int
+    indexed: pl.DataFrame,
+    membership,
+    account_ids: pl.Series,
+    budget_mib: int,
+    work_dir: str | None = None,
 ) -> tuple[rundir.Table, pl.DataFrame]:
     """The clustered accounts' entity edges (entity_edges.parquet) and the communities'
     timelines (`_cluster_activity`), a range of accounts at a time (`member_account_ranges`)
     so that the stage's working memory follows ``budget_mib``, not the log. Both equal the
     tables of one pass: the entity edges are sorted by account first, so the ranges' tables
-    follow each other in order; past one range each range's edges are kept as integer codes
-    (`entity_edge_codes`, 29 bytes a row) and decoded a range at a time as the run is written
-    (a `rundir.ChunkedTable` that holds no reference to the events, so they can go before the
-    write). An account is in one range, so the ranges' counts of events and of distinct
-    accounts per (community, hour, type) add up."""
+    follow each other in order; past one range each range's edges are made as integer codes
+    (`entity_edge_codes`, 29 bytes a row), spilled to a temporary folder of ``work_dir``
+    (`projections.spill_folder`: one Arrow file a range, so the stage holds one range's edges
+    beside the events, not all of them) and read back and decoded a range at a time as the run
+    is written (a `rundir.ChunkedTable` that holds no reference to the events, so they can go
+    before the write; the folder goes with the table). An account is in one range, so the
+    ranges' counts of events and of distinct accounts per (community, hour, type) add up."""
     ranges = member_account_ranges(indexed, membership, budget_mib)
     member = np.asarray(membership) >= 0
     names = entity_names(indexed.schema)
     types = pl.Series(indexed.schema["event_type"].categories, dtype=pl.String)  # type: ignore[attr-defined]
-    codes, counts = [], []
+    spill = spill_folder(work_dir) if len(ranges) > 1 else None
+    codes: list[pl.DataFrame | Path] = []
+    counts = []
     for lo, hi in ranges:
         if len(ranges) == 1:
             keep = member
@@ -229,9 +238,16 @@ def _member_tables(
             keep[lo:hi] = member[lo:hi]
         events = indexed.filter(pl.Series(keep).gather(indexed.get_column("account")))
         del keep
-        codes.append(entity_edge_codes(events))
+        part = entity_edge_codes(events)
         counts.append(_activity_counts(events, membership))
         del events
+        if spill is None:
+            codes.append(part)
+        else:
+            path = Path(spill.name) / f"entity-edges-{len(codes):05d}.arrow"
+            part.write_ipc(path, compression="lz4")
+            codes.append(path)
+        del part
 
     def decoded(part: pl.DataFrame) -> pl.DataFrame:
         edges = decode_entity_edges(part, names)
@@ -248,7 +264,7 @@ def _member_tables(
             ],
         )
 
-    if len(ranges) == 1:
+    if spill is None:
         return decoded(codes[0]), _cluster_activity(counts[0], types)
     summed = (
         pl.concat(counts)
@@ -259,8 +275,9 @@ def _member_tables(
     del counts
 
     def chunks() -> Iterator[pl.DataFrame]:
-        for part in codes:
-            yield decoded(part)
+        assert spill is not None  # held by this closure: the folder lives as long as the table
+        for path in codes:
+            yield decoded(pl.read_ipc(path))
 
     return rundir.ChunkedTable(chunks), _cluster_activity(summed, types)
 

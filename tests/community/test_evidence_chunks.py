@@ -158,3 +158,22 @@ def test_chunked_entity_edges_hold_codes_not_the_events(monkeypatch):
     assert first.height > 100 and first.equals(again)
     monkeypatch.undo()
     assert first.equals(rundir.whole(detect(world.events).entity_edges))
+
+
+def test_chunked_entity_edges_spill_to_the_work_dir_and_go_with_the_table(monkeypatch, tmp_path):
+    """Past one range each range's coded edges wait in a spill folder of ``local.work_dir``
+    (one file a range), not in memory; the folder is removed once the table is gone."""
+    from dataclasses import replace
+
+    world, _ = pipeline_world(11)
+    small = small_budget(monkeypatch)
+    small = replace(small, local=replace(small.local, work_dir=str(tmp_path)))
+    result = detect(world.events, small)
+    files = sorted(tmp_path.glob("*/entity-edges-*.arrow"))
+    assert len(files) > 3
+    table = result.entity_edges
+    assert isinstance(table, rundir.ChunkedTable)
+    assert sum(frame.height for frame in table.chunks()) == table.collect().height > 100
+    del result, table
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
