@@ -77,7 +77,8 @@ def entity_edge_codes(indexed: pl.DataFrame) -> pl.DataFrame:
         column = kind  # the indexed events name each entity column by its kind
         code = pl.col(column).to_physical().cast(pl.UInt64)
         parts.append(
-            indexed.select(
+            indexed.lazy()
+            .select(
                 "account", "t", (pl.col("account").cast(pl.UInt64) * (1 << 32) + code).alias("_k")
             )
             .filter(pl.col("_k").is_not_null())
@@ -99,9 +100,42 @@ def entity_edge_codes(indexed: pl.DataFrame) -> pl.DataFrame:
             )
         )
         offset += len(indexed.schema[column].categories)  # type: ignore[attr-defined]
-    # sorted on the codes, which rank as their text (`io.encode_ids`), before the text is
-    # decoded (one gather at the end): sorting millions of decoded strings is what cost memory
-    return pl.concat(parts).sort("account", "_kind", "first_us", "_entity")
+    # the streaming engine groups in any order: the sort below makes the order (account, kind,
+    # entity is unique, so the sort is total). Sorted on the codes, which rank as their text
+    # (`io.encode_ids`), before the text is decoded (one gather at the end): sorting millions
+    # of decoded strings is what cost memory
+    return _sort_edges(pl.concat(parts).collect(engine="streaming"))
+
+
+def _bits(span: int) -> int:
+    return max(int(span).bit_length(), 1)
+
+
+def _sort_edges(codes: pl.DataFrame) -> pl.DataFrame:
+    """``codes`` sorted by account, _kind, first_us, _entity. Where (account, kind, first_us),
+    each less its minimum, fit one 64-bit key together, by that key and _entity (the same
+    order, a two-column sort of integers instead of four); otherwise by the four columns."""
+    keys = ["account", "_kind", "first_us", "_entity"]
+    if codes.height < 2:
+        return codes.sort(keys)
+    span = codes.select(
+        pl.col("account").min().alias("a0"),
+        pl.col("account").max().alias("a1"),
+        pl.col("first_us").min().alias("t0"),
+        pl.col("first_us").max().alias("t1"),
+    ).row(0, named=True)
+    account_bits = _bits(span["a1"] - span["a0"])
+    time_bits = _bits(span["t1"] - span["t0"])
+    kind_bits = _bits(len(ENTITY_KINDS) - 1)
+    if account_bits + kind_bits + time_bits > 64:
+        return codes.sort(keys)
+    packed = (
+        (pl.col("account") - span["a0"]).cast(pl.UInt64)
+        * pl.lit(1 << (kind_bits + time_bits), dtype=pl.UInt64)
+        + pl.col("_kind").cast(pl.UInt64) * pl.lit(1 << time_bits, dtype=pl.UInt64)
+        + (pl.col("first_us") - span["t0"]).cast(pl.UInt64)
+    )
+    return codes.sort(packed, pl.col("_entity"))
 
 
 def decode_entity_edges(codes: pl.DataFrame, names: pl.Series) -> pl.DataFrame:

@@ -300,3 +300,32 @@ def test_packed_order_is_the_stable_sort_of_the_keys(accounts):
     sums = pl.Series(np.add.reduceat(sw, starts)).round(9)
     assert got.get_column("r_weight").to_list() == sums.to_list()
     assert got.get_column("r_support").sum() == n
+
+
+def test_entity_edges_sort_packed_is_the_four_column_sort():
+    """`build._sort_edges`: one packed key where it fits, the four columns where not; the
+    same order either way (ties in account, kind and first seen broken by the entity)."""
+    from graphguard.graph.build import _sort_edges
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    frame = pl.DataFrame(
+        {
+            "account": rng.integers(1000, 1040, n).astype(np.uint32),
+            "_kind": rng.integers(0, 3, n).astype(np.uint8),
+            "_entity": rng.permutation(n).astype(np.uint32),
+            "n_events": np.ones(n, dtype=np.uint32),
+            "first_us": rng.integers(0, 6, n) * 1_000_000 + 1_700_000_000_000_000,
+            "last_us": np.zeros(n, dtype=np.int64),
+        }
+    )
+    keys = ["account", "_kind", "first_us", "_entity"]
+    assert _sort_edges(frame).equals(frame.sort(keys))
+    # a time span too wide for one 64-bit key with the accounts: the four-column sort
+    wide = frame.with_columns(
+        pl.when(pl.col("_entity") % 2 == 0)
+        .then(pl.col("first_us") + (1 << 61))
+        .otherwise(pl.col("first_us"))
+    )
+    assert _sort_edges(wide).equals(wide.sort(keys))
+    assert _sort_edges(frame.head(1)).equals(frame.head(1))
