@@ -186,6 +186,16 @@ def run_detection_spark(
     from graphguard.pipeline.detect import DetectionResult, publish_run
 
     config = config or DetectConfig()
+    scoring = config.scoring
+    if scoring.target_precision is not None or (
+        model is not None and scoring.target_fpr is not None
+    ):
+        # what needs no data is refused before any work, as the local code would refuse it
+        # after the scores: a target precision without a model's labels, a target with a model
+        # that kept no validation scores
+        from graphguard.pipeline.operating import resolve_operating_point
+
+        resolve_operating_point(scoring, model=model)
     require_spark()
     check_output(out_dir, inputs=(events_path, labels_path, previous), overwrite=overwrite)
     prior = None if previous is None else load_previous(previous)

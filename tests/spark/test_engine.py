@@ -167,6 +167,17 @@ def test_a_target_fpr_flags_at_the_same_threshold_on_both_engines(runs, tmp_path
     assert clusters[0].equals(clusters[1])
 
 
+def test_a_target_precision_without_a_model_is_refused_before_any_work(tmp_path, ring_log):
+    # a precision needs labels (a model's validation split); nothing is read or written
+    from graphguard.config import ConfigError, ScoringConfig
+    from graphguard.spark.engine import run_detection_spark
+
+    config = DetectConfig(scoring=ScoringConfig(target_precision=0.9))
+    with pytest.raises(ConfigError, match="scoring.target_precision.*needs labels"):
+        run_detection_spark(ring_log, tmp_path / "out", config)
+    assert not (tmp_path / "out").exists()
+
+
 def test_same_edges_on_a_ratings_log_with_the_pair_budget(spark, tmp_path):
     """Without devices or IPs the dense projection has no engager cap and a pair budget per
     target (`graph.dense_cap: auto`): the Spark twin pairs the same accounts, salted too."""
