@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -300,6 +301,16 @@ def _env() -> dict[str, str]:
 
 def _kill_after(args: list[str], seconds: float) -> None:
     """Run ``args`` in its own process group and SIGKILL the group after ``seconds``."""
+    begun = time.monotonic()
+    _kill_once(args, lambda: time.monotonic() - begun >= seconds, timeout=seconds)
+
+
+def _kill_once(args: list[str], started: Callable[[], bool], timeout: float = 120) -> None:
+    """Run ``args`` in its own process group and SIGKILL the group as soon as ``started()``
+    holds (polled every 10 ms; at the latest after ``timeout`` seconds), so that it is killed
+    part-way through its writing however fast the machine is; then wait until every process of
+    the group is gone (the command runs its work in a worker process, `graphguard.cli.main`),
+    or the next run would still see a live writer."""
     proc = subprocess.Popen(
         args,
         env=_env(),
@@ -307,14 +318,13 @@ def _kill_after(args: list[str], seconds: float) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and not started() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, "finished before it was killed: kill it sooner"
-    # the command runs its work in a worker process (graphguard.cli.main): wait until every
-    # process of the group is gone, or the next run would still see a live writer
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -390,11 +400,12 @@ def test_a_killed_export_leaves_only_whole_files_and_the_next_one_cleans_up(big_
         == 0
     )
     out = tmp_path / "exports"
-    _kill_after(
+    # killed once its first file is there: the other clusters' files are still to come
+    _kill_once(
         _graphguard(
-            "export", run_dir, "--top", "30", "-f", "graphml", "-f", "gexf", "--out", out, "-q"
+            "export", run_dir, "--top", "100", "-f", "graphml", "-f", "gexf", "--out", out, "-q"
         ),
-        2.5,
+        lambda: out.is_dir() and any(out.iterdir()),
     )
     (out).mkdir(exist_ok=True)
     (out / f".cluster-0.graphml.{_dead_pid()}.abcd1234.tmp").write_text("<graphml")
