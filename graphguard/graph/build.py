@@ -67,12 +67,22 @@ def entity_names(schema_: pl.Schema) -> pl.Series:
     )
 
 
-def entity_edge_codes(indexed: pl.DataFrame) -> pl.DataFrame:
+def entity_offsets(schema_: pl.Schema) -> list[int]:
+    """Where each kind's codes start in `entity_names` (the kinds in sorted order). Reading an
+    Enum's categories builds all its strings, so a caller that codes many slices of one log
+    asks once and passes the offsets to `entity_edge_codes`."""
+    sizes = [len(schema_[kind].categories) for kind in sorted(ENTITY_KINDS)]  # type: ignore[attr-defined]
+    return [sum(sizes[:i]) for i in range(len(sizes))]
+
+
+def entity_edge_codes(indexed: pl.DataFrame, offsets: list[int] | None = None) -> pl.DataFrame:
     """`entity_edges` before its text: account, _kind (UInt8, the kind's rank among the sorted
     kinds), _entity (UInt32 index into `entity_names`), n_events, first_us, last_us; sorted as
-    `entity_edges`. What the subgraph stage keeps (29 bytes a row) until the run is written."""
+    `entity_edges`. What the subgraph stage keeps (29 bytes a row) until the run is written.
+    ``offsets``: `entity_offsets` of ``indexed``'s schema (computed here when not given)."""
+    if offsets is None:
+        offsets = entity_offsets(indexed.schema)
     parts = []
-    offset = 0
     for rank, kind in enumerate(sorted(ENTITY_KINDS)):
         column = kind  # the indexed events name each entity column by its kind
         code = pl.col(column).to_physical().cast(pl.UInt64)
@@ -93,13 +103,12 @@ def entity_edge_codes(indexed: pl.DataFrame) -> pl.DataFrame:
                 (pl.col("_k") // (1 << 32)).cast(pl.UInt32).alias("account"),
                 pl.lit(rank, dtype=pl.UInt8).alias("_kind"),
                 # the entity's code, made unique across kinds by an offset per kind
-                ((pl.col("_k") % (1 << 32)) + offset).cast(pl.UInt32).alias("_entity"),
+                ((pl.col("_k") % (1 << 32)) + offsets[rank]).cast(pl.UInt32).alias("_entity"),
                 "n_events",
                 "first_us",
                 "last_us",
             )
         )
-        offset += len(indexed.schema[column].categories)  # type: ignore[attr-defined]
     # the streaming engine groups in any order: the sort below makes the order (account, kind,
     # entity is unique, so the sort is total). Sorted on the codes, which rank as their text
     # (`io.encode_ids`), before the text is decoded (one gather at the end): sorting millions

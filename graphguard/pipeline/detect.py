@@ -29,6 +29,7 @@ from graphguard.graph.build import (
     decode_entity_edges,
     entity_edge_codes,
     entity_names,
+    entity_offsets,
 )
 from graphguard.graph.context import HOUR_US
 from graphguard.graph.projections import spill_folder
@@ -226,12 +227,13 @@ def _member_tables(
     ranges = member_account_ranges(indexed, membership, budget_mib)
     member = np.asarray(membership) >= 0
     names = entity_names(indexed.schema)
+    offsets = entity_offsets(indexed.schema)
     types = pl.Series(indexed.schema["event_type"].categories, dtype=pl.String)  # type: ignore[attr-defined]
     spill = spill_folder(work_dir) if len(ranges) > 1 else None
     codes: list[pl.DataFrame | Path] = []
     counts = []
     for events in _range_events(indexed, member, ranges):
-        part = entity_edge_codes(events)
+        part = entity_edge_codes(events, offsets)
         counts.append(_activity_counts(events, membership))
         del events
         if spill is None:
