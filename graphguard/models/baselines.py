@@ -96,6 +96,27 @@ def neighbour_aggregate(
     return torch.cat(blocks, dim=1).numpy().astype(np.float32, copy=False)
 
 
+def _label_graph(
+    y: np.ndarray,
+    known: np.ndarray,
+    edge_index_dict: Mapping[str, np.ndarray | Tensor],
+    folds: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What the label features read: ``(y, known, src, dst, fold)`` with ``known`` limited to
+    labelled nodes, every relation merged into one edge list without self-loops, and each known
+    node's random out-of-fold fold (-1: unknown), from ``seed``."""
+    y = np.asarray(y)
+    known = np.asarray(known, dtype=bool) & (y >= 0)
+    n = y.size
+    src, dst = np.concatenate([_as_tensor(e).numpy() for e in edge_index_dict.values()], axis=1)
+    keep = src != dst
+    fold = np.full(n, -1)
+    known_idx = np.flatnonzero(known)
+    fold[known_idx] = np.random.default_rng(seed).permutation(known_idx.size) % folds
+    return y, known, src[keep], dst[keep], fold
+
+
 def neighbour_label_share(
     y: np.ndarray,
     known: np.ndarray,
@@ -123,15 +144,8 @@ def neighbour_label_share(
     """
     if folds < 2:
         raise ValueError(f"folds must be >= 2, got {folds}")
-    y = np.asarray(y)
-    known = np.asarray(known, dtype=bool) & (y >= 0)
+    y, known, src, dst, fold = _label_graph(y, known, edge_index_dict, folds, seed)
     n = y.size
-    src, dst = np.concatenate([_as_tensor(e).numpy() for e in edge_index_dict.values()], axis=1)
-    keep = src != dst
-    src, dst = src[keep], dst[keep]
-    fold = np.full(n, -1)
-    known_idx = np.flatnonzero(known)
-    fold[known_idx] = np.random.default_rng(seed).permutation(known_idx.size) % folds
 
     def shares(readable: np.ndarray) -> np.ndarray:
         base_rate = (y[readable] > 0).mean() if readable.any() else 0.0
@@ -348,18 +362,11 @@ def label_propagation(
         raise ValueError(f"folds must be >= 2, got {folds}")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    y = np.asarray(y)
-    known = np.asarray(known, dtype=bool) & (y >= 0)
+    y, known, src, dst, fold = _label_graph(y, known, edge_index_dict, folds, seed)
     n = y.size
-    src, dst = np.concatenate([_as_tensor(e).numpy() for e in edge_index_dict.values()], axis=1)
-    keep = src != dst
-    src, dst = src[keep], dst[keep]
     degree = np.bincount(dst, minlength=n).astype(np.float64)
     inv_sqrt = np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1.0)), 0.0)
     norm = inv_sqrt[src] * inv_sqrt[dst]
-    fold = np.full(n, -1)
-    known_idx = np.flatnonzero(known)
-    fold[known_idx] = np.random.default_rng(seed).permutation(known_idx.size) % folds
 
     def spread(readable: np.ndarray) -> np.ndarray:
         seeds = np.zeros((n, 2))
