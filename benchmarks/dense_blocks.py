@@ -352,6 +352,28 @@ def choose_rule(runs: list, n_real: int) -> dict:
     }
 
 
+def fake_users(log: pl.DataFrame) -> set[str]:
+    """The injected accounts of ``log`` (their ids start with "fake")."""
+    return set(log.filter(pl.col("user").str.starts_with("fake"))["user"].unique())
+
+
+def scenario_logs(base: pl.DataFrame, seeds: list[int], tmp: Path):
+    """The control (``base``) and every scenario injected with each of ``seeds`` (scenario i of
+    seed s with injection seed 1000 s + i), one at a time as (seed, scenario name, log, its
+    events as graphguard reads them, through a Parquet file in ``tmp``); seed None is the
+    control."""
+    logs = [(None, "no injection (control)", base)]
+    for seed in seeds:
+        logs += [
+            (seed, sc.name, inject(base, sc, 1000 * seed + i)) for i, sc in enumerate(SCENARIOS)
+        ]
+    for seed, name, log in logs:
+        path = tmp / "log.parquet"
+        log.write_parquet(path)
+        events, _, _ = load_events(path, MAPPING)
+        yield seed, name, log, events
+
+
 def held_out(args, base: pl.DataFrame, real_users: int) -> None:
     """Every scenario on seeds 1..N: the rule is chosen on the tuning seeds, reported on the
     others (mean and std of recall and population FPR over seeds, scenarios caught per seed)."""
@@ -360,19 +382,9 @@ def held_out(args, base: pl.DataFrame, real_users: int) -> None:
     runs = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gg-dense-") as tmp:
-        logs = [(None, "no injection (control)", base)]
-        for seed in seeds:
-            logs += [
-                (seed, sc.name, inject(base, sc, 1000 * seed + i)) for i, sc in enumerate(SCENARIOS)
-            ]
-        for seed, name, log in logs:
-            path = Path(tmp) / "log.parquet"
-            log.write_parquet(path)
-            events, _, _ = load_events(path, MAPPING)
+        for seed, name, log, events in scenario_logs(base, seeds, Path(tmp)):
             graph = bipartite(events, CONFIG.graph.engagement_types)
-            fakes = set(log.filter(pl.col("user").str.starts_with("fake"))["user"].unique()) or {
-                "__none__"
-            }
+            fakes = fake_users(log) or {"__none__"}
             t = time.perf_counter()
             first, refined = candidates(graph)
             seconds = time.perf_counter() - t
@@ -520,18 +532,8 @@ def detect_seeds(args, base: pl.DataFrame, real_users: int) -> None:
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gg-dense-") as tmp:
-        logs = [(None, "no injection (control)", base)]
-        for seed in seeds:
-            logs += [
-                (seed, sc.name, inject(base, sc, 1000 * seed + i)) for i, sc in enumerate(SCENARIOS)
-            ]
-        for seed, name, log in logs:
-            path = Path(tmp) / "log.parquet"
-            log.write_parquet(path)
-            events, _, _ = load_events(path, MAPPING)
-            fakes = set(log.filter(pl.col("user").str.starts_with("fake"))["user"].unique()) or {
-                "__none__"
-            }
+        for seed, name, log, events in scenario_logs(base, seeds, Path(tmp)):
+            fakes = fake_users(log) or {"__none__"}
             t = time.perf_counter()
             result = detect(events, CONFIG)
             flagged = set(result.accounts.filter(pl.col("flagged")).get_column(schema.ACCOUNT))
@@ -620,7 +622,7 @@ def main() -> None:
             if args.only and args.only not in sc.name:
                 continue
             log = inject(base, sc, args.seed + i)
-            fakes = set(log.filter(pl.col("user").str.starts_with("fake"))["user"].unique())
+            fakes = fake_users(log)
             path = Path(tmp) / f"s{i}.parquet"
             log.write_parquet(path)
             timings = {}
