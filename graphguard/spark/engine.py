@@ -144,20 +144,15 @@ def spark_operating_point(
     clusters: pl.DataFrame,
     model: GraphSAGEDetector | None = None,
 ) -> OperatingPoint:
-    """The run's flag threshold (`pipeline.operating.resolve_operating_point`, the local code):
-    from the model's stored validation scores, or from the null model over every account's
-    community and risk. Only those two columns come to the driver, and only when the null model
-    needs them: one (cluster_id, risk) row per account, a small part of what the run collects
-    for accounts.parquet anyway."""
+    """The run's flag threshold (`pipeline.operating.resolve_operating_point`, the local code,
+    which decides): from the model's stored validation scores, or from the null model over every
+    account's community and risk. Those two columns come to the driver only without a model
+    (the null model is used only then): one (cluster_id, risk) row per account, a small part of
+    what the run collects for accounts.parquet anyway."""
     from graphguard.pipeline.operating import resolve_operating_point
 
-    if model is not None and getattr(model, "validation_scores_", None):
-        return resolve_operating_point(scoring, model=model)
-    needs_null = model is None and (
-        scoring.target_fpr is not None or "evidence_q" in clusters.columns
-    )
     table = None
-    if needs_null:
+    if model is None:
         table = pl.from_arrow(accounts.select("cluster_id", "risk").toArrow())
     return resolve_operating_point(scoring, model=model, accounts=table, clusters=clusters)
 
