@@ -786,33 +786,81 @@ INDEXED_COLUMNS: dict[str, str] = {
 }
 
 
-def encode_ids(values: pl.Series, *, normalise: bool = False) -> pl.Series:
+def encode_ids(
+    values: pl.Series, *, normalise: bool = False, categories_held: bool = False
+) -> pl.Series:
     """Text ids as an `pl.Enum` whose categories are their distinct values in sorted order.
 
     The code of a value is its rank among the sorted distinct values, so sorting, grouping and
     breaking ties on the codes gives exactly what the text would, at the cost of integers; the
     text is there again with ``cast(pl.String)``. A `pl.Categorical` input (what
-    `load_indexed` streams) is recoded from its distinct values only. With ``normalise``,
-    values are stripped of surrounding white space first and an empty value becomes null.
+    `load_indexed` streams) is recoded from its categories: each distinct value is made
+    text and ranked once, and each row costs one lookup in a table of them;
+    ``categories_held`` says every category is some row's value (cast from text with fresh
+    categories, not filtered since), which spares finding out. With ``normalise``, values
+    are stripped of surrounding white space first and an empty value becomes null.
     """
+    codes, categories = _sorted_codes(values, normalise=normalise, categories_held=categories_held)
+    # Polars builds an Enum's lookup table each time its dtype is handed over: once here,
+    # for the categories themselves; the rows are then a gather of them
+    by_code = categories.cast(pl.Enum(categories))
+    return by_code.gather(codes).alias(values.name)
+
+
+def _sorted_codes(
+    values: pl.Series, *, normalise: bool, categories_held: bool
+) -> tuple[pl.Series, pl.Series]:
+    """`encode_ids` as UInt32 codes (null where the value is) and the sorted categories."""
     if not isinstance(values.dtype, pl.Categorical):
         values = values.cast(pl.String).cast(pl.Categorical(pl.Categories.random()))
-    rows, ids, text = _distinct_physical(values)
+        categories_held = True
+    rows, text = _category_rows(values, categories_held=categories_held)
     if normalise:
         text = text.str.strip_chars().replace("", None)
-    categories = text.drop_nulls().unique().sort()
-    enum = pl.Enum(categories)
-    null_code = categories.len()
-    lookup = np.full(rows.max(initial=0) + 1, null_code, dtype=np.uint32)
-    lookup[ids] = text.cast(enum).to_physical().cast(pl.UInt32).fill_null(null_code).to_numpy()
-    by_code = categories.cast(enum).extend_constant(None, 1)
-    return by_code.gather(pl.Series(lookup[rows])).alias(values.name)
+    # one sort of the distinct values: a value's dense rank is its code + 1 (null stays null)
+    rank = text.rank("dense").cast(pl.UInt32)
+    valued = rank.is_not_null().to_numpy()
+    null_code = int(rank.max() or 0)  # type: ignore[arg-type]
+    lookup = np.full(text.len() + 1, null_code, dtype=np.uint32)
+    lookup[:-1][valued] = rank.filter(valued).to_numpy() - 1
+    first_of_code = np.empty(null_code, dtype=np.int64)
+    first_of_code[lookup[:-1][valued]] = np.flatnonzero(valued)
+    categories = text.gather(pl.Series(first_of_code)).alias(values.name)
+    codes = pl.Series(values.name, lookup[rows])
+    if not valued.all() or values.null_count():
+        codes = pl.select(pl.when(codes != null_code).then(codes)).to_series()
+    return codes, categories
 
 
-def _distinct_physical(values: pl.Series) -> tuple[np.ndarray, np.ndarray, pl.Series]:
-    """For a Categorical column: each row's physical id (nulls as one id past the others), the
-    ids that occur, and their text. Counted with numpy: no hashing of rows, and only one row
-    of each distinct value is turned into text."""
+def _category_rows(
+    values: pl.Series, *, categories_held: bool = False
+) -> tuple[np.ndarray, pl.Series]:
+    """For a Categorical column: each row's position in ``text`` (a null row: ``len(text)``),
+    and ``text``, each distinct value once, null where no row holds it.
+
+    ``text`` is read from the column's categories (in physical order), so no row is turned
+    into text; unless ``categories_held``, categories that no row holds (the column was
+    filtered, or they are shared with other columns) are found and nulled. Where the
+    categories do not cover every physical id (one reserved by a concurrent query, per
+    Polars' docs), the rows' distinct ids are found and their text gathered from one row of
+    each instead."""
+    physical = values.to_physical()
+    text = values.dtype.categories.to_series()  # type: ignore[attr-defined]
+    top = text.len()
+    if text.null_count() or int(physical.max() or 0) >= top:  # type: ignore[operator]
+        return _distinct_rows(values)
+    rows = physical.fill_null(top).to_numpy()
+    if not categories_held:
+        held = np.zeros(top + 1, dtype=bool)
+        held[rows] = True
+        if not held[:top].all():
+            text = pl.select(pl.when(pl.Series(held[:top])).then(text)).to_series()
+    return rows, text
+
+
+def _distinct_rows(values: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """`_category_rows` from the rows alone: their distinct physical ids, each one's text
+    taken from its first row (counted with numpy: no hashing of rows)."""
     physical = values.to_physical()
     top = int(physical.max() or 0) + 1  # type: ignore[operator]
     rows = physical.fill_null(top).to_numpy()
@@ -823,12 +871,15 @@ def _distinct_physical(values: pl.Series) -> tuple[np.ndarray, np.ndarray, pl.Se
     first_row = np.full(top + 1, none, dtype=index)
     first_row[rows[order]] = order  # the last write wins: each id's first row
     del order
-    ids = np.flatnonzero(first_row[:top] != none)
-    return rows, ids, values.gather(pl.Series(first_row[ids])).cast(pl.String)
+    held = first_row[:top] != none
+    ids = np.flatnonzero(held)
+    found = values.gather(pl.Series(first_row[ids])).cast(pl.String)
+    text = pl.repeat(None, top, dtype=pl.String, eager=True).scatter(ids, found)
+    return rows, text
 
 
 def index_columns(
-    columns: dict[str, pl.Series], *, normalise: bool = False
+    columns: dict[str, pl.Series], *, normalise: bool = False, categories_held: bool = False
 ) -> tuple[pl.DataFrame, pl.Series]:
     """The id columns (canonical names, text or Categorical) coded by `encode_ids` under their
     indexed names; the account is its code as UInt32. Returns the coded frame and the account
@@ -837,10 +888,15 @@ def index_columns(
     coded = {}
     account_ids = pl.Series(schema.ACCOUNT, [], dtype=pl.String)
     for name, short in INDEXED_COLUMNS.items():
-        column = encode_ids(columns.pop(name), normalise=normalise)
         if name == schema.ACCOUNT:
-            account_ids = pl.Series(schema.ACCOUNT, column.dtype.categories, dtype=pl.String)  # type: ignore[attr-defined]
-            column = column.to_physical().cast(pl.UInt32)
+            column, account_ids = _sorted_codes(
+                columns.pop(name), normalise=normalise, categories_held=categories_held
+            )
+            account_ids = account_ids.alias(schema.ACCOUNT)
+        else:
+            column = encode_ids(
+                columns.pop(name), normalise=normalise, categories_held=categories_held
+            )
         coded[short] = column.alias(short)
     return pl.DataFrame(coded), account_ids
 
@@ -878,7 +934,7 @@ def load_indexed(
     if frame.height == 0:
         raise InputError("no events: the file has a header but no rows", path=str(path))
     # an id that is blank once normalised is null: decided on its distinct values, not per row
-    blank = {c: _is_blank(frame.get_column(c)) for c in (schema.ACCOUNT, schema.EVENT_TYPE)}
+    blank = {c: pl.lit(_is_blank(frame.get_column(c))) for c in (schema.ACCOUNT, schema.EVENT_TYPE)}
     bad = frame.select(
         pl.col(time_null)
         | pl.col(_OUT_OF_RANGE).fill_null(False)
@@ -916,7 +972,10 @@ def load_indexed(
     t = frame.get_column(_PARSED).alias("t")
     columns = {name: frame.get_column(name) for name in INDEXED_COLUMNS}
     del frame
-    coded, account_ids = index_columns(columns, normalise=True)
+    # each column was cast with its own fresh categories: unfiltered, every one is a row's
+    coded, account_ids = index_columns(
+        columns, normalise=True, categories_held=not report.rows_rejected
+    )
     indexed = coded.select("account", t, "event_type", "device", "ip", "target")
     del coded, t
     if config.drop_duplicates:
@@ -928,11 +987,15 @@ def load_indexed(
     return indexed, account_ids, rejected, report
 
 
-def _is_blank(values: pl.Series) -> pl.Series:
-    """Whether each value of a Categorical column is null or empty once stripped."""
-    rows, ids, text = _distinct_physical(values)
-    lookup = np.ones(rows.max(initial=0) + 1, dtype=bool)
-    lookup[ids] = (text.str.strip_chars() == "").to_numpy()
+def _is_blank(values: pl.Series) -> pl.Series | bool:
+    """Whether each value of a Categorical column is null or empty once stripped; False when
+    none is (decided on its distinct values, without a pass over the rows)."""
+    rows, text = _category_rows(values, categories_held=True)
+    blank = (text.str.strip_chars() == "").fill_null(True).to_numpy()
+    if not values.null_count() and not blank.any():
+        return False
+    lookup = np.ones(text.len() + 1, dtype=bool)
+    lookup[:-1] = blank
     return pl.Series(lookup[rows])
 
 
@@ -943,15 +1006,12 @@ def drop_exact_duplicates(events: pl.DataFrame) -> pl.DataFrame:
     string rows costs seconds); only those go through an exact comparison, so a hash collision
     can never merge two different events.
     """
-    # coded columns hash by their codes (the same rows are duplicates as in their text)
-    columns = [
-        pl.col(name).to_physical() if isinstance(dtype, (pl.Enum, pl.Categorical)) else pl.col(name)
-        for name, dtype in events.schema.items()
-    ]
+    # coded columns hash by their codes (the same rows are duplicates as in their text); not
+    # through the schema, which would make every Enum's categories text
+    hashes = events.select(pl.all().to_physical()).hash_rows()
     # hashes seen twice, found by sorting them (a hash table of every row costs more memory)
-    hashes = events.select(columns).hash_rows()
-    ordered = hashes.sort()
-    repeated = ordered.filter(ordered == ordered.shift(1))
+    ordered = np.sort(hashes.to_numpy())
+    repeated = pl.Series(ordered[1:][ordered[1:] == ordered[:-1]])
     del ordered
     if repeated.len() == 0:
         return events
