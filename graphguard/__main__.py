@@ -1,3 +1,3 @@
-from graphguard.cli import main
+from graphguard.launch import main
 
 main()

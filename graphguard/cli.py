@@ -21,6 +21,8 @@ import typer
 from rich.console import Console
 
 from graphguard import __version__
+from graphguard.launch import STAGE_FILE_ENV
+from graphguard.launch import main as launch_main
 
 if TYPE_CHECKING:
     from graphguard.pipeline.stages import StageTimer
@@ -167,7 +169,7 @@ def _timer() -> StageTimer:
     from graphguard.pipeline.stages import StageTimer
 
     process = psutil.Process()
-    parent = process.parent() if os.environ.get(_STAGE_FILE_ENV) else None
+    parent = process.parent() if os.environ.get(STAGE_FILE_ENV) else None
     timer = StageTimer(stage_peaks=True)
     timer.record("start-up", max(0.0, time.time() - (parent or process).create_time()))
     return timer
@@ -176,7 +178,7 @@ def _timer() -> StageTimer:
 def _progress(quiet: bool) -> Callable[[str], None] | None:
     """Narrate each stage on stderr (not with -q); in a supervised worker, also record it for
     the supervisor, which names it if the process is killed (`main`)."""
-    stage_file = os.environ.get(_STAGE_FILE_ENV)
+    stage_file = os.environ.get(STAGE_FILE_ENV)
     if quiet and not stage_file:
         return None
 
@@ -1234,73 +1236,10 @@ def review(
 
 
 # --------------------------------------------------------------------------------------------
-# Supervision: a process that dies cannot say why, so its parent does
+# Supervision (`graphguard.launch`: the watching process never imports this module)
 
-#: commands whose work runs in a worker process watched by the command itself
-_SUPERVISED = frozenset({"detect", "train", "export"})
-#: set in a worker: the file where it records the stage it is in
-_STAGE_FILE_ENV = "GRAPHGUARD_STAGE_FILE"
-#: killed by these, a run most likely ran out of memory: a failed allocation in Polars aborts
-#: the process (SIGABRT), the kernel's out-of-memory killer sends SIGKILL
-_OUT_OF_MEMORY_SIGNALS = ("SIGABRT", "SIGKILL")
-
-
-def _supervised(args: list[str]) -> bool:
-    command = next((a for a in args if not a.startswith("-")), None)
-    return (
-        command in _SUPERVISED
-        and _STAGE_FILE_ENV not in os.environ
-        and not any(a in ("--help", "-h") for a in args)
-    )
-
-
-def supervise(worker: list[str], command: str) -> int:
-    """Run ``worker`` (a graphguard command line) as a child with the same streams and return
-    its exit code; if a signal kills it, print one `Error:` line naming the stage it was in."""
-    import signal
-    import subprocess
-    import tempfile
-
-    fd, stage_file = tempfile.mkstemp(prefix="graphguard-stage-", suffix=".txt")
-    os.close(fd)
-    # RUST_BACKTRACE=0: an aborting Polars prints its one line, not a backtrace
-    env = {**os.environ, _STAGE_FILE_ENV: stage_file, "RUST_BACKTRACE": "0"}
-    try:
-        child = subprocess.Popen(worker, env=env)
-        while True:
-            try:
-                code = child.wait()
-                break
-            except KeyboardInterrupt:  # the child got the same SIGINT; wait for it to stop
-                continue
-        stage = Path(stage_file).read_text(encoding="utf-8").strip() or "start-up"
-    finally:
-        Path(stage_file).unlink(missing_ok=True)
-    if code >= 0:
-        return code
-    name = signal.Signals(-code).name
-    if name == "SIGINT":
-        return 130
-    cause = (
-        " - most likely out of memory: run on a machine with more memory, raise the memory "
-        "limit, or use a smaller log"
-        if name in _OUT_OF_MEMORY_SIGNALS
-        else ""
-    )
-    message = f"Error: graphguard {command} was killed by {name} in stage '{stage}'{cause}"
-    err.print(message, markup=False, soft_wrap=True, highlight=False)
-    return 1
-
-
-def main() -> None:
-    """The console script. detect, train and export run in a worker process the command
-    watches, so that a run killed for memory still ends with a line naming its stage (nothing
-    it wrote is left looking finished: its writes are atomic)."""
-    args = sys.argv[1:]
-    if _supervised(args):
-        command = next(a for a in args if not a.startswith("-"))
-        sys.exit(supervise([sys.executable, "-m", "graphguard", *args], command))
-    app()
+#: the console script of an installation made before it moved to `graphguard.launch.main`
+main = launch_main
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from graphguard.cli import _supervised, supervise
+from graphguard.launch import supervise, supervised
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,15 +47,15 @@ def test_a_worker_that_exits_passes_its_code_through(capfd) -> None:
     assert supervise([sys.executable, "-c", "pass"], "detect") == 0
 
 
-def test_only_the_long_commands_are_supervised(monkeypatch) -> None:
+def test_only_the_long_commands_aresupervised(monkeypatch) -> None:
     monkeypatch.delenv("GRAPHGUARD_STAGE_FILE", raising=False)
-    assert _supervised(["detect", "events.parquet", "--out", "run"])
-    assert _supervised(["train", "e.parquet", "--labels", "l.parquet", "--out", "m.pt"])
-    assert _supervised(["export", "run", "--top", "3"])
-    assert not _supervised(["report", "run"])
-    assert not _supervised(["detect", "--help"])
+    assert supervised(["detect", "events.parquet", "--out", "run"])
+    assert supervised(["train", "e.parquet", "--labels", "l.parquet", "--out", "m.pt"])
+    assert supervised(["export", "run", "--top", "3"])
+    assert not supervised(["report", "run"])
+    assert not supervised(["detect", "--help"])
     monkeypatch.setenv("GRAPHGUARD_STAGE_FILE", "/tmp/x")  # already a worker
-    assert not _supervised(["detect", "events.parquet"])
+    assert not supervised(["detect", "events.parquet"])
 
 
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit (util-linux)")
@@ -107,3 +107,16 @@ def test_a_panic_inside_polars_is_one_error_line(capfd, monkeypatch) -> None:
     assert "out of memory" in err[0]
     with pytest.raises(KeyboardInterrupt), _errors():
         raise KeyboardInterrupt
+
+
+def test_the_watching_process_imports_neither_typer_rich_nor_the_pipeline() -> None:
+    """The supervisor only starts and watches the worker: what it imports delays every run."""
+    code = (
+        "import sys, graphguard.launch; "
+        "print(sorted({'typer', 'rich', 'polars', 'numpy', 'graphguard.cli'} & set(sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -309,7 +309,7 @@ def _kill_once(args: list[str], started: Callable[[], bool], timeout: float = 12
     """Run ``args`` in its own process group and SIGKILL the group as soon as ``started()``
     holds (polled every 10 ms; at the latest after ``timeout`` seconds), so that it is killed
     part-way through its writing however fast the machine is; then wait until every process of
-    the group is gone (the command runs its work in a worker process, `graphguard.cli.main`),
+    the group is gone (the command runs its work in a worker process, `graphguard.launch.main`),
     or the next run would still see a live writer."""
     proc = subprocess.Popen(
         args,
