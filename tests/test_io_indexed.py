@@ -77,3 +77,112 @@ def test_codes_sort_and_group_as_the_text_does():
     assert coded.dtype.categories.to_list() == sorted(v for v in set(values) if v is not None)  # type: ignore[attr-defined]
     order = pl.DataFrame({"c": coded, "i": range(7)}).sort("c", "i")["i"].to_list()
     assert order == pl.DataFrame({"c": values, "i": range(7)}).sort("c", "i")["i"].to_list()
+
+
+def _reference_codes(values: list[str | None], *, normalise: bool) -> list[int | None]:
+    """Each value's rank among the sorted distinct values, computed from the text alone."""
+    if normalise:
+        values = [None if v is None or not v.strip() else v.strip() for v in values]
+    # Polars orders text by its UTF-8 bytes
+    distinct = sorted({v for v in values if v is not None}, key=lambda v: v.encode())
+    rank = {v: i for i, v in enumerate(distinct)}
+    return [None if v is None else rank[v] for v in values]
+
+
+HOSTILE = [
+    "b",
+    " a",
+    "a",
+    None,
+    "",
+    "  ",
+    "\t",
+    "é",
+    "e\u0301",
+    "\u00a0x",
+    "😀",
+    "\x00",
+    "A",
+    "Z",
+    "a ",
+    "a\n",
+    "ß",
+    "ss",
+    "1",
+    "10",
+    "9",
+    "zz",
+    "b",
+]
+
+
+@pytest.mark.parametrize("normalise", [False, True])
+@pytest.mark.parametrize("as_categorical", [False, True])
+def test_codes_are_the_ranks_of_the_text_on_hostile_strings(normalise, as_categorical):
+    values = pl.Series("x", HOSTILE * 3, dtype=pl.String)
+    given = values.cast(pl.Categorical(pl.Categories.random())) if as_categorical else values
+    coded = encode_ids(given, normalise=normalise)
+    assert coded.to_physical().cast(pl.Int64).to_list() == _reference_codes(
+        values.to_list(), normalise=normalise
+    )
+    expected = values.str.strip_chars().replace("", None) if normalise else values
+    assert coded.cast(pl.String).to_list() == expected.to_list()
+
+
+def test_a_filtered_categorical_codes_only_the_values_its_rows_hold():
+    """Categories left behind by filtered rows (or shared with another column) are no codes:
+    the codes of the rows kept are their ranks among the values kept."""
+    shared = pl.Categories.random()
+    values = pl.Series("x", ["m", "a", "z", "b", "a", None, "q"], dtype=pl.Categorical(shared))
+    pl.Series(["elsewhere", "0"], dtype=pl.Categorical(shared))  # more categories, no rows
+    kept = values.filter(pl.Series([True, False, True, True, False, True, False]))
+    coded = encode_ids(kept)
+    assert coded.dtype.categories.to_list() == ["b", "m", "z"]  # type: ignore[attr-defined]
+    assert coded.to_physical().cast(pl.Int64).to_list() == [1, 2, 0, None]
+    # unfiltered, the categories of the other column are still no codes of this one
+    assert encode_ids(values).dtype.categories.to_list() == ["a", "b", "m", "q", "z"]  # type: ignore[attr-defined]
+
+
+def test_the_rows_give_what_the_categories_give():
+    """Where the categories cannot be trusted to cover every physical id (Polars may reserve
+    one for a concurrent query), each id's text comes from one of its rows: the same table."""
+    from graphguard.io import _category_rows, _distinct_rows
+
+    values = pl.Series("x", HOSTILE * 2, dtype=pl.String).cast(
+        pl.Categorical(pl.Categories.random())
+    )
+    kept = values.filter(pl.Series([i % 3 != 1 for i in range(values.len())]))
+    for column in (values, kept):
+        rows, text = _category_rows(column)
+        rows_too, text_too = _distinct_rows(column)
+        assert rows.tolist() == rows_too.tolist()
+        assert text.to_list() == text_too.to_list()
+
+
+def test_codes_do_not_depend_on_how_the_log_was_chunked(tmp_path):
+    """The streamed read gives the same codes whatever the row groups (a value first seen in
+    a later chunk, the same value in every chunk, a blank only in the last one)."""
+    rows = 3000
+    frame = pl.DataFrame(
+        {
+            "event_time": [f"2026-03-02T12:{i % 60:02d}:00Z" for i in range(rows)],
+            "account_id": [f"acct{(i * 7919) % 211:04d}" for i in range(rows)],
+            "event_type": ["like" if i % 3 else " view " for i in range(rows)],
+            "device_id": [None if i % 5 == 0 else f"d{rows - i}" for i in range(rows)],
+            "ip": ["10.0.0.1"] * rows,
+            "target_id": ["" if i == rows - 1 else f"t{i % 97}" for i in range(rows)],
+        }
+    )
+    results = []
+    for row_group_size in (rows, 512, 7):
+        path = tmp_path / f"events_{row_group_size}.parquet"
+        frame.write_parquet(path, row_group_size=row_group_size)
+        indexed, account_ids, _, report = load_indexed(path)
+        results.append((indexed, account_ids))
+        events, _, _ = load_events(path)
+        expected, expected_ids = index_events(events)
+        assert account_ids.to_list() == expected_ids.to_list()
+        assert_frame_equal(indexed, expected)
+    for indexed, account_ids in results[1:]:
+        assert_frame_equal(indexed, results[0][0])
+        assert account_ids.to_list() == results[0][1].to_list()
