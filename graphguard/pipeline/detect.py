@@ -20,7 +20,7 @@ import polars as pl
 
 from graphguard import __version__, metrics, rundir, schema
 from graphguard.campaigns import PreviousRun, load_previous, track_campaigns
-from graphguard.community.evidence import member_account_ranges, with_cluster
+from graphguard.community.evidence import events_by_owner, member_account_ranges, with_cluster
 from graphguard.community.scoring import label_clusters
 from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
@@ -280,27 +280,13 @@ def _member_tables(
 def _range_events(
     indexed: pl.DataFrame, member: np.ndarray, ranges: list[tuple[int, int]]
 ) -> Iterator[pl.DataFrame]:
-    """The clustered accounts' events of each account range in turn, each in log order (the
-    rows ``indexed.filter`` would keep). Past one range the member rows are put in range order
-    once (a stable sort of the small range numbers) and each range gathered from its slice:
-    the log is read once, not once a range (which grew as the square of the log)."""
-    account = indexed.get_column("account").to_numpy()
-    if len(ranges) == 1:
-        yield indexed.filter(pl.Series(member[account]))
-        return
-    rows = np.flatnonzero(member[account])
-    rows = rows.astype(np.uint32 if indexed.height < 2**32 else np.int64)
-    highs = np.array([hi for _, hi in ranges], dtype=np.int64)
-    which = np.searchsorted(highs, account[rows], side="right")
-    which = which.astype(np.uint16 if len(ranges) < 2**16 else np.int64)
-    del account
-    rows = rows[np.argsort(which, kind="stable")]
-    ends = np.cumsum(np.bincount(which, minlength=len(ranges)))
-    del which
-    start = 0
-    for end in ends:
-        yield indexed.select(pl.all().gather(pl.Series(rows[start:end])))
-        start = int(end)
+    """The clustered accounts' events of each account range in turn, each in log order
+    (`evidence.events_by_owner`: the log is read once, not once a range)."""
+    owner = np.full(member.size, -1, dtype=np.int64)
+    for k, (lo, hi) in enumerate(ranges):
+        owner[lo:hi] = k
+    owner[~member] = -1
+    return events_by_owner(indexed, owner, len(ranges))
 
 
 def _activity_counts(member_events: pl.DataFrame, membership) -> pl.DataFrame:
