@@ -8,7 +8,7 @@ other members on the same target, and so on. Nothing here is learnt; `scoring` c
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import polars as pl
 
 from graphguard.community.blocks import block_evidence, dense_measured, unmeasured
 from graphguard.graph.context import US, device_usage, engagements, hour_key, single_use_device
+from graphguard.graph.projections import EntityUse
 from graphguard.schema import RELATIONS
 from graphguard.scores import name_of_max
 
@@ -81,6 +82,32 @@ def with_cluster(frame: pl.DataFrame, membership: np.ndarray) -> pl.DataFrame:
     return frame.with_columns(cluster).filter(pl.col("cluster") >= 0)
 
 
+def events_by_owner(
+    indexed: pl.DataFrame, owner: np.ndarray, groups: int
+) -> Iterator[pl.DataFrame]:
+    """The events of each group of accounts in turn (``owner``: the group 0..groups-1 of each
+    account index, -1 for none), each in log order: the rows ``indexed.filter`` would keep for
+    the group's accounts. Past one group the rows are put in group order once (a stable sort
+    of the small group numbers, a radix sort in numpy) and each group gathered from its slice:
+    the log is read once, not once a group (which grows as the square of the log)."""
+    account = indexed.get_column("account").to_numpy()
+    if groups == 1:
+        yield indexed.filter(pl.Series(owner[account] >= 0))
+        return
+    which = owner[account]
+    rows = np.flatnonzero(which >= 0)
+    which = which[rows].astype(np.uint16 if groups <= 2**16 else np.int64)
+    rows = rows.astype(np.uint32 if indexed.height < 2**32 else np.int64)
+    del account
+    rows = rows[np.argsort(which, kind="stable")]
+    ends = np.cumsum(np.bincount(which, minlength=groups))
+    del which
+    start = 0
+    for end in ends.tolist():
+        yield indexed.select(pl.all().gather(pl.Series(rows[start:end])))
+        start = end
+
+
 @dataclass(frozen=True)
 class EvidenceContext:
     """What the evidence of a community reads from beyond its members' events: each
@@ -118,37 +145,49 @@ def evidence_context(
     *,
     keep_engagements: bool = False,
     budget_mib: int | None = None,
+    entity_use: EntityUse | None = None,
 ) -> EvidenceContext:
     """The log-wide tables of `EvidenceContext`, once for every community.
 
+    ``entity_use``: the devices' use and the targets' reach as the projections counted them
+    (`AccountGraph.entity_use`), taken as they are; what it lacks is counted from the log.
     With ``budget_mib`` (and without ``keep_engagements``) each table is built a partition
     of its key's codes at a time (`context_partitions`): a target's reach and a device's use
     are each computed from all of that target's or device's events, so the rows are those of
     one pass (their order is not: they are only joined on).
     """
+    use = entity_use or EntityUse()
+    target_reach, device_use = use.target_reach, use.device_use
     parts = 1 if keep_engagements else context_partitions(indexed, budget_mib)
-    if parts == 1:
+    engaged = None
+    if keep_engagements:
         engaged = _collect(engagements(indexed.lazy(), engagement_types))
-        target_reach = _collect(
-            engaged.lazy().group_by("target").agg(pl.len().alias("_target_accounts"))
-        )
-        device_use = _collect(device_usage(indexed.lazy()))
+    if parts == 1:
+        if target_reach is None:
+            if engaged is None:
+                engaged = _collect(engagements(indexed.lazy(), engagement_types))
+            target_reach = _collect(
+                engaged.lazy().group_by("target").agg(pl.len().alias("_target_accounts"))
+            )
+        if device_use is None:
+            device_use = _collect(device_usage(indexed.lazy()))
     else:
-        engaged = None
         reach_parts, device_parts = [], []
         lazy = indexed.lazy()
-        for k in range(parts):
-            targets = lazy.filter(pl.col("target").to_physical() % parts == k)
-            reach_parts.append(
-                engagements(targets, engagement_types)
-                .group_by("target")
-                .agg(pl.len().alias("_target_accounts"))
-                .collect()
-            )
-            devices = lazy.filter(pl.col("device").to_physical() % parts == k)
-            device_parts.append(device_usage(devices).collect())
-        target_reach = pl.concat(reach_parts)
-        device_use = pl.concat(device_parts)
+        for k in range(parts if target_reach is None or device_use is None else 0):
+            if target_reach is None:
+                targets = lazy.filter(pl.col("target").to_physical() % parts == k)
+                reach_parts.append(
+                    engagements(targets, engagement_types)
+                    .group_by("target")
+                    .agg(pl.len().alias("_target_accounts"))
+                    .collect()
+                )
+            if device_use is None:
+                devices = lazy.filter(pl.col("device").to_physical() % parts == k)
+                device_parts.append(device_usage(devices).collect())
+        target_reach = pl.concat(reach_parts) if target_reach is None else target_reach
+        device_use = pl.concat(device_parts) if device_use is None else device_use
     return EvidenceContext(
         device_use=device_use,
         target_reach=target_reach,
@@ -225,23 +264,47 @@ def community_evidence_in_chunks(
     *,
     budget_mib: int,
     progress: Callable[[str], None] | None = None,
+    entity_use: EntityUse | None = None,
     **settings: Any,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`community_evidence`, a chunk of communities at a time (`community_chunks`), so that
     the stage holds about ``budget_mib`` whatever the log's size. Every measure is a
-    community's own, so the tables equal those of one pass (`tests/community`)."""
+    community's own, so the tables equal those of one pass (`tests/community`). Each chunk's
+    members' events are gathered from one chunk-ordered list of the members' rows
+    (`events_by_owner`), not filtered from the whole log once a chunk. ``entity_use``: what
+    the projections counted of the devices and targets (`evidence_context`)."""
     membership = np.asarray(membership, dtype=np.int64)
     chunks = community_chunks(indexed, membership, budget_mib)
     if len(chunks) == 1:
-        return community_evidence(indexed, membership, edges, **settings)
+        return community_evidence(indexed, membership, edges, entity_use=entity_use, **settings)
     context = evidence_context(
-        indexed, edges, membership, settings["engagement_types"], budget_mib=budget_mib
+        indexed,
+        edges,
+        membership,
+        settings["engagement_types"],
+        budget_mib=budget_mib,
+        entity_use=entity_use,
     )
-    cluster_parts, member_parts = [], []
+    # whether the blocks are measured is the log's question: asked once, not once a chunk
+    measured = dense_measured(indexed, settings.pop("dense_evidence", "auto"))
+    owner = np.full(membership.size, -1, dtype=np.int64)
     for k, chunk in enumerate(chunks):
+        owner[chunk >= 0] = k
+    cluster_parts, member_parts = [], []
+    chunk_events = events_by_owner(indexed, owner, len(chunks))
+    for k, (chunk, events) in enumerate(zip(chunks, chunk_events, strict=True)):
         if progress:
             progress(f"evidence: communities, chunk {k + 1} of {len(chunks)}")
-        clusters, members = community_evidence(indexed, chunk, edges, context=context, **settings)
+        clusters, members = community_evidence(
+            indexed,
+            chunk,
+            edges,
+            context=context,
+            member_events=events,
+            dense_evidence="on" if measured else "off",
+            **settings,
+        )
+        del events
         cluster_parts.append(clusters)
         member_parts.append(members)
     return (
@@ -263,6 +326,8 @@ def community_evidence(
     post_types: tuple[str, ...] = ("post",),
     dense_evidence: str = "auto",
     context: EvidenceContext | None = None,
+    member_events: pl.DataFrame | None = None,
+    entity_use: EntityUse | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Evidence per community and participation per member.
 
@@ -280,6 +345,11 @@ def community_evidence(
             (`community.blocks.dense_measured`; their columns are null where not).
         context: the log-wide tables (`evidence_context`) when the caller has them already,
             as `community_evidence_in_chunks` does for each chunk of communities.
+        member_events: the events of the communities' members (any rows of ``indexed`` that
+            hold them all, in log order) when the caller has them; else taken from
+            ``indexed``.
+        entity_use: the projections' counts of the devices and targets, for the context
+            (`evidence_context`) when it is built here.
 
     Returns:
         ``(clusters, members)``. ``clusters`` has one row per community with evidence columns;
@@ -288,14 +358,14 @@ def community_evidence(
         The dense-block columns (`community.blocks.BLOCK_COLUMNS`) come from `block_evidence`.
     """
     context = context or evidence_context(
-        indexed, edges, membership, engagement_types, keep_engagements=True
+        indexed, edges, membership, engagement_types, keep_engagements=True, entity_use=entity_use
     )
     member_map = pl.DataFrame(
         {"account": np.arange(membership.shape[0], dtype=np.uint32), "cluster": membership}
     ).filter(pl.col("cluster") >= 0)
     # No community (a clean log, one account, nothing shared) runs the same steps on empty
     # frames, so the empty tables carry every column and dtype of a full run.
-    ev = with_cluster(indexed, membership)
+    ev = with_cluster(indexed if member_events is None else member_events, membership)
 
     # --- shared infrastructure -------------------------------------------------------------
     # counted per (account, device) and per (account, IP, hour) rather than joined onto every

@@ -16,7 +16,7 @@ import polars as pl
 
 from graphguard import schema
 from graphguard.config import GraphConfig, LocalConfig
-from graphguard.graph.projections import all_relations
+from graphguard.graph.projections import EntityUse, relation_tables
 from graphguard.io import INDEXED_COLUMNS, index_columns
 from graphguard.schema import ENTITY_KINDS, RELATIONS
 
@@ -172,6 +172,9 @@ class AccountGraph:
     n_accounts: int
     edges: pl.DataFrame
     relations: tuple[str, ...]
+    #: the devices' use and the targets' reach, counted by the projections on the way
+    #: (`projections.EntityUse`), for the evidence stage; None where the graph came otherwise
+    entity_use: EntityUse | None = None
 
 
 def build_account_graph(
@@ -187,7 +190,7 @@ def build_account_graph(
     heavy tie (two accounts sharing a device for a year) from drowning every other signal.
     ``local`` bounds the memory of pairing (`LocalConfig`); ``progress`` hears each relation.
     """
-    tables = all_relations(indexed, cfg, local, progress)
+    tables, use = relation_tables(indexed, cfg, local, progress)
     relations = tuple(r for r in RELATIONS if r in tables)
     edges: pl.DataFrame | None = None
     for name in relations:
@@ -217,4 +220,4 @@ def build_account_graph(
         .filter(pl.col("weight") > max(cfg.min_edge_weight, 0.0))
         .sort("src", "dst")
     )
-    return AccountGraph(n_accounts=n_accounts, edges=edges, relations=relations)
+    return AccountGraph(n_accounts=n_accounts, edges=edges, relations=relations, entity_use=use)

@@ -54,6 +54,21 @@ def device_usage(events: Frame) -> Frame:
     )
 
 
+def device_usage_of_accounts(on_device: Frame) -> Frame:
+    """`device_usage` from a table with one row per (device, account) and that account's
+    first and last use of it (``t``, ``t_last``): the same rows, a group-by of far fewer."""
+    return on_device.group_by("device").agg(
+        pl.len().alias("_dev_accounts"),
+        (pl.col("t_last").max() - pl.col("t").min()).alias("_dev_span_us"),
+    )
+
+
+def target_reach(engaged: Frame) -> Frame:
+    """Per target: ``_target_accounts``, the distinct accounts that engaged it (``engaged``:
+    rows of engagements, such as `engagements`)."""
+    return engaged.group_by("target").agg(pl.col("account").n_unique().alias("_target_accounts"))
+
+
 def single_use_device() -> pl.Expr:
     """A device seen within one hour by one account: a fresh fingerprint per session.
     Reads the columns of `device_usage`; an event without a device is not on one."""

@@ -23,20 +23,29 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from graphguard.config import GraphConfig, LocalConfig, RelationConfig
-from graphguard.graph.context import US, engagements, has_hardware, hour_key
+from graphguard.graph.context import (
+    US,
+    device_usage_of_accounts,
+    engagements,
+    has_hardware,
+    hour_key,
+    target_reach,
+)
 from graphguard.schema import ANY_RELATION, RELATIONS
 
 __all__ = [
     "ANY_RELATION",
     "RELATIONS",
+    "EntityUse",
     "all_relations",
+    "relation_tables",
     "remove_stale_spills",
     "spill_folder",
     "windowed_pairs",
@@ -49,6 +58,7 @@ _SPILL_PREFIX = "graphguard-pairs-pid"
 #: a pair row as a partition holds it: 64-bit pair key, float64 weight, 64-bit extra key
 _PAIR_BYTES = 24
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_LOW = np.uint64(0xFFFFFFFF)
 
 
 def windowed_pairs(
@@ -185,12 +195,15 @@ class _PairSink:
             self._memory[0].append(rows)
             return
         part = (key * _GOLDEN) >> np.uint64(64 - self.bits)
+        # a stable sort of small integers is a radix sort in numpy, and keeps each partition's
+        # rows in the order they came
+        part = part.astype(np.uint16 if self.bits <= 16 else np.int64)
         order = np.argsort(part, kind="stable")
-        cuts = np.searchsorted(part[order], np.arange(1, self.partitions, dtype=np.uint64))
+        cuts = np.cumsum(np.bincount(part, minlength=self.partitions))[:-1]
         for p, chunk in enumerate(np.split(order, cuts)):
             if chunk.size:
                 path = Path(self._spill.name) / f"p{p}-{self._files[p]:06d}.npy"
-                np.save(path, rows[:, np.sort(chunk)])
+                np.save(path, rows[:, chunk])
                 self._files[p] += 1
 
     def drain(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
@@ -332,27 +345,62 @@ def _project(
     return agg.sort("src", "dst")
 
 
-def _packed_stable_order(key: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(sorted keys, order)`` of a stable sort of the pair keys (src << 32 | dst), made by
-    one plain sort of unique 64-bit values: src, dst and the row number packed side by side
-    in as few bits as they need, so that ties on a key come out in row order. None when they
-    do not fit in 64 bits (then a stable sort of the keys does it)."""
-    if key.size == 0:
-        return None
-    low = key & np.uint64(0xFFFFFFFF)
-    high = key >> np.uint64(32)
-    width = max(int(low.max()), int(high.max()), 1).bit_length()
-    rows = max(key.size - 1, 1).bit_length()
-    if 2 * width + rows > 64:
-        return None
-    r, w = np.uint64(rows), np.uint64(width)
-    packed = (high << (w + r)) | (low << r) | np.arange(key.size, dtype=np.uint64)
-    del low, high
-    packed.sort()
-    order = (packed & np.uint64((1 << rows) - 1)).astype(np.int64)
-    packed >>= r
-    keys = ((packed >> w) << np.uint64(32)) | (packed & np.uint64((1 << width) - 1))
-    return keys, order
+def _halves(values: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
+    """``values`` (UInt64: a high and a low 32-bit half, such as a pair key src << 32 | dst)
+    as the two bit fields `_stable_order` sorts by, each as wide as its largest value needs."""
+    if values.size == 0:
+        return []
+    high_bits = int(values.max() >> np.uint64(32)).bit_length()
+    low_bits = int(np.bitwise_and(values, _LOW).max()).bit_length()
+    fields = [(values, 32, high_bits)] if high_bits else []
+    return fields + [(values, 0, max(low_bits, 1))]
+
+
+def _stable_order(fields: list[tuple[np.ndarray, int, int]], n: int) -> np.ndarray:
+    """The order of a stable sort of ``n`` rows by ``fields``, the most significant first: each
+    ``(values, shift, bits)``, the field ``(values >> shift) & (2**bits - 1)`` of a UInt64
+    column. Ties come in row order, as `numpy.argsort` with ``kind="stable"`` gives.
+
+    Made of plain sorts of unique 64-bit values (numpy sorts those several times faster than
+    it sorts stably or by two columns): each pass packs as many bits of the fields as fit above
+    the row number, and the passes go from the least significant bits to the most (a radix
+    sort whose passes are stable because the row number breaks ties): one pass where the
+    fields and the row number fit in 64 bits together (pair keys of a few million accounts),
+    two or three past that."""
+    rows = max(n - 1, 1).bit_length()
+    room = 64 - rows  # bits of key a pass can carry above the row number
+    row_mask = np.uint64((1 << rows) - 1)
+    digits = []  # (values, shift, bits): the fields cut to fit a pass, most significant first
+    for values, shift, bits in fields:
+        passes = -(-bits // room)
+        step = -(-bits // passes)
+        for low in range((passes - 1) * step, -1, -step):
+            digits.append((values, shift + low, min(step, bits - low)))
+    # digits that fit one pass together are packed side by side; the arithmetic is done in
+    # place: on tens of millions of rows it costs more than the sort
+    order: np.ndarray | None = None
+    position = np.arange(n, dtype=np.uint64)
+    packed = np.empty(n, dtype=np.uint64)
+    digit = np.empty(n, dtype=np.uint64)
+    while digits:
+        packed[:] = position
+        used = 0
+        while digits and used + digits[-1][2] <= room:
+            values, shift, bits = digits.pop()
+            if order is None:
+                np.right_shift(values, np.uint64(shift), out=digit)
+            else:
+                np.take(values, order, out=digit)
+                np.right_shift(digit, np.uint64(shift), out=digit)
+            np.bitwise_and(digit, np.uint64((1 << bits) - 1), out=digit)
+            np.left_shift(digit, np.uint64(rows + used), out=digit)
+            np.bitwise_or(packed, digit, out=packed)
+            used += bits
+        packed.sort()
+        np.bitwise_and(packed, row_mask, out=packed)
+        step_order = packed.view(np.int64)  # row numbers: below 2**63
+        order = step_order.copy() if order is None else np.take(order, step_order)
+    return order if order is not None else np.zeros(0, dtype=np.int64)
 
 
 def _aggregate(
@@ -367,38 +415,30 @@ def _aggregate(
     The rows are sorted by key once (stably: a pair's rows keep the order they came in, so its
     weight is summed in that order), and each run of one key is one account pair: its length is
     the support, the sum of its weights the weight. A sort of integers is several times cheaper
-    than hashing millions of mostly-unique keys into groups; without ``distinct`` it is one
-    plain sort of the packed keys and row numbers where they fit (`_packed_stable_order`), the
-    same order. ``distinct``: rows of one key with the same value of it count once (the first).
+    than hashing millions of mostly-unique keys into groups, and it is made of plain sorts of
+    the packed keys and row numbers (`_stable_order`: one where they fit in 64 bits, as on a
+    few million accounts, two or three past that), the order a stable sort gives.
+    ``distinct``: rows of one key with the same value of it count once (the first); the rows
+    are then sorted by key and that value.
     """
     support = f"{relation}_support"
-    packed = None if distinct is not None else _packed_stable_order(key)
-    if packed is not None:
-        keys, order = packed
-        weights = values[order]
-        del order
-        first = np.ones(keys.size, dtype=bool)
-        np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    else:
-        frame = pl.DataFrame({"_key": key, "_w": values})
-        if distinct is None:
-            frame = frame.sort("_key", maintain_order=True)
-        else:
-            frame = frame.with_columns(pl.Series("_distinct", distinct)).sort(
-                "_key", "_distinct", maintain_order=True
-            )
-        keys = frame.get_column("_key").to_numpy()
-        weights = frame.get_column("_w").to_numpy()
-        first = np.ones(keys.size, dtype=bool)
-        np.not_equal(keys[1:], keys[:-1], out=first[1:])
-        if distinct is not None:
-            seen = frame.get_column("_distinct").to_numpy()
-            # the first row of each (key, distinct) run, the runs sorted inside each key
-            kept = first.copy()
-            np.not_equal(seen[1:], seen[:-1], out=kept[1:])
-            kept |= first
-            keys, weights, first = keys[kept], weights[kept], first[kept]
-        del frame
+    if distinct is not None:
+        distinct = distinct.astype(np.uint64, copy=False)
+    fields = _halves(key) + ([] if distinct is None else _halves(distinct))
+    order = _stable_order(fields, key.size)
+    del fields
+    keys, weights = key[order], values[order]
+    first = np.ones(keys.size, dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    if distinct is not None:
+        seen = distinct[order]
+        # the first row of each (key, distinct) run, the runs sorted inside each key
+        kept = first.copy()
+        np.not_equal(seen[1:], seen[:-1], out=kept[1:])
+        kept |= first
+        del seen
+        keys, weights, first = keys[kept], weights[kept], first[kept]
+    del order
     starts = np.flatnonzero(first)
     del first
     counts = np.diff(np.append(starts, keys.size))
@@ -426,13 +466,33 @@ def device_pairs(
     sharing a tablet for everything weighs as much as a farm, but a kiosk used for 5% of each
     visitor's events weighs little. Evidence elsewhere tells families from farms.
     """
+    return _device_pairs(device_occurrences(events), events, cfg, local)
+
+
+def device_occurrences(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per (device, account): the account's first and last use of it (``t``,
+    ``t_last``) and its events on it (``_n``). What the device relation pairs, and what the
+    devices' use (`context.device_usage_of_accounts`) is counted from."""
     # lazy: only the columns each step reads are taken from the events, never a filtered copy
-    per_account = _collect(events.lazy().group_by("account").agg(pl.len().alias("_n_account")))
-    occ = _collect(
+    return _collect(
         events.lazy()
         .filter(pl.col("device").is_not_null())
         .group_by("device", "account")
-        .agg(pl.col("t").min(), pl.len().alias("_n"))
+        .agg(pl.col("t").min(), pl.col("t").max().alias("t_last"), pl.len().alias("_n"))
+    )
+
+
+def _device_pairs(
+    occ: pl.DataFrame, events: pl.DataFrame, cfg: RelationConfig, local: LocalConfig | None
+) -> pl.DataFrame:
+    """`device_pairs` from the events' `device_occurrences`."""
+    # events per account index: a count by index, no group-by
+    counts = np.bincount(events.get_column("account").to_numpy())
+    per_account = pl.DataFrame(
+        {
+            "account": np.arange(counts.size, dtype=np.uint32),
+            "_n_account": counts.astype(np.uint32),
+        }
     )
     occ = (
         _drop_crowded(occ, "device", cfg.max_accounts, one_per_account=True)
@@ -548,6 +608,17 @@ def dense_capped(cfg: GraphConfig, has_hardware: Callable[[], bool]) -> bool:
     return has_hardware()
 
 
+@dataclass(frozen=True)
+class EntityUse:
+    """What the projections count of the whole log on the way that the evidence stage reads
+    too (`community.evidence.EvidenceContext`), so that it need not scan the log again: each
+    device's use (`context.device_usage` columns) and each target's reach
+    (`context.target_reach`); None where no enabled relation made it."""
+
+    device_use: pl.DataFrame | None = None
+    target_reach: pl.DataFrame | None = None
+
+
 def all_relations(
     events: pl.DataFrame,
     cfg: GraphConfig,
@@ -557,7 +628,18 @@ def all_relations(
     """Every enabled relation's pair table, keyed by relation name (``local``: how much
     memory pairing may hold, `LocalConfig`; ``progress`` is told each relation and its
     linked pairs)."""
+    return relation_tables(events, cfg, local, progress)[0]
+
+
+def relation_tables(
+    events: pl.DataFrame,
+    cfg: GraphConfig,
+    local: LocalConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, pl.DataFrame], EntityUse]:
+    """`all_relations`, and the `EntityUse` counted on the way."""
     out: dict[str, pl.DataFrame] = {}
+    device_use = reach = None
     stale = remove_stale_spills((local or LocalConfig()).work_dir)
     if stale and progress:
         progress(
@@ -570,7 +652,10 @@ def all_relations(
             progress(f"projections: {name}, {out[name].height:,} linked pairs")
 
     if cfg.device.enabled:
-        out["device"] = device_pairs(events, cfg.device, local)
+        on_device = device_occurrences(events)
+        device_use = _collect(device_usage_of_accounts(on_device.lazy()))
+        out["device"] = _device_pairs(on_device, events, cfg.device, local)
+        del on_device
         done("device")
     if cfg.ip.enabled:
         out["ip"] = ip_pairs(events, cfg.ip, local)
@@ -578,6 +663,7 @@ def all_relations(
     engaged = None
     if cfg.sync.enabled or cfg.dense.enabled:
         engaged = _engaged(events, cfg.engagement_types)
+        reach = _collect(target_reach(engaged.lazy()))
     if cfg.sync.enabled:
         out["sync"] = sync_pairs(events, cfg.sync, cfg.engagement_types, local, engaged=engaged)
         done("sync")
@@ -587,4 +673,4 @@ def all_relations(
             dense = replace(dense, max_accounts=None, min_support=cfg.dense_uncapped_support)
         out["dense"] = dense_pairs(events, dense, cfg.engagement_types, local, engaged=engaged)
         done("dense")
-    return out
+    return out, EntityUse(device_use=device_use, target_reach=reach)

@@ -20,7 +20,7 @@ import polars as pl
 
 from graphguard import __version__, metrics, rundir, schema
 from graphguard.campaigns import PreviousRun, load_previous, track_campaigns
-from graphguard.community.evidence import member_account_ranges, with_cluster
+from graphguard.community.evidence import events_by_owner, member_account_ranges, with_cluster
 from graphguard.community.scoring import label_clusters
 from graphguard.community.wording import evidence_facts, summary_line
 from graphguard.config import DetectConfig, to_dict
@@ -280,27 +280,13 @@ def _member_tables(
 def _range_events(
     indexed: pl.DataFrame, member: np.ndarray, ranges: list[tuple[int, int]]
 ) -> Iterator[pl.DataFrame]:
-    """The clustered accounts' events of each account range in turn, each in log order (the
-    rows ``indexed.filter`` would keep). Past one range the member rows are put in range order
-    once (a stable sort of the small range numbers) and each range gathered from its slice:
-    the log is read once, not once a range (which grew as the square of the log)."""
-    account = indexed.get_column("account").to_numpy()
-    if len(ranges) == 1:
-        yield indexed.filter(pl.Series(member[account]))
-        return
-    rows = np.flatnonzero(member[account])
-    rows = rows.astype(np.uint32 if indexed.height < 2**32 else np.int64)
-    highs = np.array([hi for _, hi in ranges], dtype=np.int64)
-    which = np.searchsorted(highs, account[rows], side="right")
-    which = which.astype(np.uint16 if len(ranges) < 2**16 else np.int64)
-    del account
-    rows = rows[np.argsort(which, kind="stable")]
-    ends = np.cumsum(np.bincount(which, minlength=len(ranges)))
-    del which
-    start = 0
-    for end in ends:
-        yield indexed.select(pl.all().gather(pl.Series(rows[start:end])))
-        start = int(end)
+    """The clustered accounts' events of each account range in turn, each in log order
+    (`evidence.events_by_owner`: the log is read once, not once a range)."""
+    owner = np.full(member.size, -1, dtype=np.int64)
+    for k, (lo, hi) in enumerate(ranges):
+        owner[lo:hi] = k
+    owner[~member] = -1
+    return events_by_owner(indexed, owner, len(ranges))
 
 
 def _activity_counts(member_events: pl.DataFrame, membership) -> pl.DataFrame:
@@ -324,8 +310,10 @@ def _activity_counts(member_events: pl.DataFrame, membership) -> pl.DataFrame:
 def _cluster_activity(counts: pl.DataFrame, types: pl.Series) -> pl.DataFrame:
     """Events per community, hour and event type (`_activity_counts`; ``types``: the event
     types by code): the timeline of a case file."""
-    # the event type's code sorts as its text (`graphguard.io.encode_ids`)
-    counts = counts.sort(pl.col("_ce") // (1 << 32), "_hour", "_ce")
+    # sorted by community, hour and event type (the event type's code sorts as its text,
+    # `graphguard.io.encode_ids`): each row is one (_ce, _hour), so the order is total and
+    # one packed integer key gives it where the three fit 64 bits
+    counts = counts.sort(_activity_order(counts))
     cluster = (counts.get_column("_ce") // (1 << 32)).cast(pl.Int64)
     event_type = types.gather((counts.get_column("_ce") % (1 << 32)).cast(pl.UInt32))
     return counts.select(
@@ -336,7 +324,32 @@ def _cluster_activity(counts: pl.DataFrame, types: pl.Series) -> pl.DataFrame:
         event_type.alias("event_type"),
         "n_events",
         "n_accounts",
-    ).sort("cluster_id", "hour", maintain_order=True)
+    )
+
+
+def _activity_order(counts: pl.DataFrame) -> list[pl.Expr]:
+    """What `_cluster_activity` sorts its rows by: (community, hour, event type) packed in one
+    UInt64 where they fit, else the three."""
+    cluster = pl.col("_ce") // (1 << 32)
+    keys = [cluster, pl.col("_hour"), pl.col("_ce")]
+    if counts.height < 2:
+        return keys
+    span = counts.select(
+        cluster.max().alias("c"),
+        (pl.col("_ce") % (1 << 32)).max().alias("e"),
+        pl.col("_hour").min().alias("h0"),
+        pl.col("_hour").max().alias("h1"),
+    ).row(0, named=True)
+    type_bits = max(int(span["e"]), 1).bit_length()
+    hour_bits = max(int(span["h1"] - span["h0"]), 1).bit_length()
+    if max(int(span["c"]), 1).bit_length() + hour_bits + type_bits > 64:
+        return keys
+    packed = (
+        cluster * pl.lit(1 << (hour_bits + type_bits), dtype=pl.UInt64)
+        + (pl.col("_hour") - span["h0"]).cast(pl.UInt64) * pl.lit(1 << type_bits, dtype=pl.UInt64)
+        + pl.col("_ce") % (1 << 32)
+    )
+    return [packed]
 
 
 def finish_clusters(clusters: pl.DataFrame, config: DetectConfig) -> pl.DataFrame:

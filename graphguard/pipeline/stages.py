@@ -267,6 +267,7 @@ def build_stages(
             graph.edges,
             budget_mib=config.local.memory_budget_mib,
             progress=progress,
+            entity_use=graph.entity_use,
             engagement_types=config.graph.engagement_types,
             signup_types=config.scoring.signup_types,
             sync_window_s=sync_window_s(config),

@@ -177,3 +177,21 @@ def test_chunked_entity_edges_spill_to_the_work_dir_and_go_with_the_table(monkey
     del result, table
     gc.collect()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_events_by_owner_are_the_filters_of_each_group():
+    """Each group's events, gathered from one group-ordered list of rows, are the rows a filter
+    of the log by the group's accounts keeps, in log order; accounts of no group are left out."""
+    _, pipe = pipeline_world(11)
+    indexed = pipe.stages.indexed
+    n = int(indexed.get_column("account").max()) + 1
+    owner = np.random.default_rng(3).integers(-1, 4, n)
+    groups = list(evidence.events_by_owner(indexed, owner, 4))
+    assert len(groups) == 4
+    for k, events in enumerate(groups):
+        mine = pl.Series(np.flatnonzero(owner == k), dtype=pl.UInt32)
+        want = indexed.filter(pl.col("account").is_in(mine.implode()))
+        assert events.height > 0
+        assert events.equals(want)
+    (one,) = evidence.events_by_owner(indexed, np.where(owner >= 0, 0, -1), 1)
+    assert one.height == sum(g.height for g in groups)

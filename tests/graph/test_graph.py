@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -274,24 +276,25 @@ def test_aggregate_of_no_pairs_is_an_empty_table():
 
 @pytest.mark.parametrize("accounts", [3, 400, 2**31])
 def test_packed_order_is_the_stable_sort_of_the_keys(accounts):
-    """The packed sort gives what a stable sort of the keys gives (ties in row order), for
-    keys with many repeats, and declines keys too wide to pack."""
-    from graphguard.graph.projections import _aggregate, _packed_stable_order, _pair_key
+    """`_stable_order` gives what a stable sort of the keys gives (ties in row order), for
+    keys with many repeats: in one pass where keys and row numbers fit 64 bits, in several
+    where not (2 x 31 bits of accounts)."""
+    from graphguard.graph.projections import _aggregate, _halves, _pair_key, _stable_order
 
     rng = np.random.default_rng(accounts)
     n = 5_000
     src = rng.integers(0, max(accounts - 1, 1), n).astype(np.uint32)
     dst = np.minimum(src + 1 + rng.integers(0, 3, n), accounts).astype(np.uint32)
     key = _pair_key(src, dst)
-    packed = _packed_stable_order(key)
-    if accounts == 2**31:
-        assert packed is None  # 2 x 32 bits leave none for the row number
-    else:
-        keys, order = packed
-        want = np.argsort(key, kind="stable")
-        assert np.array_equal(order, want)
-        assert np.array_equal(keys, key[want])
-    # either way the aggregate sums each pair's weights in row order: equal to the bit
+    order = _stable_order(_halves(key), n)
+    assert np.array_equal(order, np.argsort(key, kind="stable"))
+    # by the key, then a second column (the distinct values of `_aggregate`), then the row
+    distinct = (rng.integers(0, 3, n).astype(np.uint64) << np.uint64(32)) | rng.integers(
+        0, 2**31, n
+    ).astype(np.uint64)
+    both = _stable_order(_halves(key) + _halves(distinct), n)
+    assert np.array_equal(both, np.lexsort((np.arange(n), distinct, key)))
+    # the aggregate sums each pair's weights in row order: equal to the bit
     weight = rng.random(n)
     got = _aggregate(key, weight, None, RelationConfig(), "r")
     order = np.argsort(key, kind="stable")
@@ -300,6 +303,13 @@ def test_packed_order_is_the_stable_sort_of_the_keys(accounts):
     sums = pl.Series(np.add.reduceat(sw, starts)).round(9)
     assert got.get_column("r_weight").to_list() == sums.to_list()
     assert got.get_column("r_support").sum() == n
+
+
+def test_stable_order_of_no_rows_and_of_one():
+    from graphguard.graph.projections import _halves, _stable_order
+
+    assert _stable_order(_halves(np.zeros(0, np.uint64)), 0).size == 0
+    assert _stable_order(_halves(np.array([7 << 32 | 9], np.uint64)), 1).tolist() == [0]
 
 
 def test_entity_edges_sort_packed_is_the_four_column_sort():
@@ -329,3 +339,27 @@ def test_entity_edges_sort_packed_is_the_four_column_sort():
     )
     assert _sort_edges(wide).equals(wide.sort(keys))
     assert _sort_edges(frame.head(1)).equals(frame.head(1))
+
+
+def test_the_projections_count_the_devices_and_targets_as_the_evidence_would():
+    """`AccountGraph.entity_use`: the devices' use and the targets' reach counted from the
+    projections' own tables are the rows `evidence_context` counts from the log."""
+    from graphguard.community.evidence import evidence_context
+
+    rng = np.random.default_rng(8)
+    rows = ordinary_users(rng, 200, nat_ip="100.64.0.9") + bot_ring(rng, size=8)
+    rows += viral_burst(rng, 100)
+    indexed, ids = index_events(frame(rows))
+    cfg = GraphConfig()
+    graph = build_account_graph(indexed, len(ids), cfg)
+    use = graph.entity_use
+    assert use is not None and use.device_use is not None and use.target_reach is not None
+    membership = np.full(len(ids), -1, dtype=np.int64)
+    counted = evidence_context(indexed, graph.edges, membership, cfg.engagement_types)
+    assert use.device_use.height > 100 and use.target_reach.height > 10
+    assert_frame_equal(use.device_use.sort("device"), counted.device_use.sort("device"))
+    assert_frame_equal(use.target_reach.sort("target"), counted.target_reach.sort("target"))
+    # and without the relations that count them, the evidence counts them itself
+    off = GraphConfig(device=RelationConfig(enabled=False), sync=RelationConfig(enabled=False))
+    off = build_account_graph(indexed, len(ids), replace(off, dense=RelationConfig(enabled=False)))
+    assert off.entity_use.device_use is None and off.entity_use.target_reach is None
