@@ -278,9 +278,12 @@ def community_evidence(
         membership: community of each account index, -1 for none.
         edges: the combined account graph (`AccountGraph.edges`).
         sync_window_s: two members' engagement on one target within this counts as together.
-        sync_min_share: an engagement is synchronized when at least this share of the other
-            members who ever engaged that target (and at least two) did so within the window;
-            relative, so that fans trickling in over hours do not read as a burst.
+        sync_min_share: a member's occasion with a target (`engagement_occasions`: its first
+            engagement, or a return after a pause) is synchronized when at least this share of
+            the other members who ever engaged that target (and at least two) had one within
+            the window; relative, so that fans trickling in over hours do not read as a burst.
+            A target is synchronized for the member when any of its occasions was (counted
+            once, `_synced_targets`).
         creation_burst_window_s: window for the densest burst of member signups.
         post_types: event types that author their target (`community.blocks`).
         dense_evidence: ``scoring.dense_evidence``: whether the blocks are measured
