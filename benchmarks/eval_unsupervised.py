@@ -8,7 +8,8 @@ The scoring curves were chosen while looking at seeds 1-5; report figures from o
 
 `--set KEY=VALUE` (repeatable) changes the detection config (e.g. `graph.sync.min_support=1`;
 `scoring.target_fpr=0.005` flags at the null model's threshold, recorded per seed with the FPR
-it expected).
+it expected; `scoring.q_gate=true` with it flags only communities whose evidence_q is at most
+`scoring.fdr`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def summarise(metrics: dict) -> dict:
         "recall": metrics["accounts"]["recall"],
         "campaigns_caught_share": metrics["campaigns"]["caught_share"],
         "campaigns_caught": f"{metrics['campaigns']['n_caught']}/{metrics['campaigns']['n']}",
+        "missed": [c["campaign_id"] for c in metrics["campaigns"]["list"] if not c["caught"]],
         "caught_by_kind": {
             k: f"{v['n_caught']}/{v['n']}" for k, v in metrics["campaigns"]["by_kind"].items()
         },
@@ -78,6 +80,7 @@ def main() -> None:
         # promised, beside the realised fpr_benign_population
         row["threshold"] = point.get("threshold")
         row["expected_fpr"] = point.get("expected_fpr")
+        row["q_gate"] = point.get("q_gate")
         row["seconds"] = round(time.perf_counter() - start, 1)
         rows.append(row)
         print(
@@ -103,8 +106,16 @@ def main() -> None:
         for k in keys
     }
     kinds = rows[0]["fpr_hard_negatives"].keys()
+    caught = [r["campaigns_caught"].split("/") for r in rows]
+    summary["campaigns_caught"] = (
+        f"{sum(int(c) for c, _ in caught)}/{sum(int(n) for _, n in caught)}"
+    )
+    summary["missed"] = [f"{r['seed']}:{m}" for r in rows for m in r["missed"]]
     summary["fpr_hard_negative_worst"] = {
         k: max(r["fpr_hard_negatives"][k] for r in rows) for k in kinds
+    }
+    summary["fpr_hard_negative_mean"] = {
+        k: sum(r["fpr_hard_negatives"][k] for r in rows) / len(rows) for k in kinds
     }
     args.out.mkdir(parents=True, exist_ok=True)
     doc = {

@@ -343,8 +343,9 @@ class ScoringConfig:
     #: (`community.blocks`) counts an authored target as its author, so fans of one creator
     #: share one target, not thirty.
     post_types: tuple[str, ...] = ("post",)
-    #: an engagement is synchronized when at least this share of the other members who engaged
-    #: the same target did so within graph.sync.max_gap_s of it (and at least two did).
+    #: a member's engagement occasion of a target (its first, or a return to it after more than
+    #: two graph.sync.max_gap_s) is synchronized when at least this share of the other members
+    #: who engaged the same target had one within graph.sync.max_gap_s of it (and at least two).
     sync_min_share: float = 0.25
     #: share of its own activity an account must put into the cluster's coordinated behaviour
     #: to carry the cluster's full suspicion (camouflaged accounts spend the rest elsewhere).
@@ -371,6 +372,13 @@ class ScoringConfig:
     #: operating point: flag at the smallest threshold whose validation precision reaches this
     #: share (needs a model trained with labels); None: use risk_threshold or target_fpr.
     target_precision: float | None = None
+    #: with the null model's operating point (scoring.target_fpr, no model): flag an account
+    #: at that threshold only when its community's evidence_q (`community.calibration`) is at
+    #: most scoring.fdr as well, so a community the log's own null does not single out
+    #: (families on one tablet, kiosks: q around 0.5) is not flagged for its risk alone. The
+    #: threshold is the one the null picks without the gate (which only removes flags); run.json
+    #: operating_point records it as q_gate.
+    q_gate: bool = False
 
     def __post_init__(self) -> None:
         _as_tuples(self, "signup_types")

@@ -154,7 +154,9 @@ def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
     )
 
 
-def null_fpr(accounts: pl.DataFrame, clusters: pl.DataFrame, thresholds) -> np.ndarray:
+def null_fpr(
+    accounts: pl.DataFrame, clusters: pl.DataFrame, thresholds, *, q_gate: float | None = None
+) -> np.ndarray:
     """Expected population false-positive rate of each risk threshold, without labels.
 
     An account at or above a threshold is counted a false positive with probability equal to
@@ -162,7 +164,10 @@ def null_fpr(accounts: pl.DataFrame, clusters: pl.DataFrame, thresholds) -> np.n
     ordinary: an upper bound, so the estimate is conservative); the negatives are the accounts
     less the expected true positives. ``accounts`` needs ``cluster_id`` and ``risk``;
     ``clusters`` needs ``cluster`` and ``evidence_q``. Accounts in no community count as
-    negatives (their risk is 0 unless a model gave them one; then their q is 1)."""
+    negatives (their risk is 0 unless a model gave them one; then their q is 1).
+
+    ``q_gate``: flagging also needs the community's ``evidence_q`` at most this (`gated`);
+    an account above it is never flagged, whatever its risk."""
     table = accounts.select("cluster_id", "risk").join(
         clusters.select(pl.col("cluster").cast(pl.Int64).alias("cluster_id"), "evidence_q"),
         on="cluster_id",
@@ -170,6 +175,8 @@ def null_fpr(accounts: pl.DataFrame, clusters: pl.DataFrame, thresholds) -> np.n
     )
     risk = table.get_column("risk").to_numpy().astype(np.float64)
     q = table.get_column("evidence_q").fill_null(1.0).to_numpy().astype(np.float64)
+    if q_gate is not None:
+        risk = np.where(gated(q, q_gate), risk, -np.inf)
     order = np.argsort(-risk, kind="stable")
     risk_sorted, q_sorted = risk[order], q[order]
     cum_fp = np.concatenate([[0.0], np.cumsum(q_sorted)])
@@ -179,6 +186,13 @@ def null_fpr(accounts: pl.DataFrame, clusters: pl.DataFrame, thresholds) -> np.n
     fp = cum_fp[k]
     negatives = np.maximum(risk.size - (k - fp), 1.0)
     return fp / negatives
+
+
+def gated(evidence_q: np.ndarray, q_gate: float) -> np.ndarray:
+    """Whether each community q-value passes the gate of ``scoring.q_gate`` (at most
+    ``q_gate``; a missing q, an account in no community, never does)."""
+    q = np.asarray(evidence_q, dtype=np.float64)
+    return np.nan_to_num(q, nan=np.inf) <= q_gate
 
 
 def threshold_for_fpr(accounts: pl.DataFrame, clusters: pl.DataFrame, target_fpr: float) -> float:

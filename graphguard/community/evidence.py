@@ -16,7 +16,14 @@ import numpy as np
 import polars as pl
 
 from graphguard.community.blocks import block_evidence, dense_measured, unmeasured
-from graphguard.graph.context import US, device_usage, engagements, hour_key, single_use_device
+from graphguard.graph.context import (
+    US,
+    device_usage,
+    engagements,
+    hour_key,
+    is_engagement,
+    single_use_device,
+)
 from graphguard.graph.projections import EntityUse
 from graphguard.schema import RELATIONS
 from graphguard.scores import name_of_max
@@ -336,9 +343,12 @@ def community_evidence(
         membership: community of each account index, -1 for none.
         edges: the combined account graph (`AccountGraph.edges`).
         sync_window_s: two members' engagement on one target within this counts as together.
-        sync_min_share: an engagement is synchronized when at least this share of the other
-            members who ever engaged that target (and at least two) did so within the window;
-            relative, so that fans trickling in over hours do not read as a burst.
+        sync_min_share: a member's occasion with a target (`engagement_occasions`: its first
+            engagement, or a return after a pause) is synchronized when at least this share of
+            the other members who ever engaged that target (and at least two) had one within
+            the window; relative, so that fans trickling in over hours do not read as a burst.
+            A target is synchronized for the member when any of its occasions was (counted
+            once, `_synced_targets`).
         creation_burst_window_s: window for the densest burst of member signups.
         post_types: event types that author their target (`community.blocks`).
         dense_evidence: ``scoring.dense_evidence``: whether the blocks are measured
@@ -383,18 +393,15 @@ def community_evidence(
         .with_columns(_cluster_key("target").alias("_ct"))
     )
     on_target = engage.group_by("_ct").agg(pl.len().alias("_members_on_target"))
-    # sorted by (community, target, t): each (community, target) is one run of the key
-    engage = engage.join(on_target, on="_ct").sort("_ct", "t")
-    together = _window_counts(
-        _run_ids(engage.get_column("_ct").to_numpy()),
-        (engage.get_column("t").to_numpy() // US).astype(np.float64),
-        sync_window_s,
-    )
-    needed = np.maximum(
-        2, np.ceil(sync_min_share * (engage.get_column("_members_on_target").to_numpy() - 1))
+    # a member's target is synchronized when any of its occasions with it was, its first or a
+    # later one (a ring that keeps coming back to the same posts)
+    synced = _synced_targets(ev, engagement_types, on_target, sync_window_s, sync_min_share)
+    engage = (
+        engage.join(on_target, on="_ct")
+        .join(synced, on=["_ct", "account"], how="left", maintain_order="left")
+        .with_columns(pl.col("_synced").fill_null(False))
     )
     engage = engage.with_columns(
-        pl.Series("_synced", together >= needed),
         (
             (pl.col("_members_on_target") >= 3)
             & (pl.col("_members_on_target") / pl.col("_target_accounts") >= 0.5)
@@ -462,6 +469,76 @@ def community_evidence(
         .sort("cluster")
     )
     return clusters, members
+
+
+#: an account's engagements of one target are one occasion until it leaves the target for more
+#: than this many synchrony windows: a like and a comment a minute apart are one act, a ring
+#: coming back to the same post wave after wave is one occasion a wave. Twice the window, so
+#: no account has two occasions within +-window of a moment (each other member counts once).
+OCCASION_GAP_WINDOWS = 2
+
+
+def engagement_occasions(
+    ev: pl.DataFrame, engagement_types: tuple[str, ...], window_s: float
+) -> pl.DataFrame:
+    """The members' engagement occasions of each target (``ev``: `with_cluster` events):
+    columns ``_ct`` (`_cluster_key` of the target), ``account`` and ``t`` (the occasion's first
+    engagement), sorted by (``_ct``, ``t``, ``account``). An account's first occasion of a
+    target is its first engagement (`engagements`); a later one starts where more than
+    `OCCASION_GAP_WINDOWS` windows (in whole seconds, as the windows count) passed since its
+    previous engagement of the target."""
+    rows = (
+        ev.lazy()
+        .filter(is_engagement(engagement_types))
+        .select(_cluster_key("target").alias("_ct"), "account", "t")
+        .sort("_ct", "account", "t")
+        .collect()
+    )
+    ct = rows.get_column("_ct").to_numpy()
+    account = rows.get_column("account").to_numpy()
+    seconds = rows.get_column("t").to_numpy() // US
+    start = np.ones(rows.height, dtype=bool)
+    start[1:] = (
+        (ct[1:] != ct[:-1])
+        | (account[1:] != account[:-1])
+        | (seconds[1:] - seconds[:-1] > OCCASION_GAP_WINDOWS * window_s)
+    )
+    return rows.filter(pl.Series(start)).sort("_ct", "t", "account")
+
+
+def _synced_targets(
+    ev: pl.DataFrame,
+    engagement_types: tuple[str, ...],
+    on_target: pl.DataFrame,
+    window_s: float,
+    min_share: float,
+) -> pl.DataFrame:
+    """The (``_ct``, ``account``) pairs with a synchronized occasion (`engagement_occasions`),
+    ``_synced`` True: one at which at least ``min_share`` of the other members who ever engaged
+    the target (``on_target``'s ``_members_on_target``), and at least two, had an occasion
+    within +-``window_s``.
+
+    However often the account came back in sync, the target counts once: a group chat that
+    returns to its thread day after day is, by its timing alone, a ring's waves on one post,
+    so repetition on one target is not made evidence; coming back in sync on several targets
+    is (each counts)."""
+    occasions = engagement_occasions(ev, engagement_types, window_s).join(
+        on_target, on="_ct", maintain_order="left"
+    )
+    together = _window_counts(
+        _run_ids(occasions.get_column("_ct").to_numpy()),
+        (occasions.get_column("t").to_numpy() // US).astype(np.float64),
+        window_s,
+    )
+    needed = np.maximum(
+        2, np.ceil(min_share * (occasions.get_column("_members_on_target").to_numpy() - 1))
+    )
+    return (
+        occasions.filter(pl.Series(together >= needed))
+        .select("_ct", "account")
+        .unique()
+        .with_columns(pl.lit(True).alias("_synced"))
+    )
 
 
 def _infrastructure(

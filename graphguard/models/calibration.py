@@ -90,6 +90,8 @@ class OperatingPoint:
     ``method``: ``"validation"`` (labelled validation scores of the model), ``"null"`` (the
     log's null model, no labels) or ``"fixed"`` (scoring.risk_threshold as set). The expected
     figures and intervals are None where the method has nothing to estimate them from.
+    ``q_gate``: when set, an account is flagged only if its community's ``evidence_q`` is at
+    most this as well (`pipeline.operating.flag_accounts`; ``scoring.q_gate``).
     """
 
     threshold: float
@@ -103,6 +105,7 @@ class OperatingPoint:
     expected_recall: float | None = None
     n_negatives: int | None = None
     n_positives: int | None = None
+    q_gate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

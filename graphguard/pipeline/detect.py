@@ -36,7 +36,7 @@ from graphguard.graph.projections import spill_folder
 from graphguard.io import IngestReport, load_indexed, load_labels
 from graphguard.outputs import check_output
 from graphguard.pipeline.fusion import fuse_scores, model_inputs, model_summary, unseen_classes
-from graphguard.pipeline.operating import resolve_operating_point
+from graphguard.pipeline.operating import flag_accounts, resolve_operating_point
 from graphguard.pipeline.stages import (
     Progress,
     StageTimer,
@@ -121,7 +121,7 @@ def detect(
     point = resolve_operating_point(
         config.scoring, model=model, accounts=accounts, clusters=stages.clusters
     )
-    accounts = accounts.with_columns((pl.col("risk") >= point.threshold).alias(rundir.FLAGGED))
+    accounts = accounts.with_columns(flag_accounts(accounts, stages.clusters, point))
     with timer.stage("clusters", progress):
         clusters = label_clusters(stages.clusters, accounts)
         if labels is not None:
@@ -521,6 +521,9 @@ def run_metadata(
     point = result.operating_point or {}
     threshold = point.get("threshold", result.config.scoring.risk_threshold)
     suspicion = result.clusters.get_column(rundir.SUSPICION)
+    clusters_flagged = suspicion >= threshold
+    if point.get("q_gate") is not None:  # scoring.q_gate: the community's q passes it too
+        clusters_flagged &= result.clusters.get_column("evidence_q") <= point["q_gate"]
     return {
         "graphguard_version": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -543,7 +546,7 @@ def run_metadata(
             "accounts": result.accounts.height,
             "clusters_reported": result.clusters.height,
             "accounts_flagged": int(result.accounts.get_column(rundir.FLAGGED).sum()),
-            "clusters_flagged": int((suspicion >= threshold).sum()),
+            "clusters_flagged": int(clusters_flagged.sum()),
             "risk_threshold": threshold,
         },
     }

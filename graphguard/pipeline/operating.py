@@ -6,7 +6,9 @@ is chosen on the model's labelled validation scores stored in its checkpoint
 (`pipeline.train.validation_scores`), fused with the evidence as this run's
 ``scoring.fusion`` says, so one trained model serves any target without retraining. Without a
 model it comes from the log's null model (`community.calibration.threshold_for_fpr`); a
-target precision needs labels, so it is refused there.
+target precision needs labels, so it is refused there. With ``scoring.q_gate`` the null
+model's point also gates: an account is flagged only when its community's ``evidence_q`` is at
+most ``scoring.fdr`` (the point's ``q_gate``; `flag_accounts` applies it, for both engines).
 """
 
 from __future__ import annotations
@@ -43,17 +45,22 @@ def null_point(
     scoring: ScoringConfig, accounts: pl.DataFrame, clusters: pl.DataFrame
 ) -> OperatingPoint:
     """The null model's threshold for ``scoring.target_fpr`` (or its estimate of the fixed
-    threshold), with the expected FPR and precision; no interval (the null gives none)."""
+    threshold), with the expected FPR and precision; no interval (the null gives none).
+    With ``scoring.q_gate`` (and a target) the threshold is chosen as without it and the
+    expected figures are those of the gated flags."""
     from graphguard.community.calibration import null_fpr, threshold_for_fpr
 
     if "evidence_q" not in clusters.columns:
         raise ConfigError("scoring.target_fpr", "needs the clusters' evidence_q (the null model)")
+    q_gate = None
     if scoring.target_fpr is not None:
         threshold = threshold_for_fpr(accounts, clusters, scoring.target_fpr)
+        q_gate = scoring.fdr if scoring.q_gate else None
     else:
         threshold = scoring.risk_threshold
-    fpr = float(null_fpr(accounts, clusters, [threshold])[0])
-    flagged = int((accounts.get_column("risk").to_numpy() >= threshold).sum())
+    fpr = float(null_fpr(accounts, clusters, [threshold], q_gate=q_gate)[0])
+    gate = OperatingPoint(threshold=float(threshold), method="null", q_gate=q_gate)
+    flagged = int(flag_accounts(accounts, clusters, gate).sum())
     negatives_est = None
     precision = None
     if flagged:
@@ -69,7 +76,30 @@ def null_point(
         expected_fpr=fpr,
         expected_precision=precision,
         n_negatives=negatives_est,
+        q_gate=q_gate,
     )
+
+
+def flag_accounts(
+    accounts: pl.DataFrame, clusters: pl.DataFrame | None, point: OperatingPoint
+) -> pl.Series:
+    """Whether each account is flagged at ``point`` (the one rule of both engines): risk at or
+    above its threshold and, with a ``q_gate``, its community's ``evidence_q`` at most the gate
+    (``accounts``: ``risk``, and ``cluster_id`` when gated; ``clusters``: ``cluster`` or
+    ``cluster_id``, and ``evidence_q``)."""
+    from graphguard import rundir
+
+    flagged = accounts.get_column("risk") >= point.threshold
+    if point.q_gate is None:
+        return flagged.alias(rundir.FLAGGED)
+    if clusters is None or "evidence_q" not in clusters.columns:
+        raise ConfigError("scoring.q_gate", "needs the clusters' evidence_q (the null model)")
+    key = "cluster" if "cluster" in clusters.columns else "cluster_id"
+    passing = clusters.filter(pl.col("evidence_q") <= point.q_gate).get_column(key)
+    in_gate = (
+        accounts.get_column("cluster_id").cast(pl.Int64).is_in(passing.cast(pl.Int64).implode())
+    )
+    return (flagged & in_gate.fill_null(False)).alias(rundir.FLAGGED)
 
 
 def resolve_operating_point(

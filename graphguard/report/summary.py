@@ -89,6 +89,9 @@ def operating_point_words(run: Run) -> str | None:
     if target:
         parts.append(f"for a target precision of {target}")
     parts.append(method)
+    gate = _share(point.get("q_gate"))
+    if gate:  # scoring.q_gate
+        parts.append(f"flagging only communities whose evidence q-value is at most {gate}")
     expected = []
     fpr = _share(point.get("expected_fpr"))
     if fpr:

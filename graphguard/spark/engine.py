@@ -132,7 +132,7 @@ def score_stages(
             ).persist()
     with timer.stage("clusters", progress):
         point = spark_operating_point(stages.config.scoring, accounts, clusters, model)
-        accounts = accounts.withColumn("flagged", F.col("risk") >= F.lit(float(point.threshold)))
+        accounts = spark_flag_accounts(stages.spark, accounts, clusters, point)
         known = None if labels is None else polars_to_spark(stages.spark, labels)
         tables = spark_finish(stages, clusters, accounts, labels=known)
     return tables, point
@@ -155,6 +155,30 @@ def spark_operating_point(
     if model is None:
         table = pl.from_arrow(accounts.select("cluster_id", "risk").toArrow())
     return resolve_operating_point(scoring, model=model, accounts=table, clusters=clusters)
+
+
+def spark_flag_accounts(
+    spark: SparkSession, accounts: DataFrame, clusters: pl.DataFrame, point: OperatingPoint
+) -> DataFrame:
+    """``accounts`` with ``flagged``: `pipeline.operating.flag_accounts`'s rule, risk at or
+    above the point's threshold and, with a ``q_gate``, the community's ``evidence_q`` at most
+    it (the passing communities, one row each from the collected clusters table, broadcast)."""
+    from graphguard.spark.evidence import polars_to_spark
+
+    risky = F.col("risk") >= F.lit(float(point.threshold))
+    if point.q_gate is None:
+        return accounts.withColumn("flagged", risky)
+    passing = clusters.filter(pl.col("evidence_q") <= point.q_gate).select(
+        pl.col("cluster").cast(pl.Int64).alias("_gate_cluster")
+    )
+    if passing.height == 0:
+        return accounts.withColumn("flagged", F.lit(False))
+    gate = F.broadcast(polars_to_spark(spark, passing))
+    return (
+        accounts.join(gate, accounts["cluster_id"] == gate["_gate_cluster"], "left")
+        .withColumn("flagged", risky & F.col("_gate_cluster").isNotNull())
+        .drop("_gate_cluster")
+    )
 
 
 def _collect(frame: DataFrame, name: str) -> pl.DataFrame:

@@ -1,6 +1,6 @@
 """The community evidence of `graphguard.community.evidence.community_evidence`, as DataFrames.
 
-Every per-event and per-account step (shared devices, IPs in the same hour, first engagements,
+Every per-event and per-account step (shared devices, IPs in the same hour, engagement occasions,
 synchronized bursts, signup bursts, internal edges) runs in Spark; only the one-row-per-community
 table comes back to the driver, where the local engine's own `score_clusters` scores it. The
 members table stays a Spark DataFrame.
@@ -34,7 +34,11 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
 from graphguard.community.blocks import BLOCK_COLUMNS, COUNT_COLUMNS, block_members, log_weight
-from graphguard.community.evidence import LOCKSTEP_MIN_TARGETS, community_evidence
+from graphguard.community.evidence import (
+    LOCKSTEP_MIN_TARGETS,
+    OCCASION_GAP_WINDOWS,
+    community_evidence,
+)
 from graphguard.community.scoring import score_clusters
 from graphguard.graph.context import HOUR_US, US
 from graphguard.schema import RELATIONS
@@ -256,12 +260,24 @@ def community_evidence_spark(
     # --- engagement: synchrony and exclusivity ---------------------------------------------
     on_target = Window.partitionBy("cluster", "target")
     window = whole_seconds(sync_window_s)
-    engage = (
+    # the members' engagement occasions (`community.evidence.engagement_occasions`): an
+    # account's engagement of a target starts one where it is its first, or more than
+    # OCCASION_GAP_WINDOWS windows (in whole seconds) after its previous one
+    seconds = floor_div("t", US)
+    previous = F.lag(seconds).over(Window.partitionBy("cluster", "target", "account").orderBy("t"))
+    occasions = (
         ev.filter(is_engagement(engagement_types))
-        .groupBy("cluster", "target", "account")
-        .agg(F.min("t").alias("t"))
-        .withColumn("_members_on_target", F.count(F.lit(1)).over(on_target))
-        .withColumn("_s", floor_div("t", US))
+        .select("cluster", "target", "account", "t")
+        .withColumn("_s", seconds)
+        .withColumn("_prev", previous)
+        .filter(
+            F.col("_prev").isNull()
+            | (F.col("_s") - F.col("_prev") > F.lit(OCCASION_GAP_WINDOWS * float(sync_window_s)))
+        )
+        .withColumn(
+            "_members_on_target",
+            F.sum(F.col("_prev").isNull().cast("long")).over(on_target),
+        )
         .withColumn(
             "_together",
             F.count(F.lit(1)).over(on_target.orderBy("_s").rangeBetween(-window, window)) - 1,
@@ -270,7 +286,11 @@ def community_evidence_spark(
     needed = F.greatest(
         F.lit(2.0), F.ceil(F.lit(float(sync_min_share)) * (F.col("_members_on_target") - 1))
     )
-    engage = engage.withColumn("_synced", F.col("_together") >= needed)
+    # one row per (community, target, member): synchronized when any of its occasions was
+    engage = occasions.groupBy("cluster", "target", "account").agg(
+        F.first("_members_on_target").alias("_members_on_target"),
+        F.max(F.col("_together") >= needed).alias("_synced"),
+    )
     # exclusivity needs every account's engagements with the target: decided per (community,
     # target), the grain of the one table that meets the whole log's reach
     reach = (

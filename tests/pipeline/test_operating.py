@@ -80,3 +80,35 @@ def test_without_a_model_the_null_sets_the_threshold():
         ScoringConfig(target_fpr=0.1), accounts=accounts, clusters=clusters
     )
     assert loose.threshold == 0.6 and 0 < loose.expected_fpr <= 0.1
+
+
+def test_the_q_gate_keeps_the_threshold_and_flags_only_unusual_communities():
+    from graphguard.pipeline.operating import flag_accounts
+
+    # a ring's community (q 0.001) and a family's on one tablet (q 0.5), both risky; the
+    # loose target lets the family's risk through unless the gate stops it
+    accounts = pl.DataFrame(
+        {
+            "cluster_id": [0] * 10 + [1] * 4 + [None] * 986,
+            "risk": [0.9] * 10 + [0.6] * 4 + [0.0] * 986,
+        }
+    )
+    clusters = pl.DataFrame({"cluster": [0, 1], "evidence_q": [0.001, 0.5]})
+    plain = resolve_operating_point(
+        ScoringConfig(target_fpr=0.005), accounts=accounts, clusters=clusters
+    )
+    gated = resolve_operating_point(
+        ScoringConfig(target_fpr=0.005, q_gate=True), accounts=accounts, clusters=clusters
+    )
+    assert plain.threshold == gated.threshold == 0.6
+    assert plain.q_gate is None and gated.q_gate == ScoringConfig().fdr
+    assert gated.expected_fpr < plain.expected_fpr <= 0.005
+    assert flag_accounts(accounts, clusters, plain).sum() == 14
+    flags = flag_accounts(accounts, clusters, gated)
+    assert flags.sum() == 10 and flags[:10].all()
+    assert gated.to_dict()["q_gate"] == ScoringConfig().fdr
+    # the gate is the null model's: a fixed threshold does not gate
+    fixed = resolve_operating_point(
+        ScoringConfig(q_gate=True), accounts=accounts, clusters=clusters
+    )
+    assert fixed.method == "fixed" and fixed.q_gate is None

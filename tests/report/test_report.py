@@ -350,6 +350,25 @@ def test_every_report_says_how_the_threshold_was_chosen(run_dir: Path) -> None:
     assert "Operating point" in render_run_html(with_point)
 
 
+def test_reports_say_when_the_null_point_gates_on_the_communities_q(run_dir: Path) -> None:
+    meta = dict(META)
+    meta["operating_point"] = {
+        "threshold": 0.109,
+        "method": "null",
+        "target_fpr": 0.005,
+        "expected_fpr": 0.0012,
+        "q_gate": 0.01,
+    }
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    gated = load_run(run_dir)
+    words = "flagging only communities whose evidence q-value is at most 1.00%"
+    assert words in render_markdown(gated)
+    assert words in terminal_output(gated)
+    del meta["operating_point"]["q_gate"]
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    assert "q-value" not in terminal_output(load_run(run_dir))
+
+
 def test_reports_without_an_operating_point_say_nothing_of_it(run: Run) -> None:
     assert "operating point" not in render_markdown(run)
     assert "operating point" not in terminal_output(run)

@@ -207,3 +207,36 @@ def test_same_edges_on_a_ratings_log_with_the_pair_budget(spark, tmp_path):
                 assert np.allclose(got[column].to_numpy(), local[column].to_numpy(), atol=1e-9)
             else:
                 assert got[column].equals(local[column]), column
+
+
+def test_the_q_gate_flags_the_same_accounts_on_both_engines(runs, tmp_path):
+    """``scoring.q_gate`` with a target: the threshold of the ungated null point, then only
+    communities whose evidence_q is at most scoring.fdr (`pipeline.operating.flag_accounts`,
+    Spark `spark_flag_accounts`): the same flags on both engines, recorded in run.json."""
+    from graphguard.config import ScoringConfig
+
+    events = runs[0].parent / "events.parquet"
+    target = max(4 * runs[2].meta["operating_point"]["expected_fpr"], 0.01)
+    config = DetectConfig(
+        spark=SparkConfig(shuffle_partitions=4, driver_memory="1g"),
+        scoring=ScoringConfig(target_fpr=target, q_gate=True),
+    )
+    local = run_detection(events, tmp_path / "local", config)
+    on_spark = run_detection(events, tmp_path / "spark", config, engine="spark")
+    a, b = local.meta["operating_point"], on_spark.meta["operating_point"]
+    assert a["q_gate"] == b["q_gate"] == ScoringConfig().fdr
+    assert b["threshold"] == pytest.approx(a["threshold"], abs=1e-9)
+    assert b["expected_fpr"] == pytest.approx(a["expected_fpr"], abs=1e-9)
+    assert local.meta["summary"] == on_spark.meta["summary"]
+    flagged = [
+        pl.read_parquet(d / rundir.ACCOUNTS_FILE)
+        .sort("account_id")
+        .select("account_id", "cluster_id", "flagged")
+        for d in (tmp_path / "local", tmp_path / "spark")
+    ]
+    assert flagged[0].equals(flagged[1])
+    assert flagged[0]["flagged"].sum() > 0
+    # every flagged account is in a community the gate passed
+    q = local.clusters.select("cluster_id", "evidence_q")
+    gated = flagged[0].filter(pl.col("flagged")).join(q, on="cluster_id", how="left")
+    assert (gated["evidence_q"] <= a["q_gate"]).all()

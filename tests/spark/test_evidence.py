@@ -71,3 +71,18 @@ def test_a_ratings_log_with_a_dense_block(spark):
     accounts = accounts.select([pl.col(c).cast(local.schema[c]) for c in local.columns])
     assert_frame_equal(accounts, local, check_exact=False, rel_tol=0, abs_tol=1e-9)
     assert accounts.filter(pl.col("flagged")).height >= 27
+
+
+def test_a_ring_that_reuses_its_targets_and_a_group_chat(spark):
+    """Synchrony over engagement occasions (`community.evidence.engagement_occasions`): a ring
+    back on its posts wave after wave, a group chat back on its thread, fans who re-like; the
+    Spark clusters and members equal the local engine's, and the ring's posts are synced."""
+    from tests.community.test_repeat_sync import RING_TARGETS, _world
+
+    stages = run_pipeline(_world()).stages
+    clusters, members = spark_evidence(spark_frames(spark, stages))
+    assert_frame_equal(clusters, stages.clusters, check_exact=False, rel_tol=0, abs_tol=1e-9)
+    _, member_schema = evidence_schemas()
+    got = to_polars(members, member_schema).sort("account")
+    assert_frame_equal(got, _local_members(stages), check_exact=False, rel_tol=0, abs_tol=1e-9)
+    assert got.get_column("n_synced_targets").max() == RING_TARGETS
