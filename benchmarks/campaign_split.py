@@ -20,6 +20,7 @@ so only the entity matching can carry ids.
 
     python benchmarks/campaign_split.py                       # seeds 301-305, 20,000 accounts
     python benchmarks/campaign_split.py --seeds 101 102 --accounts 5000 --out /tmp/split
+    python benchmarks/campaign_split.py --set community.max_cluster_size=300 --out DIR  # any config
 
 Writes ``<out>/split.json`` and ``<out>/split.md`` (default experiments/campaigns/). Seeds
 301-305 were not looked at while the matching rules were tuned (101-105, 201, 202 were); the
@@ -43,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from graphguard import rundir, schema  # noqa: E402
+from graphguard.compose import compose_config, settings  # noqa: E402
 from graphguard.pipeline.detect import run_detection  # noqa: E402
 from graphguard.simulate import SimulationConfig, simulate  # noqa: E402
 
@@ -280,7 +282,16 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="A world directory (events.parquet, truth.parquet) to split instead of simulating",
     )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="detection config override for every run (the --set of graphguard detect)",
+    )
     args = parser.parse_args(argv)
+    config = settings(compose_config(args.overrides)).detect if args.overrides else None
     command = "python benchmarks/campaign_split.py " + " ".join(argv or sys.argv[1:])
     arms: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS.values()}
     started = time.perf_counter()
@@ -289,10 +300,10 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp)
             paths = split_world(seed, args.accounts, work, args.world)
             run1 = work / "run1"
-            run_detection(paths["half1"], run1)
+            run_detection(paths["half1"], run1, config)
             for half, arm in ARMS.items():
                 run = work / f"run_{half}"
-                run_detection(paths[half], run, previous=run1)
+                run_detection(paths[half], run, config, previous=run1)
                 truth = paths["truth"] if half == "half2" else paths["truth_rotated"]
                 result = score(run1, run, pl.read_parquet(truth))
                 result["seed"] = seed
@@ -323,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         "accounts": args.accounts,
         "seeds": ["-"] if args.world else args.seeds,
         "world": None if args.world is None else str(args.world),
+        "overrides": args.overrides,
         "seconds": round(time.perf_counter() - started, 1),
         "summary": summary,
         "runs": arms,
