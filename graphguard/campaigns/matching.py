@@ -21,20 +21,30 @@ until it is not. Ids are hex: an attacker's account id never appears in one.
    `MEMBER_LINK_SHARE` of one of the two and at least `MEMBER_LINK_OTHER_SHARE` of the other
    (so a campaign that grew to several times its size, or a sizeable piece split off one, still
    links, but a small ring that was a corner of a large community does not inherit its id);
-2. only for a cluster with no member link (its accounts were rotated): by entities, when their
-   *footprints* share at least `MIN_SHARED_ENTITIES` entities and, on both sides, at least
-   `ENTITY_LINK_SHARE` of the members use one of them. A cluster's footprint is the devices and
-   IPs its members use (a replacement account on one account's phone is the same
+2. by pieces, for a cluster with no member link: a large community is cut into pieces of at
+   most ``community.max_cluster_size`` accounts, and two runs cut the same accounts
+   differently, so a piece may share only a third of its members with each piece of the other
+   run. Clusters and previous campaigns that share at least `MIN_SHARED_MEMBERS` accounts and
+   at least `PIECE_LINK_SHARE` of both are grouped (connected components of those overlaps); a
+   group whose pooled members are at least `MEMBER_LINK_SHARE` the same on both sides is one
+   set of accounts cut twice. In such a group each cluster without a member link is linked to
+   the previous piece it shares the most members with, and each previous piece left without
+   any link to the cluster it shares the most with (so none of the pieces looks ended);
+3. only for a cluster with no member or piece link (its accounts were rotated): by entities,
+   when their *footprints* share at least `MIN_SHARED_ENTITIES` entities and, on both sides,
+   at least `ENTITY_LINK_SHARE` of the members use one of them. A cluster's footprint is the
+   devices and IPs its members use (a replacement account on one account's phone is the same
    infrastructure) and the targets at least `FOOTPRINT_MIN_TARGET_MEMBERS` of them engage with,
    less the hubs: an entity in the footprints of more than `HUB_CLUSTERS` clusters of its run
    (a popular post, a carrier NAT) says nothing about which campaign is which.
 
-**Whose id.** Links are taken greedily, strongest first (member links before entity links, then
-more shared members or entities, a higher overlap, a larger previous campaign, then the smaller
-id and cluster id, so ties are deterministic): a link gives Q the id of P when neither Q nor P
-has been paired yet. So the child of a split that shares the most members with its parent keeps
-the parent's id, and the cluster a merge forms keeps the id of the previous campaign it shares
-the most members with; the other merged ids are *absorbed* (run.json ``merged_from``).
+**Whose id.** Links are taken greedily, strongest first (member links, then piece links, then
+entity links; within each, more shared members or entities, a higher overlap, a larger
+previous campaign, then the smaller id and cluster id, so ties are deterministic): a link
+gives Q the id of P when neither Q nor P has been paired yet. So the child of a split that
+shares the most members with its parent keeps the parent's id, and the cluster a merge forms
+keeps the id of the previous campaign it shares the most members with; the other merged ids
+are *absorbed* (run.json ``merged_from``).
 
 **Status** of each cluster, first rule that applies:
 
@@ -58,7 +68,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from graphguard import rundir, schema
 
@@ -71,6 +84,9 @@ MIN_SHARED_MEMBERS = 2
 MEMBER_LINK_SHARE = 0.5
 #: ... and at least this share of the other one
 MEMBER_LINK_OTHER_SHARE = 0.2
+#: a piece overlap: at least `MIN_SHARED_MEMBERS` shared accounts making up at least this share
+#: of both the cluster and the previous campaign
+PIECE_LINK_SHARE = 0.1
 #: a target is in a cluster's footprint when at least this many members engage with it (one
 #: account's device or IP is: a replacement account on it is the same infrastructure)
 FOOTPRINT_MIN_TARGET_MEMBERS = 2
@@ -94,13 +110,16 @@ ID_HEX_DIGITS = 16
 CAMPAIGN_ID_PATTERN = re.compile(rf"{ID_PREFIX}[0-9a-f]{{{ID_HEX_DIGITS}}}")
 
 NEW, CONTINUING, GROWN, SHRUNK, SPLIT, MERGED = rundir.CAMPAIGN_STATUSES
-BY_MEMBERS, BY_ENTITIES = "members", "entities"
+BY_MEMBERS, BY_PIECES, BY_ENTITIES = "members", "pieces", "entities"
+#: the order in which links are taken (`track_campaigns`)
+_TIERS = {BY_MEMBERS: 0, BY_PIECES: 1, BY_ENTITIES: 2}
 
 #: the thresholds above, as run.json records them
 RULES: dict[str, float | int] = {
     "min_shared_members": MIN_SHARED_MEMBERS,
     "member_link_share": MEMBER_LINK_SHARE,
     "member_link_other_share": MEMBER_LINK_OTHER_SHARE,
+    "piece_link_share": PIECE_LINK_SHARE,
     "footprint_min_target_members": FOOTPRINT_MIN_TARGET_MEMBERS,
     "hub_clusters": HUB_CLUSTERS,
     "min_shared_entities": MIN_SHARED_ENTITIES,
@@ -160,30 +179,136 @@ def content_ids(members: pl.DataFrame, taken: Iterable[str] = ()) -> pl.DataFram
 # Links
 
 
-def member_links(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
-    """Links by shared members (``current``: account_id, cluster_id; ``previous``: account_id,
-    campaign_id): cluster_id, campaign_id, shared (accounts), overlap (the smaller share)."""
+def _overlaps(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """Every (cluster, previous campaign) sharing an account (``current``: account_id,
+    cluster_id; ``previous``: account_id, campaign_id): cluster_id, campaign_id, shared,
+    size_q, size_p."""
     sizes_q = current.group_by(_CID).len("size_q")
     sizes_p = previous.group_by(_PID).len("size_p")
-    share_q = pl.col("shared") / pl.col("size_q")
-    share_p = pl.col("shared") / pl.col("size_p")
     return (
         current.join(previous, on=_ACC)
         .group_by(_CID, _PID)
         .len("shared")
         .join(sizes_q, on=_CID)
         .join(sizes_p, on=_PID)
+    )
+
+
+_SHARE_Q = pl.col("shared") / pl.col("size_q")
+_SHARE_P = pl.col("shared") / pl.col("size_p")
+
+
+def _as_links(overlaps: pl.DataFrame) -> pl.DataFrame:
+    return overlaps.select(
+        _CID,
+        _PID,
+        pl.col("shared").cast(pl.Int64),
+        pl.min_horizontal(_SHARE_Q, _SHARE_P).alias("overlap"),
+    )
+
+
+def member_links(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """Links by shared members (``current``: account_id, cluster_id; ``previous``: account_id,
+    campaign_id): cluster_id, campaign_id, shared (accounts), overlap (the smaller share)."""
+    return _as_links(_member_overlaps(_overlaps(current, previous)))
+
+
+def _member_overlaps(overlaps: pl.DataFrame) -> pl.DataFrame:
+    return overlaps.filter(
+        (pl.col("shared") >= MIN_SHARED_MEMBERS)
+        | ((pl.col("shared") == pl.col("size_q")) & (pl.col("shared") == pl.col("size_p"))),
+        pl.max_horizontal(_SHARE_Q, _SHARE_P) >= MEMBER_LINK_SHARE,
+        pl.min_horizontal(_SHARE_Q, _SHARE_P) >= MEMBER_LINK_OTHER_SHARE,
+    )
+
+
+def piece_links(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """Links between pieces of one set of accounts cut differently by the two runs (the
+    module's rule 2), for clusters without a member link: cluster_id, campaign_id, shared,
+    overlap, as `member_links`."""
+    overlaps = _overlaps(current, previous)
+    linked = _member_overlaps(overlaps)
+    strong = overlaps.filter(
+        pl.col("shared") >= MIN_SHARED_MEMBERS,
+        pl.min_horizontal(_SHARE_Q, _SHARE_P) >= PIECE_LINK_SHARE,
+    )
+    if strong.height == 0:
+        return _as_links(strong)
+    # groups: connected components of the overlaps, clusters and campaigns as one node set
+    q_nodes = strong.get_column(_CID).unique().sort()
+    p_nodes = strong.get_column(_PID).unique().sort()
+    q_index = pl.DataFrame({_CID: q_nodes, "q": np.arange(q_nodes.len())})
+    p_index = pl.DataFrame({_PID: p_nodes, "p": np.arange(p_nodes.len()) + q_nodes.len()})
+    edges = strong.join(q_index, on=_CID).join(p_index, on=_PID)
+    n = q_nodes.len() + p_nodes.len()
+    graph = coo_matrix(
+        (
+            np.ones(edges.height, dtype=np.int8),
+            (edges.get_column("q").to_numpy(), edges.get_column("p").to_numpy()),
+        ),
+        shape=(n, n),
+    )
+    _, group = connected_components(graph, directed=False)
+    q_group = q_index.with_columns(pl.Series("group", group[: q_nodes.len()])).drop("q")
+    p_group = p_index.with_columns(pl.Series("group", group[q_nodes.len() :])).drop("p")
+    # every overlap inside a group (weak ones too) counts towards its pooled shared members
+    inside = overlaps.join(q_group, on=_CID).join(p_group.rename({"group": "p_group"}), on=_PID)
+    pooled_shared = (
+        inside.filter(pl.col("group") == pl.col("p_group"))
+        .group_by("group")
+        .agg(pl.col("shared").sum())
+    )
+    pooled_q = (
+        q_group.join(overlaps.select(_CID, "size_q").unique(), on=_CID)
+        .group_by("group")
+        .agg(pl.col("size_q").sum(), pl.len().alias("n_q"))
+    )
+    pooled_p = (
+        p_group.join(overlaps.select(_PID, "size_p").unique(), on=_PID)
+        .group_by("group")
+        .agg(pl.col("size_p").sum(), pl.len().alias("n_p"))
+    )
+    cut_twice = (
+        pooled_shared.join(pooled_q, on="group")
+        .join(pooled_p, on="group")
         .filter(
-            (pl.col("shared") >= MIN_SHARED_MEMBERS)
-            | ((pl.col("shared") == pl.col("size_q")) & (pl.col("shared") == pl.col("size_p"))),
-            pl.max_horizontal(share_q, share_p) >= MEMBER_LINK_SHARE,
-            pl.min_horizontal(share_q, share_p) >= MEMBER_LINK_OTHER_SHARE,
+            _SHARE_Q >= MEMBER_LINK_SHARE,
+            _SHARE_P >= MEMBER_LINK_SHARE,
+            (pl.col("n_q") >= 2) | (pl.col("n_p") >= 2),
         )
-        .select(
-            _CID,
-            _PID,
-            pl.col("shared").cast(pl.Int64),
-            pl.min_horizontal(share_q, share_p).alias("overlap"),
+        .select("group")
+    )
+    candidates = (
+        strong.join(q_group, on=_CID)
+        .join(cut_twice, on="group", how="semi")
+        .join(linked.select(_CID), on=_CID, how="anti")
+        .sort(
+            ["shared", pl.min_horizontal(_SHARE_Q, _SHARE_P), "size_p", _PID, _CID],
+            descending=[True, True, True, False, False],
+        )
+    )
+    # one to one first, strongest overlap first (as `_pair`), so pieces cut evenly each keep an
+    # id; then a cluster left over (more pieces now) links to its strongest piece, and a previous
+    # piece left over (fewer pieces now) to its strongest cluster
+    paired = _pair(candidates)
+    one_to_one = pl.DataFrame(
+        {_CID: list(paired), _PID: list(paired.values())},
+        schema={_CID: pl.Int64, _PID: pl.String},
+    )
+    first = candidates.join(one_to_one, on=[_CID, _PID], how="semi")
+    spare_q = (
+        candidates.join(one_to_one, on=_CID, how="anti").group_by(_CID, maintain_order=True).first()
+    )
+    spare_p = (
+        candidates.join(linked.select(_PID), on=_PID, how="anti")
+        .join(one_to_one, on=_PID, how="anti")
+        .group_by(_PID, maintain_order=True)
+        .first()
+        .select(candidates.columns)
+    )
+    return _as_links(
+        pl.concat([first, spare_q.select(candidates.columns), spare_p]).unique(
+            [_CID, _PID], maintain_order=True
         )
     )
 
@@ -297,7 +422,14 @@ def track_campaigns(
         by_members = member_links(members, previous.members).with_columns(
             pl.lit(BY_MEMBERS).alias("match")
         )
-        rotated = sizes.join(by_members, on=_CID, how="anti").select(_CID)
+        by_pieces = piece_links(members, previous.members).with_columns(
+            pl.lit(BY_PIECES).alias("match")
+        )
+        rotated = (
+            sizes.join(by_members, on=_CID, how="anti")
+            .join(by_pieces, on=_CID, how="anti")
+            .select(_CID)
+        )
         current_fp = footprints(members, _member_entities(entity_edges, members), _CID).join(
             rotated, on=_CID, how="semi"
         )
@@ -306,11 +438,11 @@ def track_campaigns(
         by_entities = entity_links(current_fp, previous_fp, sizes, counts).with_columns(
             pl.lit(BY_ENTITIES).alias("match")
         )
-        links = pl.concat([by_members, by_entities])
+        links = pl.concat([by_members, by_pieces, by_entities])
         previous_ids = previous.campaign_ids().to_list()
         previous_sizes = counts.select(_PID, pl.col("size").cast(pl.Int64).alias("previous_size"))
     links = links.join(previous_sizes, on=_PID, how="left").sort(
-        [pl.col("match") != BY_MEMBERS, "shared", "overlap", "previous_size", _PID, _CID],
+        [pl.col("match").replace_strict(_TIERS), "shared", "overlap", "previous_size", _PID, _CID],
         descending=[False, True, True, True, False, False],
     )
     carried = _pair(links)

@@ -253,6 +253,8 @@ def _md_lineage(row: dict) -> str:
     parts = []
     if row.get(CAMPAIGN_MATCH) == "entities":
         parts.append("matched through shared devices, IPs and targets (members rotated)")
+    elif row.get(CAMPAIGN_MATCH) == "pieces":
+        parts.append("matched as a piece of the same accounts, cut differently this run")
     earlier = [p for p in (row.get(PREVIOUS_CAMPAIGNS) or []) if p != row.get(CAMPAIGN_ID)]
     if earlier:
         parts.append("also from " + ", ".join(md_escape(p) for p in earlier))

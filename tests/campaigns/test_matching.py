@@ -229,6 +229,74 @@ def test_one_shared_member_is_no_link():
 
 
 # --------------------------------------------------------------------------------------------
+# Pieces: one large community cut into pieces differently by each run
+
+
+def pieces(accounts: list[str], n: int, interleaved: bool) -> list[list[str]]:
+    """``accounts`` cut into ``n`` pieces: consecutive runs, or every n-th account."""
+    if interleaved:
+        return [accounts[k::n] for k in range(n)]
+    size = len(accounts) // n
+    return [accounts[k * size : (k + 1) * size] for k in range(n)]
+
+
+def test_pieces_cut_differently_keep_their_ids():
+    # 90 accounts in 3 pieces, cut across the first run's pieces: each new piece shares a third
+    # of its members with each old one, under the member rule's 50%, yet every id goes on
+    farm = names("farm", 90)
+    one, two = chain(pieces(farm, 3, interleaved=False), pieces(farm, 3, interleaved=True))
+    old = {id_of(one, i) for i in range(3)}
+    assert {id_of(two, i) for i in range(3)} == old
+    assert [row(two, i)[rundir.CAMPAIGN_MATCH] for i in range(3)] == ["pieces"] * 3
+    assert [row(two, i)[STATUS] for i in range(3)] == ["continuing"] * 3
+    assert two.section["ended"] == []
+
+
+def test_more_pieces_now_split_and_fewer_merge():
+    # 3 pieces of 30, then 4 of 22-23 cut across them (a third of each new piece, a quarter of
+    # each old one), then 3 again
+    farm = names("farm", 90)
+    three_pieces, four_pieces = pieces(farm, 3, interleaved=False), pieces(farm, 4, True)
+    one, two = chain(three_pieces, four_pieces)
+    old = {id_of(one, i) for i in range(3)}
+    now = [id_of(two, i) for i in range(4)]
+    assert old <= set(now)  # every old id goes on; the fourth piece has a new one
+    assert [row(two, i)[rundir.PREVIOUS_CAMPAIGNS] != [] for i in range(4)] == [True] * 4
+    assert "split" in {row(two, i)[STATUS] for i in range(4)}
+    assert two.section["ended"] == []
+    three = track(three_pieces, previous=as_previous(two, run_of(four_pieces)[2]))
+    assert {id_of(three, i) for i in range(3)} <= set(now)
+    assert three.section["ended"] == []  # the fourth old piece is linked too: merged
+    assert "merged" in {row(three, i)[STATUS] for i in range(3)}
+
+
+@pytest.mark.parametrize(("kept", "linked"), [(7, False), (8, True)])
+def test_pieces_link_only_when_most_of_their_accounts_are_the_same(kept, linked):
+    # each new piece of 30: ``kept`` accounts of each of two old pieces, the rest new accounts;
+    # the pooled pieces share 42 of 90 accounts (under half: other accounts) or 48 (over half)
+    farm = names("farm", 90)
+    first = pieces(farm, 3, interleaved=False)
+    second = [
+        first[k][:kept] + first[(k + 1) % 3][kept : 2 * kept] + names(f"new{k}-", 30 - 2 * kept)
+        for k in range(3)
+    ]
+    one, two = chain(first, second)
+    statuses = {row(two, i)[STATUS] for i in range(3)}
+    carried = {id_of(two, i) for i in range(3)} & {id_of(one, i) for i in range(3)}
+    assert (statuses != {"new"}) is linked
+    assert len(carried) == (3 if linked else 0)
+
+
+def test_a_member_link_comes_before_a_piece_link():
+    farm = names("farm", 90)
+    first = pieces(farm, 3, interleaved=False)
+    # piece 0 continues whole; pieces 1 and 2 are cut across each other
+    second = [first[0], first[1][::2] + first[2][::2], first[1][1::2] + first[2][1::2]]
+    one, two = chain(first, second)
+    assert id_of(two, 0) == id_of(one, 0) and row(two, 0)[rundir.CAMPAIGN_MATCH] == "members"
+
+
+# --------------------------------------------------------------------------------------------
 # Rotated members: shared devices, IPs and targets
 
 
