@@ -6,7 +6,6 @@ the next run into the same place cleans up after it."""
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -344,9 +343,11 @@ def _only_hidden_beside(dest: Path) -> None:
 @pytest.mark.slow
 def test_a_killed_detect_leaves_no_run_and_the_next_one_cleans_up(big_world, tmp_path):
     target = tmp_path / "run"
-    _kill_after(
+    # killed as soon as its partial run is beside the target: part-way through the write (a
+    # kill after a fixed time could land after the run was published, detect being fast)
+    _kill_once(
         _graphguard("detect", big_world / "events.parquet", "--out", target, "-q"),
-        random.Random(1).uniform(1.5, 3.5),
+        lambda: any(p.name.startswith(".run.") for p in tmp_path.iterdir()),
     )
     _only_hidden_beside(target)
     # a killed writer's partial run, as a kill during the write leaves it
