@@ -222,12 +222,11 @@ def _member_overlaps(overlaps: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def piece_links(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+def piece_links(overlaps: pl.DataFrame, linked: pl.DataFrame) -> pl.DataFrame:
     """Links between pieces of one set of accounts cut differently by the two runs (the
-    module's rule 2), for clusters without a member link: cluster_id, campaign_id, shared,
-    overlap, as `member_links`."""
-    overlaps = _overlaps(current, previous)
-    linked = _member_overlaps(overlaps)
+    module's rule 2), for clusters without a member link (``overlaps``: `_overlaps` of the
+    two runs; ``linked``: its member links, `_member_overlaps`): cluster_id, campaign_id,
+    shared, overlap, as `member_links`."""
     strong = overlaps.filter(
         pl.col("shared") >= MIN_SHARED_MEMBERS,
         pl.min_horizontal(_SHARE_Q, _SHARE_P) >= PIECE_LINK_SHARE,
@@ -419,12 +418,10 @@ def track_campaigns(
         previous_ids: list[str] = []
         previous_sizes = pl.DataFrame(schema={_PID: pl.String, "previous_size": pl.Int64})
     else:
-        by_members = member_links(members, previous.members).with_columns(
-            pl.lit(BY_MEMBERS).alias("match")
-        )
-        by_pieces = piece_links(members, previous.members).with_columns(
-            pl.lit(BY_PIECES).alias("match")
-        )
+        overlaps = _overlaps(members, previous.members)
+        linked = _member_overlaps(overlaps)
+        by_members = _as_links(linked).with_columns(pl.lit(BY_MEMBERS).alias("match"))
+        by_pieces = piece_links(overlaps, linked).with_columns(pl.lit(BY_PIECES).alias("match"))
         rotated = (
             sizes.join(by_members, on=_CID, how="anti")
             .join(by_pieces, on=_CID, how="anti")
