@@ -162,7 +162,8 @@ def score(first: Path, second: Path, truth: pl.DataFrame) -> dict[str, Any]:
     """Id continuity of the truth campaigns between two runs (the module docstring)."""
     m1, m2 = _members(first, truth), _members(second, truth)
     f1, f2 = _found(m1), _found(m2)
-    both = f1.join(f2, on="truth", suffix="_2")
+    # sorted: a join's row order is not fixed, and the lists below follow it
+    both = f1.join(f2, on="truth", suffix="_2").sort("truth")
     kept_any = [main2 in ids1 for main2, ids1 in both.select("main_2", "ids").iter_rows()]
     kept_main = (both.get_column("main") == both.get_column("main_2")).to_list()
     kinds = truth.select(pl.col("campaign_id").alias("truth"), "campaign_kind").unique()
@@ -170,12 +171,13 @@ def score(first: Path, second: Path, truth: pl.DataFrame) -> dict[str, Any]:
         both.select("truth")
         .with_columns(pl.Series("kept", kept_any), pl.Series("kept_main", kept_main))
         .join(kinds, on="truth")
+        .sort("truth")
     )
     d1, d2 = _dominant(m1), _dominant(m2)
     carried = d2.join(d1, on=rundir.CAMPAIGN_ID, suffix="_1")  # ids present in both runs
     involved = carried.filter((pl.col("what") != BENIGN) | (pl.col("what_1") != BENIGN))
     involved = involved.filter((pl.col("what") != MIXED) | (pl.col("what_1") != MIXED))
-    flipped = involved.filter(pl.col("what") != pl.col("what_1"))
+    flipped = involved.filter(pl.col("what") != pl.col("what_1")).sort(rundir.CAMPAIGN_ID)
     # how many accounts of each side's majority campaign the other side holds
     per_id = (
         pl.concat(
