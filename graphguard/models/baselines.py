@@ -216,9 +216,13 @@ def fit_predict_gbt(
     val_mask: np.ndarray,
     *,
     seed: int = 0,
+    sample_weight: np.ndarray | None = None,
     **params: Any,
 ) -> np.ndarray:
     """Histogram gradient-boosted trees; abuse score ``[n]`` (1 - p(class 0)) for every row.
+
+    ``sample_weight`` (``[n]``, read on the training rows; with ``class_weight`` the two
+    multiply) weighs rows in the fit, e.g. pseudo-labels by confidence; None: 1 each.
 
     Early stopping watches the loss on ``val_mask`` rows (not a random internal split) with a
     patience of 30 iterations. ``params`` go to `HistGradientBoostingClassifier` (defaults
@@ -243,7 +247,10 @@ def fit_predict_gbt(
     }
     settings.update(params)
     model = HistGradientBoostingClassifier(**settings)
-    model.fit(X[train_mask], y[train_mask], X_val=X[val_mask], y_val=y[val_mask])
+    weight = None if sample_weight is None else np.asarray(sample_weight, float)[train_mask]
+    model.fit(
+        X[train_mask], y[train_mask], sample_weight=weight, X_val=X[val_mask], y_val=y[val_mask]
+    )
     proba = model.predict_proba(X)
     benign = list(model.classes_).index(0) if 0 in model.classes_ else None
     return 1.0 - proba[:, benign] if benign is not None else np.ones(X.shape[0])

@@ -142,6 +142,7 @@ class GraphSAGEDetector:
         *,
         train_mask: np.ndarray | None = None,
         val_mask: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> GraphSAGEDetector:
         """Train on labelled accounts, keeping the best epoch on validation (see ``select_on``).
 
@@ -152,6 +153,8 @@ class GraphSAGEDetector:
             train_mask: accounts to train on (default: labelled accounts not in validation).
             val_mask: accounts for early stopping (default: a stratified ``val_fraction`` of
                 the labelled accounts, drawn with ``seed``).
+            sample_weight: ``[n]`` non-negative loss weight per account (only the training
+                rows are read; e.g. pseudo-labels weighted by confidence); None: 1 each.
         """
         y = np.asarray(y, dtype=np.int64)
         if y.shape != (inputs.num_nodes,):
@@ -167,6 +170,15 @@ class GraphSAGEDetector:
         train_mask = np.asarray(train_mask, dtype=bool) & labelled
         if not train_mask.any():
             raise ValueError("no labelled accounts to train on")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            if sample_weight.shape != y.shape:
+                raise ValueError(
+                    f"sample_weight must have shape ({inputs.num_nodes},), "
+                    f"got {sample_weight.shape}"
+                )
+            if not np.isfinite(sample_weight).all() or (sample_weight < 0).any():
+                raise ValueError("sample_weight must be finite and non-negative")
 
         self.device_ = resolve_device(self.device)
         rng_devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
@@ -178,7 +190,7 @@ class GraphSAGEDetector:
                 # free on CPU; on CUDA deterministic scatter is slow and needs cuBLAS settings
                 torch.use_deterministic_algorithms(True)
             try:
-                self._fit(inputs, y, train_mask, val_mask)
+                self._fit(inputs, y, train_mask, val_mask, sample_weight)
             finally:
                 torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         self._calibrate(inputs, y, val_mask)
@@ -222,7 +234,12 @@ class GraphSAGEDetector:
         return mask
 
     def _fit(
-        self, inputs: GraphInputs, y: np.ndarray, train_mask: np.ndarray, val_mask: np.ndarray
+        self,
+        inputs: GraphInputs,
+        y: np.ndarray,
+        train_mask: np.ndarray,
+        val_mask: np.ndarray,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
         device = self.device_
         self.feature_names_ = tuple(inputs.feature_names)
@@ -262,6 +279,7 @@ class GraphSAGEDetector:
             params=self.params,
             amp_dtype=self._amp_dtype(),
             progress=self.progress,
+            sample_weight=sample_weight,
         )
         self.history_: list[dict[str, Any]] = outcome.history
         if outcome.best_epoch is not None:

@@ -70,6 +70,7 @@ def train_epochs(
     params: GraphSAGEParams,
     amp_dtype: torch.dtype | None,
     progress: Callable[[str], None] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> TrainingOutcome:
     """Fit ``model`` for up to ``params.epochs`` epochs and load the best epoch's weights.
 
@@ -85,6 +86,10 @@ def train_epochs(
             mini-batches of ``params.batch_size`` seeds.
         train_idx, val_idx: account indices (CPU) trained on and validated on.
         amp_dtype: autocast dtype (float16 also turns on loss scaling); None: full precision.
+        sample_weight: ``[n]`` non-negative weight per account (read on the training rows);
+            the training loss is then the class- and sample-weighted mean, and the class
+            weights come from the weighted class counts. None: every training row weighs 1
+            (the loss as without it).
     """
     device = x.device
     full_batch = full_edges is not None
@@ -92,10 +97,27 @@ def train_epochs(
     target = torch.from_numpy(y).to(device)
     if params.label_input:
         label_generator = torch.Generator().manual_seed(params.seed + 2)
-    counts = np.bincount(y[train_idx.numpy()], minlength=len(LABELS))
-    loss_fn = nn.CrossEntropyLoss(
-        weight=torch.tensor(class_weights(counts), dtype=torch.float32, device=device)
+    rows = train_idx.numpy()
+    if sample_weight is None:
+        counts = np.bincount(y[rows], minlength=len(LABELS))
+    else:
+        counts = np.bincount(y[rows], weights=sample_weight[rows], minlength=len(LABELS))
+    class_weight = torch.tensor(class_weights(counts), dtype=torch.float32, device=device)
+    loss_fn = nn.CrossEntropyLoss(weight=class_weight)
+    row_weight = (
+        None
+        if sample_weight is None
+        else torch.as_tensor(sample_weight, dtype=torch.float32, device=device)
     )
+
+    def train_loss(logits: Tensor, labels: Tensor, rows: Tensor) -> Tensor:
+        """``loss_fn``, or with sample weights the class- and row-weighted mean."""
+        if row_weight is None:
+            return loss_fn(logits, labels)
+        per_row = nn.functional.cross_entropy(logits, labels, weight=class_weight, reduction="none")
+        w = row_weight[rows]
+        return (per_row * w).sum() / (class_weight[labels] * w).sum().clamp_min(1e-12)
+
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=params.lr, weight_decay=params.weight_decay
     )
@@ -110,12 +132,15 @@ def train_epochs(
             seed=params.seed,
         )
 
-    def step(x_in: Tensor, edges_in: Mapping[str, Tensor], keep, labels: Tensor) -> float:
-        """One optimiser step on the loss of rows ``keep`` of the model's output."""
+    def step(
+        x_in: Tensor, edges_in: Mapping[str, Tensor], keep, labels: Tensor, rows: Tensor
+    ) -> float:
+        """One optimiser step on the loss of rows ``keep`` of the model's output (accounts
+        ``rows``)."""
         optimiser.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             logits = model(x_in, edges_in)[keep]
-            loss = loss_fn(logits.float(), labels)
+            loss = train_loss(logits.float(), labels, rows)
         scaler.scale(loss).backward()
         scaler.step(optimiser)
         scaler.update()
@@ -141,14 +166,24 @@ def train_epochs(
             loss_idx = train_idx[~shown]
             loss_on_device = loss_idx.to(device)
         if batches is None:
-            losses = [step(x_epoch, edge_index_dict, loss_on_device, target[loss_on_device])]
+            losses = [
+                step(
+                    x_epoch,
+                    edge_index_dict,
+                    loss_on_device,
+                    target[loss_on_device],
+                    loss_on_device,
+                )
+            ]
         else:
             losses = []
             for sub in batches(loss_idx, shuffle=True):
                 nodes = sub.node_ids.to(device)
                 sub_edges = {r: e.to(device) for r, e in sub.edge_index_dict.items()}
                 seeds = slice(0, sub.n_seeds)
-                losses.append(step(x_epoch[nodes], sub_edges, seeds, target[nodes[seeds]]))
+                losses.append(
+                    step(x_epoch[nodes], sub_edges, seeds, target[nodes[seeds]], nodes[seeds])
+                )
         train_seconds = time.perf_counter() - start
         val_auprc, val_auroc, val_loss = validate(
             model, x, edge_index_dict, target, val_idx, loss_fn, batches, params
