@@ -29,6 +29,13 @@ by AUPRC on every unlabelled account:
                                 account graph as two more columns (`label_propagation`, out of
                                 fold for labelled rows)
     graphsage(sum+lp)+evidence  graphsage(sum) with the same two columns as input
+    gbt+agg+st(conf)+evidence   gbt+agg+evidence trained also on every unlabelled account,
+                                pseudo-labelled from its evidence risk and weighted by the
+                                confidence of that pseudo-label (`confidence_pseudo_labels`)
+    graphsage(sum+st(conf))+evidence  graphsage(sum) trained on the same weighted pseudo-labels
+    gbt+agg+st(conf-cap)+evidence, graphsage(sum+st(conf-cap))+evidence  the same with the
+                                pseudo-labels' total weight capped at the number of true
+                                training labels
     evidence                    the unsupervised cluster score alone
 
 `--set KEY=VALUE` (repeatable) changes the detection config of every world (the `--set` of
@@ -90,8 +97,51 @@ ARMS = (
     "hetero+evidence",
     "gbt+agg+lp+evidence",
     "graphsage(sum+lp)+evidence",
+    "gbt+agg+st(conf)+evidence",
+    "graphsage(sum+st(conf))+evidence",
+    "gbt+agg+st(conf-cap)+evidence",
+    "graphsage(sum+st(conf-cap))+evidence",
     "evidence",
 )
+#: evidence-risk bins of `confidence_pseudo_labels` (0 alone, then upper edges)
+RISK_BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+def confidence_pseudo_labels(
+    evidence: pl.DataFrame, y: np.ndarray, train_mask: np.ndarray, cap: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Self-training targets from the evidence, weighted by confidence instead of hard cuts.
+
+    The evidence risk is binned (0 alone, then (0, .1], (.1, .3], ..., (.9, 1]); on the
+    training accounts each bin's share of abusive accounts is ``p`` (Laplace-smoothed toward
+    the training share). Every unlabelled account gets a pseudo-label: the evidence's class
+    (bot ring or fake engagement, whichever cluster score is higher) where its bin's ``p`` >=
+    0.5, benign otherwise, with weight ``|2p - 1|`` (0 for a coin flip, 1 when the bin is
+    pure). ``cap``: the pseudo-labels' weights are scaled down so they total at most the
+    number of training accounts. True training labels weigh 1; validation is untouched.
+    Returns ``(y, train_mask, sample_weight)`` for the fit.
+    """
+    risk = evidence.get_column("risk").to_numpy()
+    bins = np.searchsorted(np.asarray(RISK_BINS), risk, side="left")
+    abusive = (y > 0).astype(float)
+    prior = float(abusive[train_mask].mean())
+    n = np.bincount(bins[train_mask], minlength=len(RISK_BINS) + 1)
+    a = np.bincount(bins[train_mask], weights=abusive[train_mask], minlength=len(RISK_BINS) + 1)
+    p = ((a + 2 * prior) / (n + 2))[bins]
+    cls = np.where(
+        evidence.get_column("score_bot_ring").to_numpy()
+        >= evidence.get_column("score_fake_engagement").to_numpy(),
+        schema.LABELS.index(schema.BOT_RING),
+        schema.LABELS.index(schema.FAKE_ENGAGEMENT),
+    )
+    free = y < 0
+    y2 = np.where(free, np.where(p >= 0.5, cls, 0), y)
+    weight = np.where(free, np.abs(2 * p - 1), 1.0)
+    if cap:
+        total = weight[free].sum()
+        if total > train_mask.sum():
+            weight[free] *= train_mask.sum() / total
+    return y2, train_mask | free, weight
 
 
 def prepare(world, config: DetectConfig) -> dict:
@@ -183,6 +233,28 @@ def run_rate(
                 fit_predict_gbt(np.hstack([agg, lp]), y, train_mask, val_mask, seed=seed), ev
             ),
         )
+        pseudo = {
+            cap: confidence_pseudo_labels(prep["evidence"], y, train_mask, cap)
+            for cap in (False, True)
+        }
+        for name, cap in (
+            ("gbt+agg+st(conf)+evidence", False),
+            ("gbt+agg+st(conf-cap)+evidence", True),
+        ):
+            timed(
+                name,
+                lambda cap=cap: noisy_or_array(
+                    fit_predict_gbt(
+                        agg,
+                        pseudo[cap][0],
+                        pseudo[cap][1],
+                        val_mask,
+                        seed=seed,
+                        sample_weight=pseudo[cap][2],
+                    ),
+                    ev,
+                ),
+            )
         with_lp = GraphInputs(
             torch.cat([prep["inputs"].x, torch.from_numpy(lp)], dim=1),
             prep["inputs"].edge_index_dict,
@@ -194,11 +266,17 @@ def run_rate(
             ("graphsage(degrees)+evidence", {"degree_features": True}, prep["inputs"]),
             ("graphsage(sum)+evidence", {"aggr": "sum"}, prep["inputs"]),
             ("graphsage(sum+lp)+evidence", {"aggr": "sum"}, with_lp),
+            ("graphsage(sum+st(conf))+evidence", {"aggr": "sum"}, prep["inputs"]),
+            ("graphsage(sum+st(conf-cap))+evidence", {"aggr": "sum"}, prep["inputs"]),
         ):
 
-            def sage(overrides=overrides, inputs=inputs):
+            def sage(name=name, overrides=overrides, inputs=inputs):
                 model = build_detector(dataclasses.asdict(params), **overrides)
-                model.fit(inputs, y, train_mask=train_mask, val_mask=val_mask)
+                if "st(conf" in name:
+                    yy, tt, weight = pseudo["cap" in name]
+                    model.fit(inputs, yy, train_mask=tt, val_mask=val_mask, sample_weight=weight)
+                else:
+                    model.fit(inputs, y, train_mask=train_mask, val_mask=val_mask)
                 proba = model.predict_proba(inputs)
                 fused = fuse_scores(
                     prep["evidence"], proba, config.scoring, unseen=unseen_classes(model)
