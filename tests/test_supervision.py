@@ -84,9 +84,72 @@ def test_detect_under_a_memory_cap_names_its_stage(ring_log: Path, tmp_path: Pat
     assert result.returncode != 0, result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
-    killed = [line for line in result.stderr.splitlines() if "was killed by" in line]
+    # a worker Polars left waiting on a thread the cap kept from starting is stopped by the
+    # watcher's stall check (`launch.STALL_SECONDS`) and named the same way
+    killed = [
+        line
+        for line in result.stderr.splitlines()
+        if "was killed by" in line or "stalled in stage" in line
+    ]
     for line in killed:
         assert line.startswith("Error: ") and "in stage '" in line and "out of memory" in line
+
+
+def _supervise_under_a_cap(body: str, stall_seconds: float, tmp_path: Path):
+    """`supervise` of a stand-in worker, run in a process with an address-space limit of
+    16 GiB (far above what it uses: only the stall watch differs from an unlimited run)."""
+    script = tmp_path / "watch.py"
+    script.write_text(
+        "import sys\n"
+        "from graphguard.launch import supervise\n"
+        f"sys.exit(supervise({_worker(body)!r}, 'detect'))\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GRAPHGUARD_STALL_SECONDS": str(stall_seconds)}
+    env.pop("GRAPHGUARD_STAGE_FILE", None)
+    return subprocess.run(
+        ["prlimit", f"--as={16 * 2**30}", sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("prlimit") is None or not Path("/proc").is_dir(), reason="needs prlimit and /proc"
+)
+def test_a_worker_stalled_under_an_address_space_limit_is_stopped_and_named(
+    tmp_path: Path,
+) -> None:
+    """Polars' streaming engine can park forever when the limit kept it from starting a thread
+    (every thread asleep, no CPU used, nothing printed): the watcher stops such a worker and
+    names its stage, where the run would otherwise hang."""
+    result = _supervise_under_a_cap("import time; time.sleep(600)", 1.5, tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: graphguard detect stalled in stage 'communities'")
+    assert "address-space limit of 16384 MiB" in lines[0] and "out of memory" in lines[0]
+
+
+@pytest.mark.skipif(
+    shutil.which("prlimit") is None or not Path("/proc").is_dir(), reason="needs prlimit and /proc"
+)
+def test_a_busy_worker_under_an_address_space_limit_is_left_to_finish(tmp_path: Path) -> None:
+    """Using CPU is progress: a worker computing for longer than the stall time finishes, and
+    so does one that sleeps without a limit (the watch is off)."""
+    busy = "import time; end = time.monotonic() + 4\nwhile time.monotonic() < end: pass"
+    result = _supervise_under_a_cap(busy, 1.0, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_without_an_address_space_limit_a_sleeping_worker_is_not_watched(capfd, monkeypatch):
+    monkeypatch.setenv("GRAPHGUARD_STALL_SECONDS", "0.5")
+    monkeypatch.setattr("graphguard.launch.address_space_limit", lambda: None)
+    assert supervise(_worker("import time; time.sleep(2.5)"), "detect") == 0
+    assert capfd.readouterr().err == ""
 
 
 def test_a_panic_inside_polars_is_one_error_line(capfd, monkeypatch) -> None:
