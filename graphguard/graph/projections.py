@@ -106,8 +106,32 @@ def windowed_pairs(
 
 
 def _sorted(occurrences: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Occurrences in the order they are paired: by entity, time, account."""
-    return occurrences.sort([key, "t", "account"])
+    """Occurrences in the order they are paired: by entity, time, account.
+
+    Where the entity's code (an Enum's or Categorical's physical id, which ranks as its text
+    for the `io.encode_ids` Enums, or an unsigned integer) and the time less its minimum fit
+    64 bits together, by that one packed key and the account: the same order, a sort of two
+    integer columns instead of three (about twice as fast on millions of rows)."""
+    keys = [key, "t", "account"]
+    if occurrences.height < 2:
+        return occurrences.sort(keys)
+    dtype = occurrences.schema[key]
+    coded = isinstance(dtype, pl.Enum) or dtype in (pl.UInt8, pl.UInt16, pl.UInt32)
+    span = occurrences.select(
+        pl.col(key).to_physical().max().alias("k1"),
+        pl.col("t").min().alias("t0"),
+        pl.col("t").max().alias("t1"),
+        (pl.col(key).null_count() + pl.col("t").null_count()).alias("nulls"),
+    ).row(0, named=True)
+    if not coded or span["nulls"] or span["k1"] is None:
+        return occurrences.sort(keys)
+    time_bits = max(int(span["t1"] - span["t0"]).bit_length(), 1)
+    if max(int(span["k1"]).bit_length(), 1) + time_bits > 64:
+        return occurrences.sort(keys)
+    packed = pl.col(key).to_physical().cast(pl.UInt64) * pl.lit(1 << time_bits, dtype=pl.UInt64) + (
+        pl.col("t") - span["t0"]
+    ).cast(pl.UInt64)
+    return occurrences.sort(packed, pl.col("account"))
 
 
 class _Pairing:
@@ -539,6 +563,7 @@ def _engaged(events: pl.DataFrame, engagement_types: tuple[str, ...]) -> pl.Data
     """`engagements` with each target's ``popularity`` (its engaging accounts), sorted as they
     are paired (`_sorted` by target): what the sync and dense relations pair. Both take it
     from here, so it is sorted once."""
+    # `engagements`, grouped on the codes
     occ = _collect(engagements(events.lazy(), engagement_types))
     # one row per (target, account): a target's rows are its engaging accounts
     return _sorted(occ.with_columns(pl.len().over("target").alias("popularity")), "target")
