@@ -307,6 +307,23 @@ def _collect(query: pl.LazyFrame) -> pl.DataFrame:
     return query.collect(engine="streaming")
 
 
+def _run_lengths(values: np.ndarray) -> pl.Series:
+    """For each row, the length of the run of equal ``values`` it is in (`pl.len().over` of a
+    column whose equal values are contiguous), in Polars' index type as that count is."""
+    if values.size == 0:
+        return pl.Series(np.zeros(0, dtype=np.uint32)).cast(pl.get_index_type())
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    lengths = np.diff(np.r_[starts, values.size])
+    return pl.Series(np.repeat(lengths, lengths)).cast(pl.get_index_type())
+
+
+def _drop_popular(engaged: pl.DataFrame, max_accounts: int | None) -> pl.DataFrame:
+    """`_drop_crowded` of `_engaged` rows by target: its ``popularity`` is the count."""
+    if max_accounts is None:
+        return engaged
+    return engaged.filter(pl.col("popularity") <= max_accounts)
+
+
 def _drop_crowded(
     occ: pl.DataFrame, key: str, max_accounts: int | None, *, one_per_account: bool = False
 ) -> pl.DataFrame:
@@ -546,16 +563,18 @@ def ip_pairs(
         .group_by("ip", "account", hour_key().alias("hour"))
         .agg(pl.col("t").min())
     )
-    occ = _drop_crowded(occ, "ip", cfg.max_accounts)
-    # accounts on each (IP, hour): a window count, cheaper than a group-by joined back
-    occ = _sorted(occ.with_columns(pl.len().over("ip", "hour").alias("crowd")), "ip")
+    occ = _sorted(_drop_crowded(occ, "ip", cfg.max_accounts), "ip")
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
-    # each shared (IP, hour) weighs by the accounts on it, and counts once per pair (an
-    # occurrence may pair with the next hour's): the earlier occurrence's
-    weight = occ.select(1.0 / (1.0 + pl.col("crowd")).log(2)).to_series().to_numpy()
     hour = occ.get_column("hour").to_numpy()
     ip = occ.get_column("ip").rle_id().to_numpy().astype(np.uint64)
     ip_hour = (ip << np.uint64(32)) | (hour - hour.min(initial=0)).astype(np.uint64)
+    # accounts on each (IP, hour): one row each, and sorted by IP and time the rows of one
+    # (IP, hour) are one run, so its length is the count (what a window count over (IP,
+    # hour) gives, without hashing the rows)
+    occ = occ.with_columns(_run_lengths(ip_hour).alias("crowd"))
+    # each shared (IP, hour) weighs by the accounts on it, and counts once per pair (an
+    # occurrence may pair with the next hour's): the earlier occurrence's
+    weight = occ.select(1.0 / (1.0 + pl.col("crowd")).log(2)).to_series().to_numpy()
     return _project(occ, "ip", cfg, "ip", local, max_gap_us=gap, weight=weight, distinct=ip_hour)
 
 
@@ -564,9 +583,11 @@ def _engaged(events: pl.DataFrame, engagement_types: tuple[str, ...]) -> pl.Data
     are paired (`_sorted` by target): what the sync and dense relations pair. Both take it
     from here, so it is sorted once."""
     # `engagements`, grouped on the codes
-    occ = _collect(engagements(events.lazy(), engagement_types))
-    # one row per (target, account): a target's rows are its engaging accounts
-    return _sorted(occ.with_columns(pl.len().over("target").alias("popularity")), "target")
+    occ = _sorted(_collect(engagements(events.lazy(), engagement_types)), "target")
+    # one row per (target, account): a target's rows, one run once sorted, are its engaging
+    # accounts (a window count over the target, without hashing the rows)
+    target = occ.get_column("target").rle_id().to_numpy()
+    return occ.with_columns(_run_lengths(target).alias("popularity"))
 
 
 def _target_pairs(
@@ -598,7 +619,7 @@ def sync_pairs(
     when the caller has it already.
     """
     occ = _engaged(events, engagement_types) if engaged is None else engaged
-    occ = _drop_crowded(occ, "target", cfg.max_accounts, one_per_account=True)
+    occ = _drop_popular(occ, cfg.max_accounts)
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
     return _target_pairs(occ, cfg, gap, "sync", local)
 
@@ -621,7 +642,7 @@ def dense_pairs(
     still drops crowded targets outright).
     """
     occ = _engaged(events, engagement_types) if engaged is None else engaged
-    occ = _drop_crowded(occ, "target", cfg.max_accounts, one_per_account=True)
+    occ = _drop_popular(occ, cfg.max_accounts)
     return _target_pairs(occ, cfg, None, "dense", local)
 
 
