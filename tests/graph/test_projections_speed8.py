@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from graphguard.graph import projections as pj
-from graphguard.io import _category_rows, _categories_text
+from graphguard.io import _categories_text, _category_rows
 
 
 def _occurrences(key_dtype: pl.DataType, n: int = 5_000, seed: int = 3) -> pl.DataFrame:
@@ -33,7 +33,10 @@ def test_sorted_packed_equals_three_column_sort() -> None:
 
 def test_sorted_falls_back_when_the_key_and_time_do_not_fit() -> None:
     occ = _occurrences(pl.Enum).with_columns(
-        pl.when(pl.col("account") == 0).then(pl.lit(1 << 60, pl.Int64)).otherwise(pl.col("t")).alias("t")
+        pl.when(pl.col("account") == 0)
+        .then(pl.lit(1 << 60, pl.Int64))
+        .otherwise(pl.col("t"))
+        .alias("t")
     )
     # a time span of 2^60 us leaves too few bits for the key: the plain sort, the same order
     assert pj._sorted(occ, "key").equals(occ.sort(["key", "t", "account"]))
