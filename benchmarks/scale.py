@@ -264,6 +264,12 @@ def detect(world: Path, run_dir: Path, engine: str, master: str, max_rss: float 
     row["accounts"] = meta["ingest"]["accounts"]
     row["us_per_event"] = round(run["wall_s"] / row["events"] * 1e6, 3)
     row["stages_s"] = {k: v["seconds"] for k, v in meta["stages"].items()}
+    # CPU seconds (user + system, all threads) of the stages that record them (run.json):
+    # steadier than wall time on a shared machine
+    cpu = {k: v["cpu_seconds"] for k, v in meta["stages"].items() if "cpu_seconds" in v}
+    if cpu:
+        row["stages_cpu_s"] = cpu
+        row["cpu_s"] = round(sum(cpu.values()), 2)
     row["stages_peak_rss_gib"] = {
         k: round(v["peak_rss_mib"] / 1024, 3) for k, v in meta["stages"].items()
     }
@@ -277,6 +283,7 @@ def markdown(report: dict) -> str:
         "events",
         "engine",
         "wall s",
+        "CPU s",
         "peak RSS GiB",
         "us/event",
         *[f"{s} s" for s in stage_names],
@@ -294,7 +301,9 @@ def markdown(report: dict) -> str:
         f"Machine: {report['machine']['cpus']} CPUs, {report['machine']['mem_gib']} GiB RAM, "
         f"Python {report['machine']['python']}, polars {report['machine']['polars']}; "
         f"{report['started_at']}. Peak RSS is the whole process tree "
-        "(psutil, 0.2 s polling); load is the 1-minute load average when the run started "
+        "(psutil, 0.2 s polling); CPU s is the user + system seconds of the stages that "
+        "record them (run.json `cpu_seconds`, the worker's own); load is the 1-minute load "
+        "average when the run started "
         "(the machine is shared, so compare rows of one run, not absolute figures).",
         "",
     ]
@@ -310,6 +319,7 @@ def markdown(report: dict) -> str:
             f"{r['events']:,}",
             r["engine"] + (f" {r['master']}" if r["engine"] != "local" else ""),
             f"{r['wall_s']:.1f}",
+            fmt(r.get("cpu_s"), 1),
             fmt(r["peak_rss_gib"], 2),
             fmt(r["us_per_event"], 2),
             *[fmt(r["stages_s"].get(s), 1) for s in stage_names],

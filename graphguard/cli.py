@@ -171,7 +171,12 @@ def _timer() -> StageTimer:
     process = psutil.Process()
     parent = process.parent() if os.environ.get(STAGE_FILE_ENV) else None
     timer = StageTimer(stage_peaks=True)
-    timer.record("start-up", max(0.0, time.time() - (parent or process).create_time()))
+    times = os.times()  # this process's own CPU (the supervisor's is small and not counted)
+    timer.record(
+        "start-up",
+        max(0.0, time.time() - (parent or process).create_time()),
+        cpu_seconds=times.user + times.system,
+    )
     return timer
 
 

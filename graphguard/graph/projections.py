@@ -106,8 +106,32 @@ def windowed_pairs(
 
 
 def _sorted(occurrences: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Occurrences in the order they are paired: by entity, time, account."""
-    return occurrences.sort([key, "t", "account"])
+    """Occurrences in the order they are paired: by entity, time, account.
+
+    Where the entity's code (an Enum's or Categorical's physical id, which ranks as its text
+    for the `io.encode_ids` Enums, or an unsigned integer) and the time less its minimum fit
+    64 bits together, by that one packed key and the account: the same order, a sort of two
+    integer columns instead of three (about twice as fast on millions of rows)."""
+    keys = [key, "t", "account"]
+    if occurrences.height < 2:
+        return occurrences.sort(keys)
+    dtype = occurrences.schema[key]
+    coded = isinstance(dtype, pl.Enum) or dtype in (pl.UInt8, pl.UInt16, pl.UInt32)
+    span = occurrences.select(
+        pl.col(key).to_physical().max().alias("k1"),
+        pl.col("t").min().alias("t0"),
+        pl.col("t").max().alias("t1"),
+        (pl.col(key).null_count() + pl.col("t").null_count()).alias("nulls"),
+    ).row(0, named=True)
+    if not coded or span["nulls"] or span["k1"] is None:
+        return occurrences.sort(keys)
+    time_bits = max(int(span["t1"] - span["t0"]).bit_length(), 1)
+    if max(int(span["k1"]).bit_length(), 1) + time_bits > 64:
+        return occurrences.sort(keys)
+    packed = pl.col(key).to_physical().cast(pl.UInt64) * pl.lit(1 << time_bits, dtype=pl.UInt64) + (
+        pl.col("t") - span["t0"]
+    ).cast(pl.UInt64)
+    return occurrences.sort(packed, pl.col("account"))
 
 
 class _Pairing:
@@ -281,6 +305,23 @@ def _block_pairs(local: LocalConfig) -> int:
 def _collect(query: pl.LazyFrame) -> pl.DataFrame:
     """A per-occurrence aggregate of the events, in Polars' streaming engine (bounded memory)."""
     return query.collect(engine="streaming")
+
+
+def _run_lengths(values: np.ndarray) -> pl.Series:
+    """For each row, the length of the run of equal ``values`` it is in (`pl.len().over` of a
+    column whose equal values are contiguous), in Polars' index type as that count is."""
+    if values.size == 0:
+        return pl.Series(np.zeros(0, dtype=np.uint32)).cast(pl.get_index_type())
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    lengths = np.diff(np.r_[starts, values.size])
+    return pl.Series(np.repeat(lengths, lengths)).cast(pl.get_index_type())
+
+
+def _drop_popular(engaged: pl.DataFrame, max_accounts: int | None) -> pl.DataFrame:
+    """`_drop_crowded` of `_engaged` rows by target: its ``popularity`` is the count."""
+    if max_accounts is None:
+        return engaged
+    return engaged.filter(pl.col("popularity") <= max_accounts)
 
 
 def _drop_crowded(
@@ -522,16 +563,18 @@ def ip_pairs(
         .group_by("ip", "account", hour_key().alias("hour"))
         .agg(pl.col("t").min())
     )
-    occ = _drop_crowded(occ, "ip", cfg.max_accounts)
-    # accounts on each (IP, hour): a window count, cheaper than a group-by joined back
-    occ = _sorted(occ.with_columns(pl.len().over("ip", "hour").alias("crowd")), "ip")
+    occ = _sorted(_drop_crowded(occ, "ip", cfg.max_accounts), "ip")
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
-    # each shared (IP, hour) weighs by the accounts on it, and counts once per pair (an
-    # occurrence may pair with the next hour's): the earlier occurrence's
-    weight = occ.select(1.0 / (1.0 + pl.col("crowd")).log(2)).to_series().to_numpy()
     hour = occ.get_column("hour").to_numpy()
     ip = occ.get_column("ip").rle_id().to_numpy().astype(np.uint64)
     ip_hour = (ip << np.uint64(32)) | (hour - hour.min(initial=0)).astype(np.uint64)
+    # accounts on each (IP, hour): one row each, and sorted by IP and time the rows of one
+    # (IP, hour) are one run, so its length is the count (what a window count over (IP,
+    # hour) gives, without hashing the rows)
+    occ = occ.with_columns(_run_lengths(ip_hour).alias("crowd"))
+    # each shared (IP, hour) weighs by the accounts on it, and counts once per pair (an
+    # occurrence may pair with the next hour's): the earlier occurrence's
+    weight = occ.select(1.0 / (1.0 + pl.col("crowd")).log(2)).to_series().to_numpy()
     return _project(occ, "ip", cfg, "ip", local, max_gap_us=gap, weight=weight, distinct=ip_hour)
 
 
@@ -539,9 +582,12 @@ def _engaged(events: pl.DataFrame, engagement_types: tuple[str, ...]) -> pl.Data
     """`engagements` with each target's ``popularity`` (its engaging accounts), sorted as they
     are paired (`_sorted` by target): what the sync and dense relations pair. Both take it
     from here, so it is sorted once."""
-    occ = _collect(engagements(events.lazy(), engagement_types))
-    # one row per (target, account): a target's rows are its engaging accounts
-    return _sorted(occ.with_columns(pl.len().over("target").alias("popularity")), "target")
+    # `engagements`, grouped on the codes
+    occ = _sorted(_collect(engagements(events.lazy(), engagement_types)), "target")
+    # one row per (target, account): a target's rows, one run once sorted, are its engaging
+    # accounts (a window count over the target, without hashing the rows)
+    target = occ.get_column("target").rle_id().to_numpy()
+    return occ.with_columns(_run_lengths(target).alias("popularity"))
 
 
 def _target_pairs(
@@ -573,7 +619,7 @@ def sync_pairs(
     when the caller has it already.
     """
     occ = _engaged(events, engagement_types) if engaged is None else engaged
-    occ = _drop_crowded(occ, "target", cfg.max_accounts, one_per_account=True)
+    occ = _drop_popular(occ, cfg.max_accounts)
     gap = None if cfg.max_gap_s is None else int(cfg.max_gap_s * US)
     return _target_pairs(occ, cfg, gap, "sync", local)
 
@@ -596,7 +642,7 @@ def dense_pairs(
     still drops crowded targets outright).
     """
     occ = _engaged(events, engagement_types) if engaged is None else engaged
-    occ = _drop_crowded(occ, "target", cfg.max_accounts, one_per_account=True)
+    occ = _drop_popular(occ, cfg.max_accounts)
     return _target_pairs(occ, cfg, None, "dense", local)
 
 

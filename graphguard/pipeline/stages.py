@@ -8,6 +8,7 @@ says in which order they run, and times them.
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -33,7 +34,9 @@ Progress = Callable[[str], None]
 
 @dataclass
 class StageTimer:
-    """Wall time, resident memory and the process's peak memory after each stage.
+    """Wall time, CPU time (``cpu_seconds``: user + system of every thread of the process, the
+    steadier figure on a shared machine), resident memory and the process's peak memory after
+    each stage.
 
     With ``stage_peaks`` also each stage's own peak (``stage_peak_rss_mib``, what the stage
     itself reached, not the process's peak so far): the kernel's peak counter is reset at each
@@ -58,6 +61,7 @@ class StageTimer:
         self._fold()
         self._open.append(0.0)
         start = time.perf_counter()
+        cpu_start = _cpu_seconds()
         try:
             yield
         except MemoryError as exc:
@@ -68,9 +72,21 @@ class StageTimer:
             raise OutOfMemoryError(name, self._peak) from exc
         self._fold()
         own = self._open.pop()
-        self.record(name, time.perf_counter() - start, stage_peak_mib=own)
+        self.record(
+            name,
+            time.perf_counter() - start,
+            stage_peak_mib=own,
+            cpu_seconds=_cpu_seconds() - cpu_start,
+        )
 
-    def record(self, name: str, seconds: float, *, stage_peak_mib: float | None = None) -> None:
+    def record(
+        self,
+        name: str,
+        seconds: float,
+        *,
+        stage_peak_mib: float | None = None,
+        cpu_seconds: float | None = None,
+    ) -> None:
         """Note stage ``name`` as ended now after ``seconds`` (what `stage` does at its end;
         for a stage timed elsewhere: its own peak is that of the stage open now, such as the
         ``write`` recorded inside the write stage, else the process's so far, as for the
@@ -82,6 +98,8 @@ class StageTimer:
             "rss_mib": round(rss / 2**20, 1),
             "peak_rss_mib": self._peak,
         }
+        if cpu_seconds is not None:
+            self.stages[name]["cpu_seconds"] = round(cpu_seconds, 3)
         if self.stage_peaks:
             own = stage_peak_mib
             if own is None:
@@ -99,6 +117,12 @@ class StageTimer:
 
     def seconds(self) -> dict[str, float]:
         return {k: v["seconds"] for k, v in self.stages.items()}
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far, all its threads together."""
+    times = os.times()
+    return times.user + times.system
 
 
 def _peak_rss_mib() -> float:
