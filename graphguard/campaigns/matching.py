@@ -40,6 +40,9 @@ until it is not. Ids are hex: an attacker's account id never appears in one.
    the pieces of one campaign, which share its devices, IPs and targets without making them
    hubs (`sibling_groups`): clusters cut from one Leiden community (clusters.parquet's
    ``pre_split_community``), and clusters whose devices and IPs meet this rule with each other.
+   A cluster keeps only its entity links to the previous sibling group of its strongest one
+   (`within_best_group`), so a piece left over once its siblings took its campaign's ids is a
+   split of that campaign, not the continuation of another that shares a few of its targets.
 
 **Whose id.** Links are taken greedily, strongest first (member links, then piece links, then
 entity links; within each, more shared members or entities, a higher overlap, a larger
@@ -326,7 +329,8 @@ def footprints(
 ) -> pl.DataFrame:
     """The members' devices and IPs, and the targets at least `FOOTPRINT_MIN_TARGET_MEMBERS` of
     a group ``key`` use, hubs (in the footprints of more than `HUB_CLUSTERS` sibling groups,
-    `sibling_groups`; ``parents``: key, `PRE_SPLIT`) left out: key, account_id, kind, entity."""
+    `sibling_groups`; ``parents``: key, `PRE_SPLIT`) left out: key, account_id, kind, entity,
+    sibling_group."""
     used = (
         entities.select(_ACC, "kind", "entity")
         .unique()
@@ -337,10 +341,8 @@ def footprints(
         )
     )
     groups = sibling_groups(used, members.group_by(key).len("size"), key, parents)
-    return (
-        used.join(groups, on=key)
-        .filter(pl.col("sibling_group").n_unique().over("kind", "entity") <= HUB_CLUSTERS)
-        .drop("sibling_group")
+    return used.join(groups, on=key).filter(
+        pl.col("sibling_group").n_unique().over("kind", "entity") <= HUB_CLUSTERS
     )
 
 
@@ -436,6 +438,21 @@ def entity_links(
     )
 
 
+def within_best_group(links: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """Of each cluster's entity links, those to the previous sibling group (``groups``:
+    campaign_id, sibling_group) of its strongest link: a rotated piece whose own campaign's
+    previous pieces are all taken by its siblings is a ``split`` of them, not the continuation
+    of another campaign that happens to share a few of its targets."""
+    ranked = links.join(groups, on=_PID).with_columns(
+        pl.col("sibling_group")
+        .sort_by(["shared", "overlap", _PID], descending=[True, True, False])
+        .first()
+        .over(_CID)
+        .alias("best_group")
+    )
+    return ranked.filter(pl.col("sibling_group") == pl.col("best_group")).select(links.columns)
+
+
 # --------------------------------------------------------------------------------------------
 # Assignment
 
@@ -492,9 +509,10 @@ def track_campaigns(
         ).join(rotated, on=_CID, how="semi")
         previous_fp = footprints(previous.members, previous.entities, _PID, previous.parents)
         counts = previous.members.group_by(_PID).len("size")
-        by_entities = entity_links(current_fp, previous_fp, sizes, counts).with_columns(
-            pl.lit(BY_ENTITIES).alias("match")
-        )
+        by_entities = within_best_group(
+            entity_links(current_fp, previous_fp, sizes, counts),
+            previous_fp.select(_PID, "sibling_group").unique(),
+        ).with_columns(pl.lit(BY_ENTITIES).alias("match"))
         links = pl.concat([by_members, by_pieces, by_entities])
         previous_ids = previous.campaign_ids().to_list()
         previous_sizes = counts.select(_PID, pl.col("size").cast(pl.Int64).alias("previous_size"))

@@ -407,6 +407,34 @@ def test_pieces_cut_from_one_community_are_one_group(recorded):
     assert ("new" not in statuses) if recorded else (statuses == {"new"})
 
 
+def test_a_leftover_rotated_piece_splits_off_its_campaign_not_another_one():
+    """Three old pieces of a farm, four new ones (rotated): three continue the old pieces, and
+    the fourth, whose own campaign's pieces are all taken, is linked to them (split or merged)
+    rather than continuing an ordinary cluster that liked the farm's three targets."""
+    old_farm = pieces(names("old", 30), 3, interleaved=False)
+    new_farm = pieces(names("new", 40), 4, interleaved=False)
+    fans = names("fan", 8)
+    fan_entities = {
+        a: [("device", f"dev-{a}"), *(("target", f"ring-target{k}") for k in range(3))]
+        for a in fans
+    }
+    one, two = chain(
+        [*old_farm, fans],
+        new_farm,
+        {**ring_entities(names("old", 30)), **fan_entities},
+        ring_entities(names("new", 40)),
+    )
+    farm_ids = {id_of(one, i) for i in range(3)}
+    fan_id = id_of(one, 3)
+    carried = [id_of(two, i) for i in range(4)]
+    assert fan_id not in carried
+    assert len(set(carried) & farm_ids) == 3
+    leftover = next(i for i in range(4) if carried[i] not in farm_ids)
+    assert row(two, leftover)[STATUS] in ("split", "merged")  # of the farm pieces only:
+    assert set(row(two, leftover)[rundir.PREVIOUS_CAMPAIGNS]) <= farm_ids
+    assert fan_id in two.section["ended"]
+
+
 def test_hub_entities_alone_do_not_link():
     # the new ring shares only the popular item (in every cluster's footprint) and one IP
     old, new = names("old", 8), names("new", 8)
