@@ -35,8 +35,14 @@ until it is not. Ids are hex: an attacker's account id never appears in one.
    at least `ENTITY_LINK_SHARE` of the members use one of them. A cluster's footprint is the
    devices and IPs its members use (a replacement account on one account's phone is the same
    infrastructure) and the targets at least `FOOTPRINT_MIN_TARGET_MEMBERS` of them engage with,
-   less the hubs: an entity in the footprints of more than `HUB_CLUSTERS` clusters of its run
-   (a popular post, a carrier NAT) says nothing about which campaign is which.
+   less the hubs: an entity in the footprints of more than `HUB_CLUSTERS` sibling groups of its
+   run (a popular post, a carrier NAT) says nothing about which campaign is which. Siblings are
+   the pieces of one campaign, which share its devices, IPs and targets without making them
+   hubs (`sibling_groups`): clusters cut from one Leiden community (clusters.parquet's
+   ``pre_split_community``), and clusters whose devices and IPs meet this rule with each other.
+   A cluster keeps only its entity links to the previous sibling group of its strongest one
+   (`within_best_group`), so a piece left over once its siblings took its campaign's ids is a
+   split of that campaign, not the continuation of another that shares a few of its targets.
 
 **Whose id.** Links are taken greedily, strongest first (member links, then piece links, then
 entity links; within each, more shared members or entities, a higher overlap, a larger
@@ -90,8 +96,12 @@ PIECE_LINK_SHARE = 0.1
 #: a target is in a cluster's footprint when at least this many members engage with it (one
 #: account's device or IP is: a replacement account on it is the same infrastructure)
 FOOTPRINT_MIN_TARGET_MEMBERS = 2
-#: an entity in the footprints of more clusters than this (in its run) is a hub, left out
+#: an entity in the footprints of more sibling groups than this (in its run) is a hub, left out
 HUB_CLUSTERS = 3
+#: sibling pieces (one group for the hub rule): clusters of one run whose footprints meet the
+#: entity rule with each other, through entities in the footprints of at most this many
+#: clusters (more than a community cut at ``community.max_cluster_size`` makes pieces)
+SIBLING_MAX_CLUSTERS = 20
 #: a link by entities (rotated members): at least this many shared footprint entities ...
 MIN_SHARED_ENTITIES = 3
 #: ... used by at least this share of the cluster's members and of the previous campaign's
@@ -122,6 +132,7 @@ RULES: dict[str, float | int] = {
     "piece_link_share": PIECE_LINK_SHARE,
     "footprint_min_target_members": FOOTPRINT_MIN_TARGET_MEMBERS,
     "hub_clusters": HUB_CLUSTERS,
+    "sibling_max_clusters": SIBLING_MAX_CLUSTERS,
     "min_shared_entities": MIN_SHARED_ENTITIES,
     "entity_link_share": ENTITY_LINK_SHARE,
     "growth_share": GROWTH_SHARE,
@@ -129,6 +140,8 @@ RULES: dict[str, float | int] = {
 }
 
 _CID, _PID, _ACC = rundir.CLUSTER_ID, rundir.CAMPAIGN_ID, schema.ACCOUNT
+#: clusters.parquet's column of the Leiden community a cluster was cut from: its pieces share it
+PRE_SPLIT = rundir.PRE_SPLIT_COMMUNITY
 TARGET = "target"  # schema.ENTITY_KINDS: device, ip, target
 
 
@@ -239,15 +252,11 @@ def piece_links(overlaps: pl.DataFrame, linked: pl.DataFrame) -> pl.DataFrame:
     q_index = pl.DataFrame({_CID: q_nodes, "q": np.arange(q_nodes.len())})
     p_index = pl.DataFrame({_PID: p_nodes, "p": np.arange(p_nodes.len()) + q_nodes.len()})
     edges = strong.join(q_index, on=_CID).join(p_index, on=_PID)
-    n = q_nodes.len() + p_nodes.len()
-    graph = coo_matrix(
-        (
-            np.ones(edges.height, dtype=np.int8),
-            (edges.get_column("q").to_numpy(), edges.get_column("p").to_numpy()),
-        ),
-        shape=(n, n),
+    group = _components(
+        edges.get_column("q").to_numpy(),
+        edges.get_column("p").to_numpy(),
+        q_nodes.len() + p_nodes.len(),
     )
-    _, group = connected_components(graph, directed=False)
     q_group = q_index.with_columns(pl.Series("group", group[: q_nodes.len()])).drop("q")
     p_group = p_index.with_columns(pl.Series("group", group[q_nodes.len() :])).drop("p")
     # every overlap inside a group (weak ones too) counts towards its pooled shared members
@@ -312,10 +321,16 @@ def piece_links(overlaps: pl.DataFrame, linked: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def footprints(members: pl.DataFrame, entities: pl.DataFrame, key: str) -> pl.DataFrame:
+def footprints(
+    members: pl.DataFrame,
+    entities: pl.DataFrame,
+    key: str,
+    parents: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """The members' devices and IPs, and the targets at least `FOOTPRINT_MIN_TARGET_MEMBERS` of
-    a group ``key`` use, hubs (in the footprints of more than `HUB_CLUSTERS` groups) left out:
-    key, account_id, kind, entity."""
+    a group ``key`` use, hubs (in the footprints of more than `HUB_CLUSTERS` sibling groups,
+    `sibling_groups`; ``parents``: key, `PRE_SPLIT`) left out: key, account_id, kind, entity,
+    sibling_group."""
     used = (
         entities.select(_ACC, "kind", "entity")
         .unique()
@@ -325,7 +340,53 @@ def footprints(members: pl.DataFrame, entities: pl.DataFrame, key: str) -> pl.Da
             | (pl.len().over(key, "kind", "entity") >= FOOTPRINT_MIN_TARGET_MEMBERS)
         )
     )
-    return used.filter(pl.col(key).n_unique().over("kind", "entity") <= HUB_CLUSTERS)
+    groups = sibling_groups(used, members.group_by(key).len("size"), key, parents)
+    return used.join(groups, on=key).filter(
+        pl.col("sibling_group").n_unique().over("kind", "entity") <= HUB_CLUSTERS
+    )
+
+
+def sibling_groups(
+    used: pl.DataFrame, sizes: pl.DataFrame, key: str, parents: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Which clusters of one run are pieces of one campaign for the hub rule (``used``: key,
+    account_id, kind, entity, hubs still in; ``sizes``: key, size; ``parents``: key,
+    `PRE_SPLIT`, or None): key, sibling_group, the connected components of two kinds of pairs:
+    clusters cut from one Leiden community (``parents``), and clusters whose devices and IPs
+    meet the entity rule (`entity_links`) with each other, through entities in the footprints of
+    at most `SIBLING_MAX_CLUSTERS` clusters. A ring cut into pieces shares its devices, IPs and
+    targets among them, so they count once, not as many unrelated clusters making each entity
+    a hub. Targets alone do not make siblings: fans of one creator share its posts."""
+    nodes = sizes.select(key).unique().sort(key).with_row_index("node")
+    narrow = used.filter(
+        pl.col("kind") != TARGET,
+        pl.col(key).n_unique().over("kind", "entity") <= SIBLING_MAX_CLUSTERS,
+    )
+    pairs = entity_links(
+        narrow.rename({key: _CID}),
+        narrow.rename({key: _PID}),
+        sizes.rename({key: _CID}),
+        sizes.rename({key: _PID}),
+    ).filter(pl.col(_CID) != pl.col(_PID))
+    ends = pairs.join(nodes.rename({key: _CID, "node": "a"}), on=_CID).join(
+        nodes.rename({key: _PID, "node": "b"}), on=_PID
+    )
+    a, b = ends.get_column("a").to_numpy(), ends.get_column("b").to_numpy()
+    if parents is not None:
+        # every piece to the first piece (in key order) of its community
+        cut = nodes.join(parents.select(key, PRE_SPLIT), on=key).with_columns(
+            pl.col("node").min().over(PRE_SPLIT).alias("first")
+        )
+        a = np.concatenate([a, cut.get_column("node").to_numpy()])
+        b = np.concatenate([b, cut.get_column("first").to_numpy()])
+    groups = _components(a.astype(np.int64), b.astype(np.int64), nodes.height)
+    return nodes.select(key, pl.Series("sibling_group", groups))
+
+
+def _components(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """The connected component of each of ``n`` nodes under the edges ``a[i]``-``b[i]``."""
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
 
 
 def entity_links(
@@ -375,6 +436,21 @@ def entity_links(
             pl.min_horizontal(share_q, share_p).alias("overlap"),
         )
     )
+
+
+def within_best_group(links: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """Of each cluster's entity links, those to the previous sibling group (``groups``:
+    campaign_id, sibling_group) of its strongest link: a rotated piece whose own campaign's
+    previous pieces are all taken by its siblings is a ``split`` of them, not the continuation
+    of another campaign that happens to share a few of its targets."""
+    ranked = links.join(groups, on=_PID).with_columns(
+        pl.col("sibling_group")
+        .sort_by(["shared", "overlap", _PID], descending=[True, True, False])
+        .first()
+        .over(_CID)
+        .alias("best_group")
+    )
+    return ranked.filter(pl.col("sibling_group") == pl.col("best_group")).select(links.columns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,14 +503,16 @@ def track_campaigns(
             .join(by_pieces, on=_CID, how="anti")
             .select(_CID)
         )
-        current_fp = footprints(members, _member_entities(entity_edges, members), _CID).join(
-            rotated, on=_CID, how="semi"
-        )
-        previous_fp = footprints(previous.members, previous.entities, _PID)
+        parents = clusters.select(_CID, PRE_SPLIT) if PRE_SPLIT in clusters.columns else None
+        current_fp = footprints(
+            members, _member_entities(entity_edges, members), _CID, parents
+        ).join(rotated, on=_CID, how="semi")
+        previous_fp = footprints(previous.members, previous.entities, _PID, previous.parents)
         counts = previous.members.group_by(_PID).len("size")
-        by_entities = entity_links(current_fp, previous_fp, sizes, counts).with_columns(
-            pl.lit(BY_ENTITIES).alias("match")
-        )
+        by_entities = within_best_group(
+            entity_links(current_fp, previous_fp, sizes, counts),
+            previous_fp.select(_PID, "sibling_group").unique(),
+        ).with_columns(pl.lit(BY_ENTITIES).alias("match"))
         links = pl.concat([by_members, by_pieces, by_entities])
         previous_ids = previous.campaign_ids().to_list()
         previous_sizes = counts.select(_PID, pl.col("size").cast(pl.Int64).alias("previous_size"))

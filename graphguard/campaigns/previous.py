@@ -16,7 +16,12 @@ from typing import Any
 import polars as pl
 
 from graphguard import rundir, schema
-from graphguard.campaigns.matching import CAMPAIGN_FORMAT, CAMPAIGN_ID_PATTERN, content_ids
+from graphguard.campaigns.matching import (
+    CAMPAIGN_FORMAT,
+    CAMPAIGN_ID_PATTERN,
+    PRE_SPLIT,
+    content_ids,
+)
 from graphguard.errors import GraphguardError, InputError, inert
 
 
@@ -38,12 +43,16 @@ class PreviousRun:
         members: one row per clustered account: ``account_id``, ``campaign_id``.
         entities: the account-entity edges of those accounts: ``account_id``, ``kind``, ``entity``.
         identity: what run.json records about it (path, fingerprint, created_at, version).
+        parents: ``campaign_id``, ``pre_split_community`` (`matching.PRE_SPLIT`): the Leiden
+            community each campaign was cut from; None for a run written before clusters
+            recorded it (each campaign is then its own).
     """
 
     path: Path
     members: pl.DataFrame
     entities: pl.DataFrame
     identity: dict[str, Any]
+    parents: pl.DataFrame | None = None
 
     def campaign_ids(self) -> pl.Series:
         return self.members.get_column(rundir.CAMPAIGN_ID).unique().sort()
@@ -95,7 +104,9 @@ def load_previous(path: str | Path) -> PreviousRun:
             f"written by graphguard {inert(str(meta['graphguard_version']))} with campaign "
             f"format {written}; this graphguard ({CAMPAIGN_FORMAT}) cannot match against it",
         )
-    clusters = _read(run_dir, rundir.CLUSTERS_FILE, (rundir.CLUSTER_ID,), (rundir.CAMPAIGN_ID,))
+    clusters = _read(
+        run_dir, rundir.CLUSTERS_FILE, (rundir.CLUSTER_ID,), (rundir.CAMPAIGN_ID, PRE_SPLIT)
+    )
     accounts = _read(run_dir, rundir.ACCOUNTS_FILE, (schema.ACCOUNT, rundir.CLUSTER_ID))
     members = accounts.filter(pl.col(rundir.CLUSTER_ID).is_not_null()).join(
         clusters.select(rundir.CLUSTER_ID), on=rundir.CLUSTER_ID, how="semi"
@@ -130,11 +141,21 @@ def load_previous(path: str | Path) -> PreviousRun:
         "created_at": meta.get("created_at"),
         "graphguard_version": meta.get("graphguard_version"),
     }
+    parents = None
+    if PRE_SPLIT in clusters.columns:
+        parents = (
+            members.select(rundir.CLUSTER_ID, rundir.CAMPAIGN_ID)
+            .unique()
+            .join(clusters.select(rundir.CLUSTER_ID, PRE_SPLIT), on=rundir.CLUSTER_ID)
+            .select(rundir.CAMPAIGN_ID, pl.col(PRE_SPLIT).cast(pl.Int64))
+            .sort(rundir.CAMPAIGN_ID)
+        )
     return PreviousRun(
         path=run_dir,
         members=members.select(schema.ACCOUNT, rundir.CAMPAIGN_ID),
         entities=entities,
         identity=identity,
+        parents=parents,
     )
 
 

@@ -8,11 +8,17 @@ events per member; in each stratum the null is a robust location and scale (medi
 scaled to a standard deviation) of the family's statistic on the arcsine-square-root scale
 (where a share's binomial spread does not depend on the share, and the log's skewed shares,
 most near 0, become near-symmetric), so the few coordinated communities of a stratum do not
-move it. A stratum with fewer than `MIN_STRATUM` communities borrows the size stratum, then the
-whole log. The scale is floored by half the binomial spread over the community's members
-(`BINOMIAL_FLOOR`: a share among 3 members is weaker evidence than among 300) and at
-`MIN_SCALE`. A community's family z-score gives a one-sided normal p-value, Benjamini-Hochberg
-over the communities its q-value (`graphguard.dense.significance.bh_qvalues`).
+move it. Each Leiden community before the ``community.max_cluster_size`` split (the
+`PARENT` column, `community.leiden.pre_split_communities`) is one vote: its pieces in a
+stratum share a weight of one in the median and the MAD, and count as one community. A ring
+of 300 cut into twelve pieces of 25 would otherwise fill the (size 16-31, its activity)
+stratum, make its median, and read as ordinary (seeds 101, 103, 110: q 0.5-0.75 for the
+pieces of proxy rings and paid boosts). A stratum with fewer than `MIN_STRATUM` such
+communities borrows the size stratum, then the whole log. The scale is floored by half the
+binomial spread over the community's members (`BINOMIAL_FLOOR`: a share among 3 members is
+weaker evidence than among 300) and at `MIN_SCALE`. A community's family z-score gives a
+one-sided normal p-value, Benjamini-Hochberg over the communities its q-value
+(`graphguard.dense.significance.bh_qvalues`).
 
 The family score a community carries is then its logistic effect size (`scoring`) times a
 significance weight ``1 / (1 + (q / fdr)^2)``: one half at q = fdr (``scoring.fdr``), close to 1
@@ -44,6 +50,13 @@ MIN_SCALE = 0.05
 #: the null scale of a community of n members is at least this over sqrt(n): half a binomial
 #: spread (members of one community are not independent draws, but n = 3 is not n = 300)
 BINOMIAL_FLOOR = 0.25
+#: the column of the community table naming each community's Leiden community before the
+#: ``community.max_cluster_size`` split (`community.leiden`); without it each is its own
+PARENT = "pre_split_community"
+#: an account takes part fully in its community's coordination when its risk is at least this
+#: close (relatively) to the community's suspicion; `null_fpr` counts any other flagged account
+#: a false positive
+FULL_PART_TOLERANCE = 0.01
 #: MAD -> standard deviation of a normal
 _MAD_SD = 1.4826
 
@@ -62,19 +75,61 @@ def family_statistics() -> dict[str, pl.Expr]:
     }
 
 
+def _weighted_median(group: np.ndarray, value: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Weighted median of ``value`` per ``group`` (0..g-1): the mean of the smallest value whose
+    cumulative weight reaches half the group's weight and the smallest that passes it (with
+    unit weights exactly the median: the middle value, or the mean of the middle two)."""
+    n_groups = int(group.max()) + 1 if group.size else 0
+    order = np.lexsort((value, group))
+    g, v, w = group[order], value[order], weight[order]
+    cum = np.cumsum(w)
+    total = np.bincount(g, w, n_groups)
+    before = np.concatenate([[0.0], np.cumsum(total)])[g]  # weight of the earlier groups
+    within = cum - before
+    half = total[g] / 2.0
+    # first index of each group whose running weight reaches (lo) or passes (hi) the half
+    lo = np.full(n_groups, -1, dtype=np.int64)
+    hi = np.full(n_groups, -1, dtype=np.int64)
+    idx = np.arange(g.size)
+    reach = within >= half - 1e-12 * total[g]
+    passes = within > half + 1e-12 * total[g]
+    lo_idx, hi_idx = idx[reach], idx[passes]
+    lo[g[lo_idx][::-1]] = lo_idx[::-1]
+    hi[g[hi_idx][::-1]] = hi_idx[::-1]
+    hi = np.where(hi < 0, lo, hi)
+    return (v[lo] + v[hi]) / 2.0
+
+
 def _robust_null(frame: pl.DataFrame, stat: str, keys: list[str]) -> pl.DataFrame:
-    """Per stratum (``keys``; none: the whole log): n, median and MAD-scale of ``stat``."""
-    if keys:
-        med = frame.group_by(keys).agg(pl.len().alias("_n"), pl.col(stat).median().alias("_med"))
-        dev = frame.join(med, on=keys).with_columns(
-            (pl.col(stat) - pl.col("_med")).abs().alias("_d")
+    """Per stratum (``keys``; none: the whole log): n, median and MAD-scale of ``stat``, each
+    Leiden community before the ``max_cluster_size`` split (``_parent``) one vote: its pieces
+    in the stratum share a weight of one, so ``_n`` is the number of such communities and a
+    ring cut into ten pieces does not make a stratum's median its own."""
+    if frame.height == 0:
+        empty = {"_n": [0.0], "_med": [0.0], "_mad": [0.0]}
+        return (
+            pl.DataFrame(empty)
+            if not keys
+            else frame.select(keys).with_columns(
+                pl.lit(0.0).alias("_n"), pl.lit(0.0).alias("_med"), pl.lit(0.0).alias("_mad")
+            )
         )
-        mad = dev.group_by(keys).agg(pl.col("_d").median().alias("_mad"))
-        return med.join(mad, on=keys)
-    values = frame.get_column(stat).to_numpy()
-    centre = float(np.median(values)) if values.size else 0.0
-    spread = float(np.median(np.abs(values - centre))) if values.size else 0.0
-    return pl.DataFrame({"_n": [values.size], "_med": [centre], "_mad": [spread]})
+    by = keys or [pl.lit(0).alias("_all")]
+    table = frame.select(*by, "_parent", pl.col(stat).alias("_x")).with_columns(
+        pl.struct(keys or ["_all"]).rank("dense").cast(pl.Int64).sub(1).alias("_g")
+    )
+    table = table.with_columns((1.0 / pl.len().over("_g", "_parent")).alias("_w"))
+    g = table.get_column("_g").to_numpy()
+    x = table.get_column("_x").to_numpy().astype(np.float64)
+    w = table.get_column("_w").to_numpy()
+    med = _weighted_median(g, x, w)
+    mad = _weighted_median(g, np.abs(x - med[g]), w)
+    n = np.bincount(g, w, med.shape[0])
+    strata = table.select(*(keys or ["_all"]), "_g").unique("_g").sort("_g")
+    out = strata.with_columns(
+        pl.Series("_n", np.rint(n)), pl.Series("_med", med), pl.Series("_mad", mad)
+    ).drop("_g")
+    return out.drop("_all") if not keys else out
 
 
 def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
@@ -93,6 +148,9 @@ def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
         .cast(pl.Int64)
         .alias("_act_bin"),
         *[expr.fill_null(0.0).fill_nan(0.0).alias(f"_{name}") for name, expr in stats.items()],
+        (
+            pl.col(PARENT) if PARENT in clusters.columns else pl.int_range(pl.len(), dtype=pl.Int64)
+        ).alias("_parent"),
     )
     frame = frame.with_columns(
         [pl.col(f"_{name}").clip(0.0, 1.0).sqrt().arcsin().alias(f"_t{name}") for name in stats]
@@ -155,26 +213,48 @@ def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
 
 
 def null_fpr(
-    accounts: pl.DataFrame, clusters: pl.DataFrame, thresholds, *, q_gate: float | None = None
+    accounts: pl.DataFrame,
+    clusters: pl.DataFrame,
+    thresholds,
+    *,
+    q_gate: float | None = None,
+    fdr: float | None = None,
 ) -> np.ndarray:
     """Expected population false-positive rate of each risk threshold, without labels.
 
     An account at or above a threshold is counted a false positive with probability equal to
     its community's ``evidence_q`` (the BH q-value, read as the chance the community is
-    ordinary: an upper bound, so the estimate is conservative); the negatives are the accounts
-    less the expected true positives. ``accounts`` needs ``cluster_id`` and ``risk``;
-    ``clusters`` needs ``cluster`` and ``evidence_q``. Accounts in no community count as
-    negatives (their risk is 0 unless a model gave them one; then their q is 1).
+    ordinary); the negatives are the accounts less the expected true positives. ``accounts``
+    needs ``cluster_id`` and ``risk``; ``clusters`` needs ``cluster`` and ``evidence_q``.
+    Accounts in no community count as negatives (their risk is 0 unless a model gave them one;
+    then their q is 1).
+
+    ``fdr`` (``scoring.fdr``; the operating point passes it): only an account the null singles
+    out counts by its q: its community's ``evidence_q`` at most ``fdr``, and the account a full
+    participant (its risk within `FULL_PART_TOLERANCE` of its community's ``suspicion``, which
+    ``clusters`` then needs; `score_accounts` scales suspicion by participation). Every other
+    flagged account counts a whole false positive. Read as a chance, the q undercounts: a
+    community at its stratum's median has p = 0.5 and a q near 0.5, and a family sharing a
+    kiosk, or an organic account caught in a pod's community by a few likes, counted half or
+    less (seeds 101-110 at a 0.5% target: 0.61% measured where 0.33% was expected).
 
     ``q_gate``: flagging also needs the community's ``evidence_q`` at most this (`gated`);
     an account above it is never flagged, whatever its risk."""
+    extra = ["suspicion"] if fdr is not None and "suspicion" in clusters.columns else []
     table = accounts.select("cluster_id", "risk").join(
-        clusters.select(pl.col("cluster").cast(pl.Int64).alias("cluster_id"), "evidence_q"),
+        clusters.select(pl.col("cluster").cast(pl.Int64).alias("cluster_id"), "evidence_q", *extra),
         on="cluster_id",
         how="left",
     )
     risk = table.get_column("risk").to_numpy().astype(np.float64)
     q = table.get_column("evidence_q").fill_null(1.0).to_numpy().astype(np.float64)
+    if fdr is not None:
+        q = np.where(q <= fdr, q, 1.0)
+        if extra:
+            suspicion = table.get_column("suspicion").fill_null(0.0).to_numpy()
+            # a full participant's risk is its community's suspicion (`score_accounts`)
+            full = risk >= (1.0 - FULL_PART_TOLERANCE) * suspicion
+            q = np.where(full & (suspicion > 0), q, 1.0)
     if q_gate is not None:
         risk = np.where(gated(q, q_gate), risk, -np.inf)
     order = np.argsort(-risk, kind="stable")
@@ -195,13 +275,19 @@ def gated(evidence_q: np.ndarray, q_gate: float) -> np.ndarray:
     return np.nan_to_num(q, nan=np.inf) <= q_gate
 
 
-def threshold_for_fpr(accounts: pl.DataFrame, clusters: pl.DataFrame, target_fpr: float) -> float:
+def threshold_for_fpr(
+    accounts: pl.DataFrame,
+    clusters: pl.DataFrame,
+    target_fpr: float,
+    *,
+    fdr: float | None = None,
+) -> float:
     """The smallest risk threshold (among the accounts' own risks) whose `null_fpr` is at
     most ``target_fpr``; 1.0 when none is (flag nothing rather than break the promise)."""
     risk = np.unique(accounts.get_column("risk").to_numpy().astype(np.float64))
     candidates = risk[risk > 0]
     if candidates.size == 0:
         return 1.0
-    fpr = null_fpr(accounts, clusters, candidates)
+    fpr = null_fpr(accounts, clusters, candidates, fdr=fdr)
     ok = candidates[fpr <= target_fpr]
     return float(ok.min()) if ok.size else 1.0

@@ -68,6 +68,9 @@ class Partition:
     membership: np.ndarray
     parameters: dict[str, Any] = field(default_factory=dict)
     quality: float | None = None
+    #: each account's Leiden community before the ``max_cluster_size`` split, named by its
+    #: smallest account index (-1: in no partitioned component); `pre_split_communities`
+    pre_split: np.ndarray | None = None
 
 
 def to_igraph(n_accounts: int, edges: pl.DataFrame, weight: str = "weight") -> ig.Graph:
@@ -195,8 +198,9 @@ def partition_component(
     ``src``/``dst`` are local node numbers 0..n_nodes-1 (the component's accounts in index
     order) and the edges come in (src, dst) order; ``total`` is the whole graph's weight
     (`total_weight`): the result is a function of these, the config and ``seed`` alone.
-    Returns (community of each node 0.., communities refined). igraph draws on Python's
-    `random`, so it is seeded here and restored afterwards.
+    Returns (community of each node 0.., communities refined, community of each node before
+    the refinement). igraph draws on Python's `random`, so it is seeded here and restored
+    afterwards.
     """
     graph = ig.Graph(n=n_nodes, edges=np.column_stack([src, dst]), directed=False)
     graph.es["weight"] = weight
@@ -204,13 +208,40 @@ def partition_component(
     state = random.getstate()
     try:
         random.seed(seed)
-        raw = np.asarray(_run(graph, cfg, resolution).membership, dtype=np.int64)
-        refined = 0
+        unsplit = np.asarray(_run(graph, cfg, resolution).membership, dtype=np.int64)
+        raw, refined = unsplit, 0
         if cfg.max_cluster_size > 0:
-            raw, refined = _refine(graph, raw, cfg)
+            raw, refined = _refine(graph, unsplit, cfg)
     finally:
         random.setstate(state)
-    return raw, refined
+    return raw, refined, unsplit
+
+
+def named_by_first(community: np.ndarray, account: np.ndarray) -> np.ndarray:
+    """Each node's community (any non-negative numbers) named by the smallest ``account``
+    index among its nodes: a name that does not depend on how the work was numbered."""
+    _, inverse = np.unique(community, return_inverse=True)
+    first = np.full(inverse.max(initial=-1) + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, inverse, account)
+    return first[inverse]
+
+
+def pre_split_communities(membership: np.ndarray, pre_split: np.ndarray | None) -> pl.DataFrame:
+    """Per reported community (``cluster``), ``pre_split_community``: the Leiden community its
+    smallest member account was in before the ``max_cluster_size`` split (its pieces share
+    it; `community.calibration` gives them one vote between them in the null). Without
+    ``pre_split``, each community is its own (its smallest member account)."""
+    account = np.nonzero(membership >= 0)[0]
+    cluster = membership[account]
+    first = np.full(int(cluster.max(initial=-1)) + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, cluster, account)
+    parent = first if pre_split is None else np.asarray(pre_split)[first]
+    return pl.DataFrame(
+        {
+            "cluster": np.arange(first.shape[0], dtype=np.int64),
+            "pre_split_community": np.where(parent >= 0, parent, first).astype(np.int64),
+        }
+    )
 
 
 def components(n_accounts: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -308,7 +339,7 @@ def dense_block_communities(
     params = dict(partition.parameters)
     params["dense_blocks"] = cfg.dense_blocks
     if not dense_blocks_apply(cfg, has_hardware):
-        return Partition(partition.membership, params, partition.quality)
+        return Partition(partition.membership, params, partition.quality, partition.pre_split)
     from graphguard.dense.bipartite import indexed_bipartite
     from graphguard.dense.seeded import dense_block_members
 
@@ -321,7 +352,7 @@ def dense_block_communities(
     has_edge[edges.get_column("dst").to_numpy()] = True
     membership, carved = carve(partition.membership, blocks, has_edge, cfg.min_cluster_size)
     params["dense_block_communities"] = carved
-    return Partition(membership, params, partition.quality)
+    return Partition(membership, params, partition.quality, partition.pre_split)
 
 
 def modularity(
@@ -410,12 +441,13 @@ def leiden(
     edge_bounds.append(picked.shape[0])
     total = total_weight(weight)
     raw = np.full(n_accounts, -1, dtype=np.int64)
+    pre_split = np.full(n_accounts, -1, dtype=np.int64)
     refined = 0
     offset = 0
     for i, start in enumerate(starts.tolist()):
         members = nodes[start : bounds[i + 1]]
         chosen = picked[edge_bounds[i] : edge_bounds[i + 1]]
-        parts, n_refined = partition_component(
+        parts, n_refined, unsplit = partition_component(
             members.shape[0],
             local[src[chosen]],
             local[dst[chosen]],
@@ -425,6 +457,7 @@ def leiden(
             total,
         )
         raw[members] = parts + offset
+        pre_split[members] = named_by_first(unsplit, members)
         offset += int(parts.max()) + 1
         refined += n_refined
     if cfg.max_cluster_size > 0:
@@ -437,4 +470,5 @@ def leiden(
     small = has_edge & ~eligible
     whole[small] = offset + component[small]
     quality = modularity(whole, src, dst, weight)
-    return Partition(canonical_ids(raw, has_edge, cfg.min_cluster_size), params, quality)
+    membership = canonical_ids(raw, has_edge, cfg.min_cluster_size)
+    return Partition(membership, params, quality, pre_split)

@@ -54,11 +54,11 @@ def null_point(
         raise ConfigError("scoring.target_fpr", "needs the clusters' evidence_q (the null model)")
     q_gate = None
     if scoring.target_fpr is not None:
-        threshold = threshold_for_fpr(accounts, clusters, scoring.target_fpr)
+        threshold = threshold_for_fpr(accounts, clusters, scoring.target_fpr, fdr=scoring.fdr)
         q_gate = scoring.fdr if scoring.q_gate else None
     else:
         threshold = scoring.risk_threshold
-    fpr = float(null_fpr(accounts, clusters, [threshold], q_gate=q_gate)[0])
+    fpr = float(null_fpr(accounts, clusters, [threshold], q_gate=q_gate, fdr=scoring.fdr)[0])
     gate = OperatingPoint(threshold=float(threshold), method="null", q_gate=q_gate)
     flagged = int(flag_accounts(accounts, clusters, gate).sum())
     negatives_est = None

@@ -20,7 +20,12 @@ import psutil
 
 from graphguard import schema
 from graphguard.community.evidence import community_evidence_in_chunks
-from graphguard.community.leiden import Partition, dense_block_communities, leiden
+from graphguard.community.leiden import (
+    Partition,
+    dense_block_communities,
+    leiden,
+    pre_split_communities,
+)
 from graphguard.community.scoring import score_accounts, score_clusters
 from graphguard.config import DetectConfig
 from graphguard.errors import OutOfMemoryError
@@ -300,6 +305,9 @@ def build_stages(
             post_types=config.scoring.post_types,
             dense_evidence=config.scoring.dense_evidence,
         )
+        parents = pre_split_communities(partition.membership, partition.pre_split)
+        parents = parents.with_columns(pl.col("cluster").cast(clusters.schema["cluster"]))
+        clusters = clusters.join(parents, on="cluster", how="left", maintain_order="left")
         clusters = score_clusters(clusters, config.scoring)
     warnings = input_warnings(indexed, config)
     return Stages(indexed, account_ids, graph, partition, clusters, members, config, warnings)

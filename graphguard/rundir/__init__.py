@@ -109,6 +109,10 @@ OPERATING_POINT_META = "operating_point"
 CALIBRATED_FAMILIES: tuple[str, ...] = ("behaviour", "infrastructure", "bot")
 CALIBRATION_PARTS: tuple[str, ...] = ("stat", "null", "z", "p", "q", "weight")
 EVIDENCE_Q = "evidence_q"
+#: clusters.parquet: the Leiden community a cluster was cut from at
+#: ``community.max_cluster_size``, named by its smallest account index in this run
+#: (`community.leiden.pre_split_communities`); a cluster that was not cut is its own
+PRE_SPLIT_COMMUNITY = "pre_split_community"
 #: clusters.parquet: the dense-block evidence (`graphguard.community.blocks`): the members'
 #: log-weighted co-engagement, its configuration-null mean and variance, the block (targets
 #: improbably many members engaged), its engagements, what the null allows them and the block
@@ -209,6 +213,7 @@ CLUSTER_COLUMNS: tuple[Column, ...] = _columns(
         for part in CALIBRATION_PARTS
     ),
     (EVIDENCE_Q, _F64, False),
+    (PRE_SPLIT_COMMUNITY, _I64, False),
     # the dense account x target block against the configuration null (`community.blocks`;
     # older runs lack them)
     *((name, _I64 if name in DENSE_COUNT_COLUMNS else _F64, False) for name in DENSE_COLUMNS),

@@ -37,7 +37,7 @@ class ComponentTooLarge(GraphguardError):
     """A connected component larger than ``spark.driver_component_limit`` accounts."""
 
 
-_PART_SCHEMA = "account int, component long, part long, refined int"
+_PART_SCHEMA = "account int, component long, part long, refined int, pre_split long"
 
 
 def _partition_group(cfg: CommunityConfig, total: float):
@@ -48,7 +48,7 @@ def _partition_group(cfg: CommunityConfig, total: float):
         src = frame["src"].to_numpy(dtype=np.int64)
         dst = frame["dst"].to_numpy(dtype=np.int64)
         nodes = np.unique(np.concatenate([src, dst]))
-        parts, refined = leiden.partition_component(
+        parts, refined, unsplit = leiden.partition_component(
             nodes.shape[0],
             np.searchsorted(nodes, src),
             np.searchsorted(nodes, dst),
@@ -65,6 +65,7 @@ def _partition_group(cfg: CommunityConfig, total: float):
                 "refined": np.r_[refined, np.zeros(nodes.shape[0] - 1, dtype=np.int32)].astype(
                     np.int32
                 ),
+                "pre_split": leiden.named_by_first(unsplit, nodes.astype(np.int64)),
             }
         )
 
@@ -81,9 +82,11 @@ def spark_communities(
     ``has_hardware`` resolves ``community.max_cluster_size: auto`` (`leiden.resolve`).
 
     ``membership``: account int, component long, cluster long (-1: in no reported community),
-    one row per account with an edge. ``parameters`` is what run.json records (the local
-    engine's `leiden.parameters`, plus the component counts); ``modularity`` is the partition's
-    over the whole graph (None without edges).
+    pre_split long (the account's Leiden community before the ``max_cluster_size`` split,
+    named by its smallest account index, as `leiden.Partition.pre_split`; -1: in no
+    partitioned component), one row per account with an edge. ``parameters`` is what run.json
+    records (the local engine's `leiden.parameters`, plus the component counts);
+    ``modularity`` is the partition's over the whole graph (None without edges).
     """
     setting = cfg.max_cluster_size
     cfg = leiden.resolve(cfg, has_hardware)
@@ -95,7 +98,7 @@ def spark_communities(
         F.count("*").alias("n"), _weight_units().alias("units"), F.sum("weight").alias("m")
     ).first()
     if totals["n"] == 0:
-        empty = spark.createDataFrame([], "account int, component long, cluster long")
+        empty = spark.createDataFrame([], MEMBERSHIP_SCHEMA)
         return empty, params, None
     total = int(totals["units"]) / leiden.WEIGHT_UNITS
     comp = connected_components(edges, checkpoint_every=spark_cfg.checkpoint_every)
@@ -144,6 +147,10 @@ def spark_communities(
     return membership, params, quality
 
 
+#: the membership table's columns (`spark_communities`)
+MEMBERSHIP_SCHEMA = "account int, component long, cluster long, pre_split long"
+
+
 def _weight_units() -> Column:
     """The sum of `leiden.total_weight`: the weights in units of 1e-9, summed exactly."""
     units = F.rint(F.col("weight") * leiden.WEIGHT_UNITS).cast("long").cast("decimal(38,0)")
@@ -162,12 +169,13 @@ def _canonical(comp: DataFrame, parts: DataFrame, min_cluster_size: int) -> Data
         "cluster", (F.row_number().over(Window.orderBy("first")) - 1).cast("long")
     ).select("component", "part", "cluster")
     return (
-        comp.join(parts.select("account", "part"), "account", "left")
+        comp.join(parts.select("account", "part", "pre_split"), "account", "left")
         .join(numbered, ["component", "part"], "left")
         .select(
             F.col("account").cast("int"),
             F.col("component").cast("long"),
             F.coalesce(F.col("cluster"), F.lit(-1)).cast("long").alias("cluster"),
+            F.coalesce(F.col("pre_split"), F.lit(-1)).cast("long").alias("pre_split"),
         )
     )
 
@@ -191,6 +199,24 @@ def _modularity(edges: DataFrame, comp: DataFrame, parts: DataFrame, m: float) -
     per = strength.groupBy("c").agg(F.sum("weight").alias("d"))
     penalty = per.agg(F.sum((F.col("d") / (2 * m)) ** 2)).first()[0]
     return float(inside / m - penalty)
+
+
+def spark_pre_split_communities(membership: DataFrame) -> pl.DataFrame:
+    """`leiden.pre_split_communities` of the Spark membership: per reported community, the
+    pre-split community of its smallest member account (one row per community, collected)."""
+    first = (
+        membership.filter(F.col("cluster") >= 0)
+        .groupBy("cluster")
+        .agg(F.min(F.struct("account", "pre_split")).alias("_first"))
+        .select(
+            F.col("cluster").cast("long"),
+            F.when(F.col("_first.pre_split") >= 0, F.col("_first.pre_split"))
+            .otherwise(F.col("_first.account"))
+            .cast("long")
+            .alias("pre_split_community"),
+        )
+    )
+    return pl.from_arrow(first.toArrow()).sort("cluster")
 
 
 def spark_dense_block_communities(
@@ -234,10 +260,13 @@ def spark_dense_block_communities(
     spark = membership.sparkSession
     out = spark.createDataFrame(
         frame.select(
-            pl.col("account").cast(pl.Int32), pl.col("component").cast(pl.Int64), "cluster"
+            pl.col("account").cast(pl.Int32),
+            pl.col("component").cast(pl.Int64),
+            "cluster",
+            pl.col("pre_split").cast(pl.Int64),
         )
         .to_arrow()
         .to_pandas(),
-        "account int, component long, cluster long",
+        MEMBERSHIP_SCHEMA,
     )
     return out, params

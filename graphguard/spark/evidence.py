@@ -693,6 +693,11 @@ def spark_evidence(stages: Any) -> tuple[pl.DataFrame, DataFrame]:
         post_types=tuple(config.scoring.post_types),
         dense_evidence=config.scoring.dense_evidence,
     )
+    from graphguard.spark.communities import spark_pre_split_communities
+
+    parents = spark_pre_split_communities(stages.membership)
+    parents = parents.with_columns(pl.col("cluster").cast(clusters.schema["cluster"]))
+    clusters = clusters.join(parents, on="cluster", how="left", maintain_order="left")
     return score_clusters(clusters, config.scoring), members
 
 

@@ -281,3 +281,21 @@ def test_the_python_api_takes_previous_too(chain, tmp_path):
     with pytest.raises(PreviousRunError, match="no such directory"):
         run_detection(events, tmp_path / "api2", previous=tmp_path / "nowhere")
     assert_no_run_left(tmp_path / "api2")
+
+
+def test_previous_reads_the_community_each_campaign_was_cut_from(chain, tmp_path):
+    """`load_previous` maps each campaign to its clusters' pre_split_community (the sibling
+    groups of the hub rule); a run written before the column existed has none."""
+    from graphguard.campaigns.previous import load_previous
+
+    previous = load_previous(chain["day1"])
+    clusters = rundir.load_run(chain["day1"]).clusters
+    assert previous.parents is not None
+    expected = clusters.select(PID, pl.col(rundir.PRE_SPLIT_COMMUNITY)).sort(PID)
+    assert previous.parents.sort(PID).equals(expected)
+    old = tmp_path / "older-run"
+    shutil.copytree(chain["day1"], old)
+    pl.read_parquet(old / rundir.CLUSTERS_FILE).drop(rundir.PRE_SPLIT_COMMUNITY).write_parquet(
+        old / rundir.CLUSTERS_FILE
+    )
+    assert load_previous(old).parents is None

@@ -35,9 +35,11 @@ def run_of(
     groups: list[list[str]],
     entities: dict[str, list[tuple[str, str]]] | None = None,
     loners: tuple[str, ...] = ("loner0", "loner1"),
+    parents: list[int] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """accounts, clusters and entity edges of a run whose cluster i holds ``groups[i]``;
-    ``entities``: account -> [(kind, entity), ...]; ``loners`` are in no cluster."""
+    ``entities``: account -> [(kind, entity), ...]; ``loners`` are in no cluster; ``parents``:
+    cluster i's pre-split community (clusters.parquet's column), else none recorded."""
     rows = [(a, i) for i, group in enumerate(groups) for a in group]
     rows += [(a, None) for a in loners]
     accounts = pl.DataFrame(rows, schema={ACC: pl.String, CID: pl.Int64}, orient="row")
@@ -45,6 +47,10 @@ def run_of(
         {CID: list(range(len(groups))), rundir.SIZE: [len(g) for g in groups]},
         schema={CID: pl.Int64, rundir.SIZE: pl.Int64},
     )
+    if parents is not None:
+        clusters = clusters.with_columns(
+            pl.Series(rundir.PRE_SPLIT_COMMUNITY, parents, dtype=pl.Int64)
+        )
     edge_rows = [(a, kind, e) for a, pairs in (entities or {}).items() for kind, e in pairs]
     edges = pl.DataFrame(
         edge_rows, schema={ACC: pl.String, "kind": pl.String, "entity": pl.String}, orient="row"
@@ -53,15 +59,22 @@ def run_of(
 
 
 def as_previous(result: Campaigns, edges: pl.DataFrame) -> PreviousRun:
-    """A tracked run, as the next run sees it."""
+    """A tracked run, as the next run sees it (`campaigns.previous.load_previous`)."""
     members = result.accounts.filter(pl.col(PID).is_not_null()).select(ACC, PID)
+    parents = None
+    if rundir.PRE_SPLIT_COMMUNITY in result.clusters.columns:
+        parents = result.clusters.select(PID, rundir.PRE_SPLIT_COMMUNITY)
     return PreviousRun(
-        path=Path("prev"), members=members, entities=edges, identity={"path": "prev"}
+        path=Path("prev"),
+        members=members,
+        entities=edges,
+        identity={"path": "prev"},
+        parents=parents,
     )
 
 
-def track(groups, entities=None, previous=None) -> Campaigns:
-    accounts, clusters, edges = run_of(groups, entities)
+def track(groups, entities=None, previous=None, parents=None) -> Campaigns:
+    accounts, clusters, edges = run_of(groups, entities, parents=parents)
     return track_campaigns(accounts, clusters, edges, previous)
 
 
@@ -344,6 +357,82 @@ def test_rotated_members_on_new_devices_match_by_ip_and_targets():
         [old], [new], ring_entities(old), ring_entities(new, devices=("fresh0", "fresh1"))
     )
     assert id_of(two, 0) == id_of(one, 0) and row(two, 0)[rundir.CAMPAIGN_MATCH] == "entities"
+
+
+def farm_pieces(prefix: str, per_piece_devices: bool) -> tuple[list[list[str]], dict]:
+    """One ring of 40 accounts cut into 4 pieces of 10 (as ``community.max_cluster_size`` cuts
+    a community), every account on the ring's IP and three targets; on the farm's two devices
+    shared by all pieces, or (``per_piece_devices``) each piece on devices of its own."""
+    accounts = names(prefix, 40)
+    groups = pieces(accounts, 4, interleaved=False)
+    entities = {}
+    for k, group in enumerate(groups):
+        devices = (f"piece{k}-dev0", f"piece{k}-dev1") if per_piece_devices else None
+        entities.update(ring_entities(group, devices) if devices else ring_entities(group))
+    return groups, entities
+
+
+def test_rotated_pieces_of_one_farm_keep_their_ids():
+    """The pieces share the farm's devices, IP and targets: four clusters use each of them, so
+    per cluster they would be hubs and no piece could link; one group of siblings (their
+    devices and IP meet the entity rule with each other), they are not."""
+    old, old_entities = farm_pieces("old", per_piece_devices=False)
+    new, new_entities = farm_pieces("new", per_piece_devices=False)
+    groups, crowd_entities = crowd(5)
+    one, two = chain(
+        [*old, *groups],
+        [*new, *groups],
+        {**old_entities, **crowd_entities},
+        {**new_entities, **crowd_entities},
+    )
+    assert {id_of(two, i) for i in range(4)} == {id_of(one, i) for i in range(4)}
+    assert {row(two, i)[rundir.CAMPAIGN_MATCH] for i in range(4)} == {"entities"}
+    assert two.section["ended"] == []
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_pieces_cut_from_one_community_are_one_group(recorded):
+    """Pieces on devices of their own share only the ring's IP and targets: siblings only by
+    the community they were cut from (clusters' pre_split_community). Without it recorded
+    (a run of an older graphguard), four clusters share each entity: hubs, no link."""
+    old, old_entities = farm_pieces("old", per_piece_devices=True)
+    new, new_entities = farm_pieces("new", per_piece_devices=True)
+    parents = [7, 7, 7, 7] if recorded else None
+    one = track(old, old_entities, parents=parents)
+    previous = as_previous(one, run_of(old, old_entities)[2])
+    two = track(new, new_entities, previous, parents=[3, 3, 3, 3] if recorded else None)
+    carried = {id_of(two, i) for i in range(4)} & {id_of(one, i) for i in range(4)}
+    assert len(carried) == (4 if recorded else 0)
+    statuses = {row(two, i)[STATUS] for i in range(4)}
+    assert ("new" not in statuses) if recorded else (statuses == {"new"})
+
+
+def test_a_leftover_rotated_piece_splits_off_its_campaign_not_another_one():
+    """Three old pieces of a farm, four new ones (rotated): three continue the old pieces, and
+    the fourth, whose own campaign's pieces are all taken, is linked to them (split or merged)
+    rather than continuing an ordinary cluster that liked the farm's three targets."""
+    old_farm = pieces(names("old", 30), 3, interleaved=False)
+    new_farm = pieces(names("new", 40), 4, interleaved=False)
+    fans = names("fan", 8)
+    fan_entities = {
+        a: [("device", f"dev-{a}"), *(("target", f"ring-target{k}") for k in range(3))]
+        for a in fans
+    }
+    one, two = chain(
+        [*old_farm, fans],
+        new_farm,
+        {**ring_entities(names("old", 30)), **fan_entities},
+        ring_entities(names("new", 40)),
+    )
+    farm_ids = {id_of(one, i) for i in range(3)}
+    fan_id = id_of(one, 3)
+    carried = [id_of(two, i) for i in range(4)]
+    assert fan_id not in carried
+    assert len(set(carried) & farm_ids) == 3
+    leftover = next(i for i in range(4) if carried[i] not in farm_ids)
+    assert row(two, leftover)[STATUS] in ("split", "merged")  # of the farm pieces only:
+    assert set(row(two, leftover)[rundir.PREVIOUS_CAMPAIGNS]) <= farm_ids
+    assert fan_id in two.section["ended"]
 
 
 def test_hub_entities_alone_do_not_link():
