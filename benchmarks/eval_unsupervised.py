@@ -10,6 +10,14 @@ The scoring curves were chosen while looking at seeds 1-5; report figures from o
 `scoring.target_fpr=0.005` flags at the null model's threshold, recorded per seed with the FPR
 it expected; `scoring.q_gate=true` with it flags only communities whose evidence_q is at most
 `scoring.fdr`).
+
+`--run RUN --truth TRUTH` evaluates the unlabelled operating points of a finished run instead
+(a world too large to detect once per arm): for each `--targets` share, with and without the
+gate, the null point of `pipeline.operating.null_point` and the flags of `flag_accounts`, over
+the run's own accounts.parquet and clusters.parquet (what detect with
+`--set scoring.target_fpr=...` computes from the same tables), and the run's own flags.
+
+    python benchmarks/eval_unsupervised.py --run RUN --truth truth.parquet --out DIR
 """
 
 from __future__ import annotations
@@ -55,6 +63,39 @@ def summarise(metrics: dict) -> dict:
     }
 
 
+def run_points(run: Path, truth_path: Path, targets: list[float]) -> dict:
+    """The run's own flags and the null points at each target, with and without the gate."""
+    import polars as pl
+
+    from graphguard import rundir
+    from graphguard.config import ScoringConfig
+    from graphguard.pipeline.operating import flag_accounts, null_point
+
+    accounts = pl.read_parquet(run / rundir.ACCOUNTS_FILE)
+    clusters = pl.read_parquet(run / rundir.CLUSTERS_FILE).rename({rundir.CLUSTER_ID: "cluster"})
+    truth = pl.read_parquet(truth_path)
+    out = {"run": {**summarise(evaluate(accounts, truth)), "threshold": "the run's own"}}
+    for target in targets:
+        for gate in (False, True):
+            scoring = ScoringConfig(target_fpr=target, q_gate=gate)
+            point = null_point(scoring, accounts, clusters)
+            flagged = accounts.with_columns(flag_accounts(accounts, clusters, point))
+            name = f"target_fpr_{target:g}" + ("_q_gate" if gate else "")
+            out[name] = {
+                **summarise(evaluate(flagged, truth)),
+                "threshold": point.threshold,
+                "expected_fpr": point.expected_fpr,
+                "q_gate": point.q_gate,
+            }
+            print(
+                f"{name}: caught {out[name]['campaigns_caught']}, threshold "
+                f"{point.threshold:.4f}, benign FPR {out[name]['fpr_benign_population']:.5f} "
+                f"(expected {point.expected_fpr:.5f})",
+                file=sys.stderr,
+            )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="101-110")
@@ -63,7 +104,20 @@ def main() -> None:
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], help="detection config KEY=VALUE"
     )
+    parser.add_argument("--run", type=Path, help="a finished run: evaluate its operating points")
+    parser.add_argument("--truth", type=Path, help="with --run: the world's truth.parquet")
+    parser.add_argument(
+        "--targets", default="0.005,0.01", help="with --run: the target FPRs (comma-separated)"
+    )
     args = parser.parse_args()
+    if args.run is not None:
+        if args.truth is None:
+            parser.error("--run needs --truth")
+        targets = [float(x) for x in args.targets.split(",")]
+        doc = {"run": str(args.run), "points": run_points(args.run, args.truth, targets)}
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "run_points.json").write_text(json.dumps(doc, indent=2) + "\n")
+        return
     config = settings(compose_config(args.overrides)).detect if args.overrides else DetectConfig()
     rows = []
     for seed in parse_seeds(args.seeds):

@@ -357,7 +357,9 @@ class ScoringConfig:
     fusion: str = "noisy_or"
     #: false-discovery rate of the community evidence against the log's own communities of
     #: the same size and activity (`community.calibration`): a family whose Benjamini-Hochberg
-    #: q-value equals it keeps half its score, one ten times smaller keeps 99%.
+    #: q-value equals it keeps half its score, one ten times smaller keeps 99%. The null
+    #: model's operating point counts a flagged account by its community's q only where the q
+    #: is at most this (and the account a full participant); any other as a false positive.
     fdr: float = 0.01
     #: multiply each family's score by its significance weight against the log's own
     #: communities (above). Off by default: on the 10M-event simulated world, where campaigns are

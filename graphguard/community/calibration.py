@@ -14,7 +14,10 @@ stratum share a weight of one in the median and the MAD, and count as one commun
 of 300 cut into twelve pieces of 25 would otherwise fill the (size 16-31, its activity)
 stratum, make its median, and read as ordinary (seeds 101, 103, 110: q 0.5-0.75 for the
 pieces of proxy rings and paid boosts). A stratum with fewer than `MIN_STRATUM` such
-communities borrows the size stratum, then the whole log. The scale is floored by half the
+communities borrows the size stratum, then the whole log; a stratum whose median is above its
+size stratum's takes the size stratum's median and MAD (where distinct campaigns of one size
+and activity outnumber the organic communities of that activity, as on the 10M-event world,
+the fine median is theirs). The scale is floored by half the
 binomial spread over the community's members (`BINOMIAL_FLOOR`: a share among 3 members is
 weaker evidence than among 300) and at `MIN_SCALE`. A community's family z-score gives a
 one-sided normal p-value, Benjamini-Hochberg over the communities its q-value
@@ -182,6 +185,13 @@ def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
             nulls.get_column("_mad1").to_numpy(),
             np.where(use_coarse, nulls.get_column("_mad2").to_numpy(), whole["_mad"]),
         ).astype(np.float64)
+        # a stratum louder than its size stratum (distinct campaigns of one size and activity
+        # outnumbering the organic communities there: the 10M world) is judged by the size
+        # stratum, median and MAD, whichever is quieter
+        med2 = nulls.get_column("_med2").to_numpy()
+        quieter = (nulls.get_column("_n2").to_numpy() >= MIN_STRATUM) & (med2 < med)
+        med = np.where(quieter, med2, med)
+        mad = np.where(quieter, nulls.get_column("_mad2").to_numpy(), mad)
         x = frame.get_column(stat).to_numpy().astype(np.float64)
         size = frame.get_column("size").to_numpy().astype(np.float64)
         centre = np.sin(np.clip(np.nan_to_num(med), 0.0, np.pi / 2)) ** 2

@@ -203,7 +203,10 @@ def _modularity(edges: DataFrame, comp: DataFrame, parts: DataFrame, m: float) -
 
 def spark_pre_split_communities(membership: DataFrame) -> pl.DataFrame:
     """`leiden.pre_split_communities` of the Spark membership: per reported community, the
-    pre-split community of its smallest member account (one row per community, collected)."""
+    pre-split community of its smallest member account (one row per community, collected).
+    A membership without ``pre_split`` (made elsewhere) makes each community its own."""
+    if "pre_split" not in membership.columns:
+        membership = membership.withColumn("pre_split", F.lit(-1).cast("long"))
     first = (
         membership.filter(F.col("cluster") >= 0)
         .groupBy("cluster")

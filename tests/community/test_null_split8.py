@@ -175,3 +175,20 @@ def test_pieces_carry_the_leiden_community_they_were_cut_from():
     assert parents.get_column(PARENT).n_unique() < parents.height  # some share a parent
     joined = members.unique("cluster").join(parents, on="cluster")
     assert (joined.get_column("pre_split") == joined.get_column(PARENT)).all()
+
+
+def test_a_stratum_of_distinct_campaigns_is_judged_by_its_size_stratum():
+    """30 campaigns of one size and activity, each its own Leiden community, beside 10
+    organic communities of that activity and 300 of that size at another: the fine stratum's
+    median is the campaigns', so the quieter size stratum is the null."""
+    rng = np.random.default_rng(5)
+    size = np.r_[rng.integers(16, 32, 300), rng.integers(16, 32, 10), rng.integers(16, 32, 30)]
+    sync = np.r_[rng.beta(1, 30, 310), rng.uniform(0.8, 0.95, 30)]
+    frame = _clusters(sync, size).with_columns(
+        pl.Series("n_events", (size * np.r_[np.full(300, 40), np.full(40, 10)]).astype(np.uint32))
+    )
+    out = calibrate(frame, fdr=0.01)
+    q = out.get_column("behaviour_q").to_numpy()
+    assert (q[-30:] <= 0.01).all()
+    assert (q[:-30] <= 0.01).mean() < 0.02
+    assert out.get_column("behaviour_null").to_numpy()[-30:].max() < 0.1

@@ -95,6 +95,10 @@ def spark_frames(spark, stages) -> SparkFrames:
             "account": np.arange(n, dtype=np.int32),
             "component": component.astype(np.int64),
             "cluster": membership.astype(np.int64),
+            # the accounts' Leiden communities before the max_cluster_size split
+            "pre_split": (
+                np.full(n, -1) if stages.partition.pre_split is None else stages.partition.pre_split
+            ).astype(np.int64),
         }
     ).filter(pl.col("component") >= 0)
     ids = pl.DataFrame({"account": np.arange(n, dtype=np.int32), "account_id": stages.account_ids})
