@@ -9,17 +9,22 @@ the model's validation ECE / NLL before and after temperature scaling (the check
 temporary directory, never the repo.
 
 Beside the run's own threshold (run.json ``operating_point``, its ``estimator``), each row
-measures the population FPR at thresholds other estimators choose from the same checkpoint and
-the same run (no second detect: no q-gate, so an account is flagged at ``t`` iff its risk is at
-least ``t``): ``validation`` (the FPR counted on the validation negatives alone, the estimator
-of checkpoints without ``benign_evidence_risk``), ``log`` (the evidence's term measured on the
-new log itself, needing no labels: every account weighted by the model's probability that it
-is benign, ``1 - model_risk``, so the log's abusive accounts drop out of the evidence's tail)
-and ``oracle`` (the evidence's term on the new log's true benign accounts: what the evidence
-side could give at best; the model's term is the validation one in all of them).
+measures the population FPR at the thresholds each estimator of `pipeline.operating` chooses
+from the same checkpoint and the same run (no second detect: no q-gate, so an account is
+flagged at ``t`` iff its risk is at least ``t``): ``validation`` (the FPR counted on the
+validation negatives alone, what checkpoints without ``benign_evidence_risk`` get),
+``stratified`` (the evidence's term on the training world's labelled benign accounts), ``log``
+(the evidence's term on the new log itself, needing no labels: every account weighted by the
+model's probability that it is benign, ``1 - model_risk``; the run's own estimator, recomputed
+here as a check) and ``oracle`` (the evidence's term on the new log's true benign accounts:
+what the evidence side could give at best). The model's term is the validation negatives' in
+all of them.
 
     python benchmarks/operating_points.py --out experiments/operating_points \
-        [--accounts 20000] [--seeds 101 102 103] [--targets 0.005 0.01]
+        [--accounts 20000] [--seeds 101 102 103] [--targets 0.005 0.01] [--model M.pt]
+
+``--model`` reuses a checkpoint the same command wrote before (``--save-model``) instead of
+training again: the same model for more seeds, at a fraction of the time.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,23 +64,29 @@ def main() -> None:
     parser.add_argument("--train-seed", type=int, default=1)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002, 1003])
     parser.add_argument("--targets", type=float, nargs="+", default=[0.005, 0.01])
+    parser.add_argument("--model", type=Path, help="a checkpoint to reuse (no training)")
+    parser.add_argument("--save-model", type=Path, help="copy the trained checkpoint here")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        train = _world(root, args.train_seed, args.accounts)
-        model = root / "model.pt"
-        _cli(
-            "train",
-            train / "events.parquet",
-            "--labels",
-            train / "labels.parquet",
-            "--out",
-            model,
-            "--set",
-            "train.device=cpu",
-            "-q",
-        )
+        model = args.model or root / "model.pt"
+        if args.model is None:
+            train = _world(root, args.train_seed, args.accounts)
+            _cli(
+                "train",
+                train / "events.parquet",
+                "--labels",
+                train / "labels.parquet",
+                "--out",
+                model,
+                "--set",
+                "train.device=cpu",
+                "-q",
+            )
+            if args.save_model is not None:
+                args.save_model.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(model, args.save_model)
         import torch
 
         checkpoint = torch.load(model, weights_only=True)
@@ -84,6 +96,7 @@ def main() -> None:
         v_evidence = np.asarray(stored["evidence_risk"], dtype=np.float64)
         v_abusive = np.asarray(stored["abusive"], dtype=bool)
         v_risk = 1.0 - (1.0 - v_model) * (1.0 - v_evidence)
+        v_benign = np.asarray(stored["benign_evidence_risk"], dtype=np.float64)
         for seed in args.seeds:
             world = _world(root, seed, args.accounts)
             truth = pl.read_parquet(world / "truth.parquet")
@@ -119,6 +132,9 @@ def main() -> None:
                         evidence,
                         evidence_weights=1.0 - accounts["model_risk"].to_numpy(),
                         target_fpr=target,
+                    ),
+                    "stratified": stratified_point(
+                        v_model, v_evidence, v_abusive, v_benign, target_fpr=target
                     ),
                     "oracle": stratified_point(
                         v_model, v_evidence, v_abusive, evidence[~abusive], target_fpr=target
@@ -157,11 +173,12 @@ def main() -> None:
     result = {
         "accounts": args.accounts,
         "train_seed": args.train_seed,
+        "model": "reused (--model)" if args.model is not None else "trained here",
         "calibration": calibration,
         "runs": rows,
     }
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    names = ["validation", "log", "oracle"]
+    names = ["validation", "stratified", "log", "oracle"]
     lines = [
         "| seed | target FPR | estimator | threshold | expected FPR [95%] | population FPR | "
         "precision | recall | AUPRC | "

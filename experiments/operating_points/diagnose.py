@@ -40,6 +40,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=20000)
     parser.add_argument("--targets", type=float, nargs="+", default=[0.005, 0.01])
     parser.add_argument("--sizes", nargs="+", default=["auto", "300"])
+    parser.add_argument(
+        "--model", type=Path, help="reuse this checkpoint (of the first size) instead of training"
+    )
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,19 +56,22 @@ def main() -> None:
         for size in args.sizes:
             cap = f"community.max_cluster_size={size}"
             model = root / f"model_{size}.pt"
-            _cli(
-                "train",
-                world / "events.parquet",
-                "--labels",
-                world / "labels.parquet",
-                "--out",
-                model,
-                "--set",
-                "train.device=cpu",
-                "--set",
-                cap,
-                "-q",
-            )
+            if args.model is not None and size == args.sizes[0]:
+                model = args.model
+            else:
+                _cli(
+                    "train",
+                    world / "events.parquet",
+                    "--labels",
+                    world / "labels.parquet",
+                    "--out",
+                    model,
+                    "--set",
+                    "train.device=cpu",
+                    "--set",
+                    cap,
+                    "-q",
+                )
             val = torch.load(model, weights_only=True)["validation_scores"]
             v_model = np.asarray(val["model_risk"])
             v_ev = np.asarray(val["evidence_risk"])

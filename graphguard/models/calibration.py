@@ -102,11 +102,13 @@ class OperatingPoint:
     ``method``: ``"validation"`` (labelled validation scores of the model), ``"null"`` (the
     log's null model, no labels) or ``"fixed"`` (scoring.risk_threshold as set). The expected
     figures and intervals are None where the method has nothing to estimate them from.
-    ``estimator`` (method ``validation`` only): ``"validation"`` (the FPR counted on the
-    validation negatives alone) or ``"stratified"`` (`stratified_point`: the evidence's term on
-    ``n_evidence_negatives`` benign accounts, ``evidence_fpr`` of them at the threshold, the
-    model's on the validation negatives; ``validation_fpr`` / ``validation_threshold``: what
-    the validation negatives alone say of this threshold / would have chosen).
+    ``estimator`` (a model's points only): ``"validation"`` (the FPR counted on the validation
+    negatives alone), ``"stratified"`` (`stratified_point`: the evidence's term on the
+    ``n_evidence_negatives`` labelled benign accounts of the training world, ``evidence_fpr``
+    of them at the threshold, the model's on the validation negatives) or ``"log"`` (the same,
+    the evidence's term on the run's own log: its ``n_evidence_negatives`` accounts weighted
+    by their model probability of being benign). ``validation_fpr`` / ``validation_threshold``:
+    what the validation negatives alone say of this threshold / would have chosen.
     ``q_gate``: when set, an account is flagged only if its community's ``evidence_q`` is at
     most this as well (`pipeline.operating.flag_accounts`; ``scoring.q_gate``).
     """
@@ -304,6 +306,7 @@ def stratified_point(
     target_precision: float | None = None,
     threshold: float | None = None,
     method: str = "validation",
+    estimator: str = "stratified",
 ) -> OperatingPoint:
     """The operating point of the noisy-OR fused risk, its FPR post-stratified on the evidence.
 
@@ -313,7 +316,8 @@ def stratified_point(
     smallest threshold whose estimated FPR, and that of every higher one, is at most it),
     ``target_precision`` (the smallest threshold whose estimated precision, validation true
     positives over those plus the estimated FPR times the validation negatives, reaches it) and
-    ``threshold`` (a fixed one, only described; ``method`` names how it was chosen).
+    ``threshold`` (a fixed one, only described; ``method`` names how it was chosen;
+    ``estimator`` where the evidence's term was measured, `OperatingPoint.estimator`).
     Candidates are the validation risks and the evidence values. The expected precision and
     recall are on the validation accounts, their class mix that of the training world.
     """
@@ -372,7 +376,7 @@ def stratified_point(
         expected_recall=tp / n_pos if n_pos else None,
         n_negatives=n_neg,
         n_positives=n_pos,
-        estimator="stratified",
+        estimator=estimator,
         n_evidence_negatives=int(est.ev.size),
         evidence_fpr=float(p["evidence"]),
         validation_fpr=float(p["validation_fp"]) / n_neg if n_neg else None,

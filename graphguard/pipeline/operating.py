@@ -5,11 +5,20 @@ neither set keeps ``scoring.risk_threshold``. With a model (``detect --model``) 
 is chosen on the model's labelled validation scores stored in its checkpoint
 (`pipeline.train.validation_scores`), fused with the evidence as this run's
 ``scoring.fusion`` says, so one trained model serves any target without retraining. Under
-``noisy_or``, with a checkpoint that also keeps the evidence risk of every labelled benign
-account of its training world (``benign_evidence_risk``), the FPR is post-stratified
-(`models.calibration.stratified_point`): the evidence's term measured on all of those, the
-model's on the validation negatives; an older checkpoint, or ``fusion: model`` (no evidence
-term), counts the FPR on the validation negatives alone (`models.calibration.operating_point`).
+``noisy_or`` the FPR is post-stratified (`models.calibration.stratified_point`): the model's
+term on the validation negatives, the evidence's term ``P(e >= t)`` (it needs no labels) on
+
+- ``log`` (when the run's accounts come with ``evidence_risk`` and ``model_risk``): every
+  account of *this* log, each weighted by the model's probability that it is benign
+  (``1 - model_risk``), so the log's abusive accounts drop out of the evidence's tail. The
+  evidence's benign tail is a property of the log (its communities), not of the model, and it
+  varies from log to log more than the validation split can tell
+  (`experiments/operating_points/README.md`);
+- ``stratified``: else every labelled benign account of the model's training world, when the
+  checkpoint keeps their evidence risk (``benign_evidence_risk``);
+- ``validation``: else (an older checkpoint), and under ``fusion: model`` (no evidence term),
+  the FPR counted on the validation negatives alone (`models.calibration.operating_point`).
+
 run.json's ``operating_point.estimator`` says which. Without a
 model it comes from the log's null model (`community.calibration.threshold_for_fpr`); a
 target precision needs labels, so it is refused there. With ``scoring.q_gate`` the null
@@ -62,10 +71,38 @@ def benign_evidence(model: GraphSAGEDetector, fusion: str) -> np.ndarray | None:
     return np.asarray(values, dtype=np.float64)
 
 
-def model_point(scoring: ScoringConfig, model: GraphSAGEDetector) -> OperatingPoint:
-    """The operating point from the model's stored validation scores (see the module)."""
+#: the columns of a run's accounts the ``log`` estimator reads
+LOG_COLUMNS = ("evidence_risk", "model_risk")
+
+
+def log_evidence(
+    accounts: pl.DataFrame | None, fusion: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """This log's evidence risk of every account and its weight as a benign one
+    (``1 - model_risk``), when ``accounts`` has both columns and ``fusion`` an evidence term."""
+    if fusion != "noisy_or" or accounts is None or accounts.height == 0:
+        return None
+    if not all(c in accounts.columns for c in LOG_COLUMNS):
+        return None
+    evidence = accounts.get_column("evidence_risk").fill_null(0.0).clip(0.0, 1.0).to_numpy()
+    weights = 1.0 - accounts.get_column("model_risk").fill_null(0.0).clip(0.0, 1.0).to_numpy()
+    if not weights.sum() > 0:
+        return None
+    return np.asarray(evidence, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+
+
+def model_point(
+    scoring: ScoringConfig, model: GraphSAGEDetector, accounts: pl.DataFrame | None = None
+) -> OperatingPoint:
+    """The operating point from the model's stored validation scores, the evidence's term
+    from this log's ``accounts`` or the training world's benign accounts (see the module)."""
     risk, abusive = validation_risk(model, scoring.fusion)
-    evidence = benign_evidence(model, scoring.fusion)
+    on_log = log_evidence(accounts, scoring.fusion)
+    evidence, weights, estimator = None, None, "stratified"
+    if on_log is not None:
+        (evidence, weights), estimator = on_log, "log"
+    else:
+        evidence = benign_evidence(model, scoring.fusion)
     fixed = scoring.target_fpr is None and scoring.target_precision is None
     if evidence is None:
         if fixed:
@@ -79,10 +116,12 @@ def model_point(scoring: ScoringConfig, model: GraphSAGEDetector) -> OperatingPo
         np.asarray(stored["evidence_risk"], dtype=np.float64),
         abusive,
         evidence,
+        evidence_weights=weights,
         target_fpr=scoring.target_fpr,
         target_precision=scoring.target_precision,
         threshold=float(scoring.risk_threshold) if fixed else None,
         method="fixed" if fixed else "validation",
+        estimator=estimator,
     )
 
 
@@ -156,7 +195,7 @@ def resolve_operating_point(
 ) -> OperatingPoint:
     """The threshold this run flags at, and what is expected of it (see the module)."""
     if model is not None and getattr(model, "validation_scores_", None):
-        return model_point(scoring, model)
+        return model_point(scoring, model, accounts)
     if model is not None and (scoring.target_fpr is not None or scoring.target_precision):
         validation_risk(model, scoring.fusion)  # raises: the model has no validation scores
     if scoring.target_precision is not None:

@@ -207,3 +207,61 @@ def test_the_checkpoint_keeps_the_evidence_of_every_labelled_benign_account():
     assert out["abusive"] == [False, True, False]
     # training and validation benign alike (accounts 0, 1, 4, 5), unlabelled ones never
     assert out["benign_evidence_risk"] == [0.0, 0.1, 0.2, 0.5]
+
+
+def test_a_run_with_its_accounts_measures_the_evidence_on_its_own_log():
+    rng = np.random.default_rng(8)
+    stored = _stored(True)
+    model, evidence, positive = _population(rng, 15000)
+    # a model that knows this log's abusive accounts (the weights 1 - model_risk assume that
+    # the model's benign probability holds where the evidence is high)
+    model = np.where(positive, rng.beta(60, 1, positive.size), model)
+    # a log whose benign tail is twice the training world's: more benign accounts in
+    # suspicious-looking groups
+    heavier = ~positive & (rng.random(positive.size) < 0.008)
+    evidence = np.where(heavier, 0.15 + 0.3 * rng.random(positive.size), evidence)
+    accounts = pl.DataFrame({"evidence_risk": evidence, "model_risk": model})
+    scoring = ScoringConfig(target_fpr=0.01)
+    on_log = resolve_operating_point(scoring, model=_Model(stored), accounts=accounts)
+    trained = resolve_operating_point(scoring, model=_Model(stored))
+    assert on_log.estimator == "log" and on_log.n_evidence_negatives == accounts.height
+    assert trained.estimator == "stratified"
+    # accounts without the two columns (the null path's table) leave the training world's term
+    plain = resolve_operating_point(
+        scoring, model=_Model(stored), accounts=accounts.select("evidence_risk")
+    )
+    assert plain.threshold == trained.threshold and plain.estimator == "stratified"
+    benign = np.sort(_fused(model, evidence)[~positive])
+
+    def population_fpr(t: float) -> float:
+        return 1.0 - np.searchsorted(benign, t, side="left") / benign.size
+
+    assert abs(population_fpr(on_log.threshold) - 0.01) < abs(
+        population_fpr(trained.threshold) - 0.01
+    )
+    assert population_fpr(trained.threshold) > 0.01 + 0.002  # the training world's misleads
+    assert abs(population_fpr(on_log.threshold) - 0.01) <= 0.002
+    model_only = resolve_operating_point(
+        ScoringConfig(target_fpr=0.01, fusion="model"), model=_Model(stored), accounts=accounts
+    )
+    assert model_only.estimator == "validation"
+
+
+def test_abuse_the_model_misses_makes_the_log_estimate_err_high():
+    """Abusive accounts the model calls benign but the evidence catches count as benign in the
+    log's evidence tail: the estimate is too high, so the threshold flags fewer (the FPR falls
+    below the target, never above it, from this cause)."""
+    rng = np.random.default_rng(9)
+    stored = _stored(True)
+    model, evidence, positive = _population(rng, 15000)
+    missed = positive & (rng.random(positive.size) < 0.3)
+    model = np.where(positive & ~missed, rng.beta(60, 1, positive.size), model)
+    model = np.where(missed, rng.beta(1, 60, positive.size), model)
+    accounts = pl.DataFrame({"evidence_risk": evidence, "model_risk": model})
+    point = resolve_operating_point(
+        ScoringConfig(target_fpr=0.01), model=_Model(stored), accounts=accounts
+    )
+    benign_tail = float((evidence[~positive] >= point.threshold).mean())
+    assert point.estimator == "log" and point.evidence_fpr > benign_tail
+    fused = np.sort(_fused(model, evidence)[~positive])
+    assert 1.0 - np.searchsorted(fused, point.threshold, side="left") / fused.size < 0.01
