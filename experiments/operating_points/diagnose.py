@@ -6,6 +6,9 @@ earlier 300), then detects the *training world itself* at each target FPR and co
 threshold was chosen on (the checkpoint's validation accounts) with the whole benign population
 of the same world: how many benign accounts reach the threshold, and through which side of the
 noisy-OR (the model's risk or the evidence's). Writes ``OUT/diagnose.json`` and prints it.
+Since the post-stratified estimator (`models.calibration.stratified_point`) each row also has
+the run's estimator, its estimate of the evidence's term, and the threshold the validation
+negatives alone would have chosen with the population FPR there.
 
     python experiments/operating_points/diagnose.py --out experiments/operating_points
 """
@@ -37,6 +40,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=20000)
     parser.add_argument("--targets", type=float, nargs="+", default=[0.005, 0.01])
     parser.add_argument("--sizes", nargs="+", default=["auto", "300"])
+    parser.add_argument(
+        "--model", type=Path, help="reuse this checkpoint (of the first size) instead of training"
+    )
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,19 +56,22 @@ def main() -> None:
         for size in args.sizes:
             cap = f"community.max_cluster_size={size}"
             model = root / f"model_{size}.pt"
-            _cli(
-                "train",
-                world / "events.parquet",
-                "--labels",
-                world / "labels.parquet",
-                "--out",
-                model,
-                "--set",
-                "train.device=cpu",
-                "--set",
-                cap,
-                "-q",
-            )
+            if args.model is not None and size == args.sizes[0]:
+                model = args.model
+            else:
+                _cli(
+                    "train",
+                    world / "events.parquet",
+                    "--labels",
+                    world / "labels.parquet",
+                    "--out",
+                    model,
+                    "--set",
+                    "train.device=cpu",
+                    "--set",
+                    cap,
+                    "-q",
+                )
             val = torch.load(model, weights_only=True)["validation_scores"]
             v_model = np.asarray(val["model_risk"])
             v_ev = np.asarray(val["evidence_risk"])
@@ -85,7 +94,8 @@ def main() -> None:
                     cap,
                     "-q",
                 )
-                t = json.loads((run / "run.json").read_text())["operating_point"]["threshold"]
+                point = json.loads((run / "run.json").read_text())["operating_point"]
+                t = point["threshold"]
                 benign = (
                     pl.read_parquet(run / "accounts.parquet")
                     .join(truth, on="account_id")
@@ -93,11 +103,21 @@ def main() -> None:
                     .with_columns(pl.col("account_id").is_in(labelled.implode()).alias("lab"))
                 )
                 unlab = benign.filter(~pl.col("lab"))
+                t_val = point.get("validation_threshold") or t
                 rows.append(
                     {
                         "max_cluster_size": size,
                         "target_fpr": target,
+                        "estimator": point.get("estimator"),
                         "threshold": t,
+                        "expected_fpr": point.get("expected_fpr"),
+                        "fpr_interval": point.get("fpr_interval"),
+                        "evidence_negatives": point.get("n_evidence_negatives"),
+                        "evidence_fpr_estimate": point.get("evidence_fpr"),
+                        "validation_only_threshold": t_val,
+                        "population_fpr_at_validation_only_threshold": float(
+                            (benign["risk"] >= t_val).mean()
+                        ),
                         "validation_negatives": int(v_neg.sum()),
                         "validation_fpr": float((v_risk[v_neg] >= t).mean()),
                         "validation_negatives_evidence_at_threshold": int((v_ev[v_neg] >= t).sum()),

@@ -6,6 +6,15 @@ negative log-likelihood of ``softmax(logits / T)`` by a golden-section search on
 threshold of a score for a target false-positive rate or precision from labelled validation
 scores, and says how sure that is: Wilson 95% intervals of the validation FPR and precision
 behind it (they are binomial proportions of the validation counts).
+
+`stratified_point` does the same for the noisy-OR fused risk ``r = 1 - (1 - m)(1 - e)`` of a
+model risk ``m`` and a label-free evidence risk ``e``. Since ``r >= e``, the benign FPR at
+``t`` splits exactly into ``P(e >= t) + P(e < t) * P(r >= t | e < t)``: the evidence term is
+measured on many more benign accounts than the validation split holds (every labelled benign
+account of the training world: ``e`` uses no labels, so the training accounts are as honest
+for it as the validation ones), the model's term on the validation negatives with ``e < t``
+only (the model's risk is honest only where it was not fitted). A post-stratified estimate: the
+same decomposition, with the variance of the evidence's tail cut by the larger sample.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ _LOG_T_RANGE = (0.0, math.log(20.0))
 _ITERATIONS = 80
 #: z of a two-sided 95% interval
 _Z95 = 1.959963984540054
+#: z of a two-sided 97.5% interval: two of them (Bonferroni) make a joint 95% box
+_Z975 = 2.241402727604947
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -72,14 +83,15 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return float(math.exp((low + high) / 2.0))
 
 
-def wilson(successes: int, n: int) -> tuple[float, float] | None:
-    """Wilson 95% interval of a binomial proportion; None without trials."""
+def wilson(successes: float, n: float, *, z: float = _Z95) -> tuple[float, float] | None:
+    """Wilson interval (95% unless ``z`` says otherwise) of a binomial proportion; None
+    without trials. ``n`` may be an effective sample size (weighted counts)."""
     if n <= 0:
         return None
-    p = successes / n
-    denom = 1.0 + _Z95**2 / n
-    centre = (p + _Z95**2 / (2 * n)) / denom
-    half = _Z95 * math.sqrt(p * (1 - p) / n + _Z95**2 / (4 * n * n)) / denom
+    p = min(max(successes / n, 0.0), 1.0)
+    denom = 1.0 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
@@ -90,6 +102,13 @@ class OperatingPoint:
     ``method``: ``"validation"`` (labelled validation scores of the model), ``"null"`` (the
     log's null model, no labels) or ``"fixed"`` (scoring.risk_threshold as set). The expected
     figures and intervals are None where the method has nothing to estimate them from.
+    ``estimator`` (a model's points only): ``"validation"`` (the FPR counted on the validation
+    negatives alone), ``"stratified"`` (`stratified_point`: the evidence's term on the
+    ``n_evidence_negatives`` labelled benign accounts of the training world, ``evidence_fpr``
+    of them at the threshold, the model's on the validation negatives) or ``"log"`` (the same,
+    the evidence's term on the run's own log: its ``n_evidence_negatives`` accounts weighted
+    by their model probability of being benign). ``validation_fpr`` / ``validation_threshold``:
+    what the validation negatives alone say of this threshold / would have chosen.
     ``q_gate``: when set, an account is flagged only if its community's ``evidence_q`` is at
     most this as well (`pipeline.operating.flag_accounts`; ``scoring.q_gate``).
     """
@@ -106,6 +125,11 @@ class OperatingPoint:
     n_negatives: int | None = None
     n_positives: int | None = None
     q_gate: float | None = None
+    estimator: str | None = None
+    n_evidence_negatives: int | None = None
+    evidence_fpr: float | None = None
+    validation_fpr: float | None = None
+    validation_threshold: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -151,6 +175,8 @@ def validation_point(
         expected_recall=tp / n_pos if n_pos else None,
         n_negatives=n_neg,
         n_positives=n_pos,
+        estimator="validation" if method == "validation" else None,
+        validation_fpr=fp / n_neg if n_neg else None,
     )
 
 
@@ -190,4 +216,169 @@ def operating_point(
         method="validation",
         target_fpr=target_fpr,
         target_precision=target_precision,
+    )
+
+
+def _choose(candidates: np.ndarray, ok: np.ndarray, top: float) -> float:
+    """The smallest candidate where ``ok`` holds, or just above ``top`` (flags nothing)."""
+    return float(candidates[ok].min()) if ok.any() else float(np.nextafter(top, 2.0))
+
+
+def _tail(sorted_values: np.ndarray, cum_weight: np.ndarray, thresholds: np.ndarray):
+    """Weight of ``sorted_values >= t`` for each ``t`` (``cum_weight``: cumulative weights)."""
+    below = np.searchsorted(sorted_values, thresholds, side="left")
+    total = cum_weight[-1] if cum_weight.size else 0.0
+    return total - np.where(below > 0, cum_weight[np.maximum(below - 1, 0)], 0.0)
+
+
+class StratifiedFpr:
+    """The post-stratified benign FPR of the fused risk (see the module), at any threshold.
+
+    ``model_risk``, ``evidence_risk``, ``positive``: the labelled validation accounts;
+    ``evidence_negatives``: the evidence risk of the benign accounts the evidence term is
+    measured on, with ``evidence_weights`` (each account's weight as a benign one: 1 for a
+    labelled benign account; a probability of being benign for an account of a log without
+    labels) or unweighted.
+    """
+
+    def __init__(
+        self,
+        model_risk: np.ndarray,
+        evidence_risk: np.ndarray,
+        positive: np.ndarray,
+        evidence_negatives: np.ndarray,
+        evidence_weights: np.ndarray | None = None,
+    ) -> None:
+        model_risk = np.asarray(model_risk, dtype=np.float64)
+        evidence = np.asarray(evidence_risk, dtype=np.float64)
+        self.positive = np.asarray(positive, dtype=bool)
+        self.risk = 1.0 - (1.0 - model_risk) * (1.0 - evidence)
+        neg = ~self.positive
+        self.neg_risk = np.sort(self.risk[neg])
+        self.neg_evidence = np.sort(evidence[neg])
+        self.pos_risk = np.sort(self.risk[self.positive])
+        e = np.asarray(evidence_negatives, dtype=np.float64)
+        w = np.ones_like(e) if evidence_weights is None else np.asarray(evidence_weights, float)
+        order = np.argsort(e, kind="stable")
+        self.ev, self.ev_cum = e[order], np.cumsum(w[order])
+        self.ev_total = float(w.sum())
+        # effective sample size of the weighted evidence term (n itself when unweighted)
+        self.ev_n = self.ev_total**2 / float((w**2).sum()) if w.size and w.any() else 0.0
+
+    def parts(self, thresholds: np.ndarray) -> dict[str, np.ndarray]:
+        """The estimate's parts at each threshold: ``evidence`` P(e >= t), ``model_hits`` /
+        ``model_n`` the validation negatives with e < t that reach t / all of them, ``fpr``,
+        ``validation_fp`` and ``tp`` (validation counts of the fused risk)."""
+        t = np.asarray(thresholds, dtype=np.float64)
+        a = _tail(self.ev, self.ev_cum, t) / self.ev_total if self.ev_total > 0 else 0.0 * t
+        fp = self.neg_risk.size - np.searchsorted(self.neg_risk, t, side="left")
+        fp_e = self.neg_evidence.size - np.searchsorted(self.neg_evidence, t, side="left")
+        hits, n = fp - fp_e, self.neg_risk.size - fp_e  # r >= e: e >= t counts in fp too
+        q = np.divide(hits, n, out=np.zeros(t.shape), where=n > 0)
+        tp = self.pos_risk.size - np.searchsorted(self.pos_risk, t, side="left")
+        return {
+            "evidence": a,
+            "model_hits": hits,
+            "model_n": n,
+            "fpr": a + (1.0 - a) * q,
+            "validation_fp": fp,
+            "tp": tp,
+        }
+
+    def fpr_interval(self, a: float, hits: int, n: int) -> tuple[float, float] | None:
+        """A joint 95% interval of ``a + (1 - a) q``: each term's Wilson 97.5% interval
+        (Bonferroni), the estimate rising in both, so the box's corners bound it."""
+        ia = wilson(a * self.ev_n, self.ev_n, z=_Z975)
+        iq = wilson(hits, n, z=_Z975) if n > 0 else (0.0, 1.0)
+        if ia is None:
+            return None
+        return (ia[0] + (1 - ia[0]) * iq[0], ia[1] + (1 - ia[1]) * iq[1])
+
+
+def stratified_point(
+    model_risk: np.ndarray,
+    evidence_risk: np.ndarray,
+    positive: np.ndarray,
+    evidence_negatives: np.ndarray,
+    *,
+    evidence_weights: np.ndarray | None = None,
+    target_fpr: float | None = None,
+    target_precision: float | None = None,
+    threshold: float | None = None,
+    method: str = "validation",
+    estimator: str = "stratified",
+) -> OperatingPoint:
+    """The operating point of the noisy-OR fused risk, its FPR post-stratified on the evidence.
+
+    ``model_risk``, ``evidence_risk``, ``positive``: the labelled validation accounts;
+    ``evidence_negatives`` (``evidence_weights``): the benign accounts the evidence term
+    ``P(e >= t)`` is measured on (`StratifiedFpr`). Exactly one of ``target_fpr`` (the
+    smallest threshold whose estimated FPR, and that of every higher one, is at most it),
+    ``target_precision`` (the smallest threshold whose estimated precision, validation true
+    positives over those plus the estimated FPR times the validation negatives, reaches it) and
+    ``threshold`` (a fixed one, only described; ``method`` names how it was chosen;
+    ``estimator`` where the evidence's term was measured, `OperatingPoint.estimator`).
+    Candidates are the validation risks and the evidence values. The expected precision and
+    recall are on the validation accounts, their class mix that of the training world.
+    """
+    if sum(v is not None for v in (target_fpr, target_precision, threshold)) != 1:
+        raise ValueError("give exactly one of target_fpr, target_precision and threshold")
+    est = StratifiedFpr(model_risk, evidence_risk, positive, evidence_negatives, evidence_weights)
+    n_neg, n_pos = int(est.neg_risk.size), int(est.pos_risk.size)
+    if threshold is None and (n_neg == 0 or n_pos == 0):
+        raise ValueError(
+            "the validation scores need both abusive and benign accounts to set an operating point"
+        )
+    top = float(max(est.risk.max(initial=0.0), est.ev.max(initial=0.0)))
+    if threshold is None:
+        candidates = np.unique(np.concatenate([est.risk, est.ev]))
+        parts = est.parts(candidates)
+        if target_fpr is not None:
+            # the estimate is not monotone in t (its model term is a ratio): every threshold
+            # from the chosen one up must meet the target
+            worst_above = np.maximum.accumulate(parts["fpr"][::-1])[::-1]
+            ok = worst_above <= target_fpr
+        else:
+            fp = parts["fpr"] * n_neg
+            ok = (parts["tp"] > 0) & (parts["tp"] >= target_precision * (parts["tp"] + fp))
+        threshold = _choose(candidates, ok, top)
+        old = operating_point(
+            est.risk, est.positive, target_fpr=target_fpr, target_precision=target_precision
+        )
+        old_threshold = old.threshold
+    else:
+        old_threshold = None
+    p = {k: v[0] for k, v in est.parts(np.array([float(threshold)])).items()}
+    fpr, tp = float(p["fpr"]), int(p["tp"])
+    interval = est.fpr_interval(float(p["evidence"]), int(p["model_hits"]), int(p["model_n"]))
+    fp = fpr * n_neg
+    precision = tp / (tp + fp) if tp + fp > 0 else None
+    # the precision's interval: the corners of the FPR's box and the recall's Wilson 97.5%
+    # interval (at least 92.5% jointly, by Bonferroni over the three)
+    precision_interval = None
+    recall_interval = wilson(tp, n_pos, z=_Z975)
+    if precision is not None and interval is not None and recall_interval is not None:
+        lo_tp, hi_tp = recall_interval[0] * n_pos, recall_interval[1] * n_pos
+        lo_fp, hi_fp = interval[1] * n_neg, interval[0] * n_neg
+        precision_interval = (
+            lo_tp / (lo_tp + lo_fp) if lo_tp + lo_fp > 0 else 0.0,
+            hi_tp / (hi_tp + hi_fp) if hi_tp + hi_fp > 0 else 1.0,
+        )
+    return OperatingPoint(
+        threshold=float(threshold),
+        method=method,
+        target_fpr=target_fpr,
+        target_precision=target_precision,
+        expected_fpr=fpr,
+        fpr_interval=interval,
+        expected_precision=precision,
+        precision_interval=precision_interval,
+        expected_recall=tp / n_pos if n_pos else None,
+        n_negatives=n_neg,
+        n_positives=n_pos,
+        estimator=estimator,
+        n_evidence_negatives=int(est.ev.size),
+        evidence_fpr=float(p["evidence"]),
+        validation_fpr=float(p["validation_fp"]) / n_neg if n_neg else None,
+        validation_threshold=old_threshold,
     )

@@ -86,7 +86,9 @@ def save_checkpoint(
         "best_epoch": int(getattr(detector, "best_epoch_", 0)),
         "history": [dict(record) for record in getattr(detector, "history_", [])],
         "class_counts": list(getattr(detector, "class_counts_", [])),
-        # optional (older checkpoints lack them): temperature 1, no operating points
+        # optional (older checkpoints lack them): temperature 1, no operating points; since
+        # the post-stratified operating point validation_scores also keeps
+        # benign_evidence_risk (pipeline.train.validation_scores)
         "temperature": float(getattr(detector, "temperature_", 1.0)),
         "calibration": dict(getattr(detector, "calibration_", {})),
         "validation_scores": dict(getattr(detector, "validation_scores_", {})),

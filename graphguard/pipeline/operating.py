@@ -4,7 +4,22 @@
 neither set keeps ``scoring.risk_threshold``. With a model (``detect --model``) the threshold
 is chosen on the model's labelled validation scores stored in its checkpoint
 (`pipeline.train.validation_scores`), fused with the evidence as this run's
-``scoring.fusion`` says, so one trained model serves any target without retraining. Without a
+``scoring.fusion`` says, so one trained model serves any target without retraining. Under
+``noisy_or`` the FPR is post-stratified (`models.calibration.stratified_point`): the model's
+term on the validation negatives, the evidence's term ``P(e >= t)`` (it needs no labels) on
+
+- ``log`` (when the run's accounts come with ``evidence_risk`` and ``model_risk``): every
+  account of *this* log, each weighted by the model's probability that it is benign
+  (``1 - model_risk``), so the log's abusive accounts drop out of the evidence's tail. The
+  evidence's benign tail is a property of the log (its communities), not of the model, and it
+  varies from log to log more than the validation split can tell
+  (`experiments/operating_points/README.md`);
+- ``stratified``: else every labelled benign account of the model's training world, when the
+  checkpoint keeps their evidence risk (``benign_evidence_risk``);
+- ``validation``: else (an older checkpoint), and under ``fusion: model`` (no evidence term),
+  the FPR counted on the validation negatives alone (`models.calibration.operating_point`).
+
+run.json's ``operating_point.estimator`` says which. Without a
 model it comes from the log's null model (`community.calibration.threshold_for_fpr`); a
 target precision needs labels, so it is refused there. With ``scoring.q_gate`` the null
 model's point also gates: an account is flagged only when its community's ``evidence_q`` is at
@@ -19,7 +34,12 @@ import numpy as np
 import polars as pl
 
 from graphguard.config import ConfigError, ScoringConfig
-from graphguard.models.calibration import OperatingPoint, operating_point, validation_point
+from graphguard.models.calibration import (
+    OperatingPoint,
+    operating_point,
+    stratified_point,
+    validation_point,
+)
 
 if TYPE_CHECKING:
     from graphguard.models.detector import GraphSAGEDetector
@@ -39,6 +59,70 @@ def validation_risk(model: GraphSAGEDetector, fusion: str) -> tuple[np.ndarray, 
     evidence = np.asarray(stored["evidence_risk"], dtype=np.float64)
     risk = model_risk if fusion == "model" else 1.0 - (1.0 - model_risk) * (1.0 - evidence)
     return risk, np.asarray(stored["abusive"], dtype=bool)
+
+
+def benign_evidence(model: GraphSAGEDetector, fusion: str) -> np.ndarray | None:
+    """The evidence risk of every labelled benign account of the model's training world, when
+    its checkpoint keeps it and ``fusion`` has an evidence term (``noisy_or``); else None."""
+    stored = getattr(model, "validation_scores_", {}) or {}
+    values = stored.get("benign_evidence_risk")
+    if fusion != "noisy_or" or values is None or len(values) == 0:
+        return None
+    return np.asarray(values, dtype=np.float64)
+
+
+#: the columns of a run's accounts the ``log`` estimator reads
+LOG_COLUMNS = ("evidence_risk", "model_risk")
+
+
+def log_evidence(
+    accounts: pl.DataFrame | None, fusion: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """This log's evidence risk of every account and its weight as a benign one
+    (``1 - model_risk``), when ``accounts`` has both columns and ``fusion`` an evidence term."""
+    if fusion != "noisy_or" or accounts is None or accounts.height == 0:
+        return None
+    if not all(c in accounts.columns for c in LOG_COLUMNS):
+        return None
+    evidence = accounts.get_column("evidence_risk").fill_null(0.0).clip(0.0, 1.0).to_numpy()
+    weights = 1.0 - accounts.get_column("model_risk").fill_null(0.0).clip(0.0, 1.0).to_numpy()
+    if not weights.sum() > 0:
+        return None
+    return np.asarray(evidence, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+
+
+def model_point(
+    scoring: ScoringConfig, model: GraphSAGEDetector, accounts: pl.DataFrame | None = None
+) -> OperatingPoint:
+    """The operating point from the model's stored validation scores, the evidence's term
+    from this log's ``accounts`` or the training world's benign accounts (see the module)."""
+    risk, abusive = validation_risk(model, scoring.fusion)
+    on_log = log_evidence(accounts, scoring.fusion)
+    evidence, weights, estimator = None, None, "stratified"
+    if on_log is not None:
+        (evidence, weights), estimator = on_log, "log"
+    else:
+        evidence = benign_evidence(model, scoring.fusion)
+    fixed = scoring.target_fpr is None and scoring.target_precision is None
+    if evidence is None:
+        if fixed:
+            return validation_point(risk, abusive, scoring.risk_threshold, method="fixed")
+        return operating_point(
+            risk, abusive, target_fpr=scoring.target_fpr, target_precision=scoring.target_precision
+        )
+    stored = model.validation_scores_
+    return stratified_point(
+        np.asarray(stored["model_risk"], dtype=np.float64),
+        np.asarray(stored["evidence_risk"], dtype=np.float64),
+        abusive,
+        evidence,
+        evidence_weights=weights,
+        target_fpr=scoring.target_fpr,
+        target_precision=scoring.target_precision,
+        threshold=float(scoring.risk_threshold) if fixed else None,
+        method="fixed" if fixed else "validation",
+        estimator=estimator,
+    )
 
 
 def null_point(
@@ -111,15 +195,7 @@ def resolve_operating_point(
 ) -> OperatingPoint:
     """The threshold this run flags at, and what is expected of it (see the module)."""
     if model is not None and getattr(model, "validation_scores_", None):
-        risk, abusive = validation_risk(model, scoring.fusion)
-        if scoring.target_fpr is None and scoring.target_precision is None:
-            return validation_point(risk, abusive, scoring.risk_threshold, method="fixed")
-        return operating_point(
-            risk,
-            abusive,
-            target_fpr=scoring.target_fpr,
-            target_precision=scoring.target_precision,
-        )
+        return model_point(scoring, model, accounts)
     if model is not None and (scoring.target_fpr is not None or scoring.target_precision):
         validation_risk(model, scoring.fusion)  # raises: the model has no validation scores
     if scoring.target_precision is not None:

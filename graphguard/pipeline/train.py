@@ -115,7 +115,10 @@ def validation_scores(
     """The validation accounts' calibrated model risk, evidence risk and truth (abusive or not):
     what `pipeline.operating` re-derives a flag threshold from for any target and fusion,
     without retraining. Validation is `GraphSAGEDetector.validation_split` (what `fit` held
-    out)."""
+    out). ``benign_evidence_risk``: the evidence risk of every labelled benign account,
+    training and validation (the evidence uses no labels, so the training accounts measure its
+    benign tail as honestly as the validation ones, and there are many more of them), sorted;
+    `models.calibration.stratified_point` estimates the evidence's share of the FPR on it."""
     val = np.flatnonzero(detector.validation_split(y))
     accounts = stages.scores().sort("account")
     evidence = accounts.get_column("risk").fill_null(0.0).clip(0.0, 1.0).to_numpy()
@@ -124,6 +127,9 @@ def validation_scores(
         "model_risk": [float(v) for v in model_risk[val]],
         "evidence_risk": [float(v) for v in evidence[val]],
         "abusive": [bool(v) for v in y[val] != schema.LABELS.index(schema.BENIGN)],
+        "benign_evidence_risk": [
+            float(v) for v in np.sort(evidence[y == schema.LABELS.index(schema.BENIGN)])
+        ],
     }
 
 

@@ -145,15 +145,18 @@ def spark_operating_point(
     model: GraphSAGEDetector | None = None,
 ) -> OperatingPoint:
     """The run's flag threshold (`pipeline.operating.resolve_operating_point`, the local code,
-    which decides): from the model's stored validation scores, or from the null model over every
-    account's community and risk. Those two columns come to the driver only without a model
-    (the null model is used only then): one (cluster_id, risk) row per account, a small part of
-    what the run collects for accounts.parquet anyway."""
-    from graphguard.pipeline.operating import resolve_operating_point
+    which decides): from the model's stored validation scores and every account's evidence and
+    model risk (the ``log`` estimator), or from the null model over every account's community
+    and risk: two columns per account come to the driver, a small part of what the run
+    collects for accounts.parquet anyway."""
+    from graphguard.pipeline.operating import LOG_COLUMNS, resolve_operating_point
 
-    table = None
     if model is None:
         table = pl.from_arrow(accounts.select("cluster_id", "risk").toArrow())
+    elif all(c in accounts.columns for c in LOG_COLUMNS) and scoring.fusion == "noisy_or":
+        table = pl.from_arrow(accounts.select(*LOG_COLUMNS).toArrow())
+    else:
+        table = None
     return resolve_operating_point(scoring, model=model, accounts=table, clusters=clusters)
 
 
