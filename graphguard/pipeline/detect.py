@@ -290,20 +290,77 @@ def _range_events(
 
 
 def _activity_counts(member_events: pl.DataFrame, membership) -> pl.DataFrame:
-    """Events and distinct accounts per (community, event type) key ``_ce`` and hour."""
-    return (
-        with_cluster(member_events, membership)
-        .select(
-            # (community, event type) as one 64-bit key, and the hour: integer keys group fastest
-            (
-                pl.col("cluster").cast(pl.UInt64) * (1 << 32)
-                + pl.col("event_type").to_physical().cast(pl.UInt64)
-            ).alias("_ce"),
-            (pl.col("t") // HOUR_US).alias("_hour"),
-            "account",
-        )
-        .group_by("_ce", "_hour")
-        .agg(pl.len().alias("n_events"), pl.col("account").n_unique().alias("n_accounts"))
+    """Events and distinct accounts per (community, event type) key ``_ce`` and hour.
+
+    Where (community, hour, event type, account), each less its minimum, fit one 64-bit
+    integer, by one sort of those integers (`_packed_activity`): a hash group-by of the
+    million-odd (community, hour, type) groups of a 10M-event log, with a distinct count in
+    each, cost three times the sort. Otherwise by that group-by; the table is the same."""
+    framed = with_cluster(member_events, membership).select(
+        # (community, event type) as one 64-bit key, and the hour: integer keys group fastest
+        (
+            pl.col("cluster").cast(pl.UInt64) * (1 << 32)
+            + pl.col("event_type").to_physical().cast(pl.UInt64)
+        ).alias("_ce"),
+        (pl.col("t") // HOUR_US).alias("_hour"),
+        "account",
+    )
+    packed = _packed_activity(framed)
+    if packed is not None:
+        return packed
+    return framed.group_by("_ce", "_hour").agg(
+        pl.len().alias("n_events"), pl.col("account").n_unique().alias("n_accounts")
+    )
+
+
+def _packed_activity(framed: pl.DataFrame) -> pl.DataFrame | None:
+    """`_activity_counts` by sorting (community, hour, event type, account) packed in one
+    UInt64 (None where they do not fit): each run of one (community, hour, type) is a group,
+    its length the events and its changes of account the distinct accounts."""
+    if framed.height == 0:
+        return None
+    span = framed.select(
+        (pl.col("_ce") // (1 << 32)).max().alias("c"),
+        (pl.col("_ce") % (1 << 32)).max().alias("e"),
+        pl.col("_hour").min().alias("h0"),
+        pl.col("_hour").max().alias("h1"),
+        pl.col("account").max().alias("a"),
+    ).row(0, named=True)
+    type_bits = max(int(span["e"]), 1).bit_length()
+    hour_bits = max(int(span["h1"] - span["h0"]), 1).bit_length()
+    account_bits = max(int(span["a"]), 1).bit_length()
+    cluster_bits = max(int(span["c"]), 1).bit_length()
+    if cluster_bits + hour_bits + type_bits + account_bits > 64:
+        return None
+    h0 = int(span["h0"])
+    shift = {"e": account_bits, "h": account_bits + type_bits}
+    shift["c"] = shift["h"] + hour_bits
+    u64 = pl.UInt64
+    key = (
+        (pl.col("_ce") // (1 << 32)) * pl.lit(1 << shift["c"], dtype=u64)
+        + (pl.col("_hour") - h0).cast(u64) * pl.lit(1 << shift["h"], dtype=u64)
+        + (pl.col("_ce") % (1 << 32)) * pl.lit(1 << shift["e"], dtype=u64)
+        + pl.col("account").cast(u64)
+    )
+    ordered = framed.select(key.alias("_s")).to_series().sort().to_numpy()
+    group = ordered >> np.uint64(account_bits)
+    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+    new_account = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    del ordered
+    n_events = np.diff(np.append(starts, group.size)).astype(np.uint32)
+    n_accounts = np.add.reduceat(new_account.astype(np.uint32), starts).astype(np.uint32)
+    group = group[starts]
+    event_type = group & np.uint64((1 << type_bits) - 1)
+    hour = (group >> np.uint64(type_bits)) & np.uint64((1 << hour_bits) - 1)
+    cluster = group >> np.uint64(type_bits + hour_bits)
+    count = pl.get_index_type()  # what the group-by's counts are
+    return pl.DataFrame(
+        {
+            "_ce": cluster * np.uint64(1 << 32) + event_type,
+            "_hour": hour.astype(np.int64) + h0,
+            "n_events": pl.Series(n_events).cast(count),
+            "n_accounts": pl.Series(n_accounts).cast(count),
+        }
     )
 
 
