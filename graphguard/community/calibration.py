@@ -229,15 +229,16 @@ def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
         # and MAD are theirs as much as the organic communities'; the clearest campaigns
         # stand out even so, and without them the next estimate is the organic one.
         keep = np.ones(frame.height, dtype=bool)
-        for _ in range(NULL_ROUNDS):
+        for round_ in range(NULL_ROUNDS):
             centre, z, z_whole = _null_z(frame, name, keep, x, size)
             p = np.clip(1.0 - ndtr(z), 0.0, 1.0)
             q = bh_qvalues(p)
-            q_whole = bh_qvalues(np.clip(1.0 - ndtr(z_whole), 0.0, 1.0))
-            discovered = keep & ((q <= fdr) | (q_whole <= fdr))
-            if not discovered.any():
+            outlier = q <= fdr
+            if round_ == 0:
+                outlier |= bh_qvalues(np.clip(1.0 - ndtr(z_whole), 0.0, 1.0)) <= fdr
+            if np.array_equal(~outlier, keep):
                 break
-            keep &= ~discovered
+            keep = ~outlier
         weight = 1.0 / (1.0 + (q / fdr) ** 2)
         out += [
             pl.Series(f"{name}_stat", x),
