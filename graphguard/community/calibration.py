@@ -14,7 +14,12 @@ stratum share a weight of one in the median and the MAD, and count as one commun
 of 300 cut into twelve pieces of 25 would otherwise fill the (size 16-31, its activity)
 stratum, make its median, and read as ordinary (seeds 101, 103, 110: q 0.5-0.75 for the
 pieces of proxy rings and paid boosts). A stratum with fewer than `MIN_STRATUM` such
-communities borrows the size stratum, then the whole log; a stratum whose median is above its
+communities borrows the size stratum, then the whole log. The null is that of the communities
+it does not single out (`NULL_ROUNDS`): a first estimate, without every community whose q is
+at most ``fdr`` against it or against the whole log's null, then again without those its
+stratum's own null singles out, until that set is stable (where distinct campaigns outnumber
+the organic communities of their stratum, as on the 10M-event world, no median of that
+stratum alone is organic). A stratum whose median is above its
 size stratum's takes the size stratum's median and MAD (where distinct campaigns of one size
 and activity outnumber the organic communities of that activity, as on the 10M-event world,
 the fine median is theirs). The scale is floored by half the
@@ -222,12 +227,15 @@ def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
     out = []
     for name in FAMILIES:
         x = frame.get_column(f"_{name}").to_numpy().astype(np.float64)
-        # the null of the communities the null does not single out: estimate it, drop the
-        # discoveries (q at most fdr) from the estimate, again until no new one comes
-        # (`NULL_ROUNDS` at most). Where campaigns are a large share of a stratum (the
-        # 10M-event world: 7% of the accounts, nearly half of some strata) the first median
-        # and MAD are theirs as much as the organic communities'; the clearest campaigns
-        # stand out even so, and without them the next estimate is the organic one.
+        # the null of the communities the null does not single out. Where campaigns are a
+        # large share of a stratum (the 10M-event world: 7% of the accounts, 80% of the
+        # (16-31 members, 16-31 events each) stratum, a third of its size stratum) its median
+        # and MAD are theirs, and no estimator of that stratum alone recovers the organic one.
+        # So the first round leaves out every community whose q is at most fdr against its
+        # stratum's null or against the whole log's (where campaigns are a smaller share);
+        # each later round estimates the strata without the communities the previous round's
+        # null singled out in their own stratum, so an organic community that only stood out
+        # against the quieter whole log comes back, until the set is stable (`NULL_ROUNDS`).
         keep = np.ones(frame.height, dtype=bool)
         for round_ in range(NULL_ROUNDS):
             centre, z, z_whole = _null_z(frame, name, keep, x, size)
