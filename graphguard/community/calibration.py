@@ -14,7 +14,12 @@ stratum share a weight of one in the median and the MAD, and count as one commun
 of 300 cut into twelve pieces of 25 would otherwise fill the (size 16-31, its activity)
 stratum, make its median, and read as ordinary (seeds 101, 103, 110: q 0.5-0.75 for the
 pieces of proxy rings and paid boosts). A stratum with fewer than `MIN_STRATUM` such
-communities borrows the size stratum, then the whole log; a stratum whose median is above its
+communities borrows the size stratum, then the whole log. The null is that of the communities
+it does not single out (`NULL_ROUNDS`): a first estimate, without every community whose q is
+at most ``fdr`` against it or against the whole log's null, then again without those its
+stratum's own null singles out, until that set is stable (where distinct campaigns outnumber
+the organic communities of their stratum, as on the 10M-event world, no median of that
+stratum alone is organic). A stratum whose median is above its
 size stratum's takes the size stratum's median and MAD (where distinct campaigns of one size
 and activity outnumber the organic communities of that activity, as on the 10M-event world,
 the fine median is theirs). The scale is floored by half the
@@ -60,6 +65,8 @@ PARENT = "pre_split_community"
 #: close (relatively) to the community's suspicion; `null_fpr` counts any other flagged account
 #: a false positive
 FULL_PART_TOLERANCE = 0.01
+#: most rounds of re-estimating the null without the communities it singles out (`calibrate`)
+NULL_ROUNDS = 10
 #: MAD -> standard deviation of a normal
 _MAD_SD = 1.4826
 
@@ -135,6 +142,64 @@ def _robust_null(frame: pl.DataFrame, stat: str, keys: list[str]) -> pl.DataFram
     return out.drop("_all") if not keys else out
 
 
+def _null_z(
+    frame: pl.DataFrame, name: str, keep: np.ndarray, x: np.ndarray, size: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each community's null centre (a share) and z-score for family ``name``, the strata's
+    median and MAD estimated over the communities of ``keep`` only, and its z-score against
+    the whole log's null (the same estimate over every stratum)."""
+    column = f"_t{name}"
+    kept = frame.filter(pl.Series(keep))
+    fine = _robust_null(kept, column, ["_size_bin", "_act_bin"]).rename(
+        {"_n": "_n1", "_med": "_med1", "_mad": "_mad1"}
+    )
+    coarse = _robust_null(kept, column, ["_size_bin"]).rename(
+        {"_n": "_n2", "_med": "_med2", "_mad": "_mad2"}
+    )
+    whole = _robust_null(kept, column, []).row(0, named=True)
+    nulls = (
+        frame.select("_size_bin", "_act_bin")
+        .join(fine, on=["_size_bin", "_act_bin"], how="left", maintain_order="left")
+        .join(coarse, on="_size_bin", how="left", maintain_order="left")
+        .fill_null(0.0)
+    )
+    n1 = nulls.get_column("_n1").to_numpy()
+    n2 = nulls.get_column("_n2").to_numpy()
+    use_fine = n1 >= MIN_STRATUM
+    use_coarse = ~use_fine & (n2 >= MIN_STRATUM)
+    med = np.where(
+        use_fine,
+        nulls.get_column("_med1").to_numpy(),
+        np.where(use_coarse, nulls.get_column("_med2").to_numpy(), whole["_med"]),
+    ).astype(np.float64)
+    mad = np.where(
+        use_fine,
+        nulls.get_column("_mad1").to_numpy(),
+        np.where(use_coarse, nulls.get_column("_mad2").to_numpy(), whole["_mad"]),
+    ).astype(np.float64)
+    # a stratum louder than its size stratum (distinct campaigns of one size and activity
+    # outnumbering the organic communities there) is judged by the size stratum, median and
+    # MAD, whichever is quieter
+    med2 = nulls.get_column("_med2").to_numpy()
+    quieter = (n2 >= MIN_STRATUM) & (med2 < med)
+    med = np.where(quieter, med2, med)
+    mad = np.where(quieter, nulls.get_column("_mad2").to_numpy(), mad)
+    centre = np.sin(np.clip(np.nan_to_num(med), 0.0, np.pi / 2)) ** 2
+    # on the arcsine-square-root scale a share's binomial spread is 1 / (2 sqrt(n))
+    # whatever the share, and the log's skewed shares (most near 0) become near-symmetric
+    scale = np.maximum.reduce(
+        [
+            _MAD_SD * np.nan_to_num(mad),
+            BINOMIAL_FLOOR / np.sqrt(np.maximum(size, 1.0)),
+            np.full_like(x, MIN_SCALE),
+        ]
+    )
+    z = (_asin_sqrt(x) - _asin_sqrt(centre)) / scale
+    floor = np.maximum(BINOMIAL_FLOOR / np.sqrt(np.maximum(size, 1.0)), MIN_SCALE)
+    z_whole = (_asin_sqrt(x) - whole["_med"]) / np.maximum(_MAD_SD * whole["_mad"], floor)
+    return centre, z, z_whole
+
+
 def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
     """Add, per family, ``<family>_stat`` (the statistic), ``<family>_null`` (the stratum's
     median statistic), ``<family>_z``, ``<family>_p``, ``<family>_q`` and ``<family>_weight``
@@ -158,55 +223,30 @@ def calibrate(clusters: pl.DataFrame, fdr: float) -> pl.DataFrame:
     frame = frame.with_columns(
         [pl.col(f"_{name}").clip(0.0, 1.0).sqrt().arcsin().alias(f"_t{name}") for name in stats]
     )
+    size = frame.get_column("size").to_numpy().astype(np.float64)
     out = []
     for name in FAMILIES:
-        stat = f"_{name}"
-        fine = _robust_null(frame, f"_t{name}", ["_size_bin", "_act_bin"]).rename(
-            {"_n": "_n1", "_med": "_med1", "_mad": "_mad1"}
-        )
-        coarse = _robust_null(frame, f"_t{name}", ["_size_bin"]).rename(
-            {"_n": "_n2", "_med": "_med2", "_mad": "_mad2"}
-        )
-        whole = _robust_null(frame, f"_t{name}", []).row(0, named=True)
-        nulls = (
-            frame.select("_size_bin", "_act_bin")
-            .join(fine, on=["_size_bin", "_act_bin"], how="left", maintain_order="left")
-            .join(coarse, on="_size_bin", how="left", maintain_order="left")
-        )
-        use_fine = nulls.get_column("_n1").to_numpy() >= MIN_STRATUM
-        use_coarse = ~use_fine & (nulls.get_column("_n2").to_numpy() >= MIN_STRATUM)
-        med = np.where(
-            use_fine,
-            nulls.get_column("_med1").to_numpy(),
-            np.where(use_coarse, nulls.get_column("_med2").to_numpy(), whole["_med"]),
-        ).astype(np.float64)
-        mad = np.where(
-            use_fine,
-            nulls.get_column("_mad1").to_numpy(),
-            np.where(use_coarse, nulls.get_column("_mad2").to_numpy(), whole["_mad"]),
-        ).astype(np.float64)
-        # a stratum louder than its size stratum (distinct campaigns of one size and activity
-        # outnumbering the organic communities there: the 10M world) is judged by the size
-        # stratum, median and MAD, whichever is quieter
-        med2 = nulls.get_column("_med2").to_numpy()
-        quieter = (nulls.get_column("_n2").to_numpy() >= MIN_STRATUM) & (med2 < med)
-        med = np.where(quieter, med2, med)
-        mad = np.where(quieter, nulls.get_column("_mad2").to_numpy(), mad)
-        x = frame.get_column(stat).to_numpy().astype(np.float64)
-        size = frame.get_column("size").to_numpy().astype(np.float64)
-        centre = np.sin(np.clip(np.nan_to_num(med), 0.0, np.pi / 2)) ** 2
-        # on the arcsine-square-root scale a share's binomial spread is 1 / (2 sqrt(n))
-        # whatever the share, and the log's skewed shares (most near 0) become near-symmetric
-        scale = np.maximum.reduce(
-            [
-                _MAD_SD * np.nan_to_num(mad),
-                BINOMIAL_FLOOR / np.sqrt(np.maximum(size, 1.0)),
-                np.full_like(x, MIN_SCALE),
-            ]
-        )
-        z = (_asin_sqrt(x) - _asin_sqrt(centre)) / scale
-        p = np.clip(1.0 - ndtr(z), 0.0, 1.0)
-        q = bh_qvalues(p)
+        x = frame.get_column(f"_{name}").to_numpy().astype(np.float64)
+        # the null of the communities the null does not single out. Where campaigns are a
+        # large share of a stratum (the 10M-event world: 7% of the accounts, 80% of the
+        # (16-31 members, 16-31 events each) stratum, a third of its size stratum) its median
+        # and MAD are theirs, and no estimator of that stratum alone recovers the organic one.
+        # So the first round leaves out every community whose q is at most fdr against its
+        # stratum's null or against the whole log's (where campaigns are a smaller share);
+        # each later round estimates the strata without the communities the previous round's
+        # null singled out in their own stratum, so an organic community that only stood out
+        # against the quieter whole log comes back, until the set is stable (`NULL_ROUNDS`).
+        keep = np.ones(frame.height, dtype=bool)
+        for round_ in range(NULL_ROUNDS):
+            centre, z, z_whole = _null_z(frame, name, keep, x, size)
+            p = np.clip(1.0 - ndtr(z), 0.0, 1.0)
+            q = bh_qvalues(p)
+            outlier = q <= fdr
+            if round_ == 0:
+                outlier |= bh_qvalues(np.clip(1.0 - ndtr(z_whole), 0.0, 1.0)) <= fdr
+            if np.array_equal(~outlier, keep):
+                break
+            keep = ~outlier
         weight = 1.0 / (1.0 + (q / fdr) ** 2)
         out += [
             pl.Series(f"{name}_stat", x),
