@@ -369,8 +369,9 @@ def stratified_point(
     ``estimator`` where the evidence's term was measured, `OperatingPoint.estimator`).
     ``log_risk``: the fused risk of the ``evidence_negatives`` (a log's accounts, weighted):
     the model's term is then pooled from them and the validation negatives (the module).
-    Candidates are the validation risks and the evidence values. The expected precision and
-    recall are on the validation accounts, their class mix that of the training world.
+    Candidates are the validation risks and the evidence values (and the log's risks, pooled).
+    The expected precision and recall are on the validation accounts, their class mix that
+    of the training world.
     """
     if sum(v is not None for v in (target_fpr, target_precision, threshold)) != 1:
         raise ValueError("give exactly one of target_fpr, target_precision and threshold")
@@ -384,7 +385,10 @@ def stratified_point(
         )
     top = float(max(est.risk.max(initial=0.0), est.ev.max(initial=0.0)))
     if threshold is None:
-        candidates = np.unique(np.concatenate([est.risk, est.ev]))
+        # the log's own fused risks too when its accounts are at hand (pooled): its benign FPR
+        # steps there, and many accounts can share nearly one risk
+        own = est.lr if est.pooled else np.empty(0)
+        candidates = np.unique(np.concatenate([est.risk, est.ev, own]))
         parts = est.parts(candidates)
         if target_fpr is not None:
             # the estimate is not monotone in t (its model term is a ratio): every threshold
