@@ -15,6 +15,15 @@ account of the training world: ``e`` uses no labels, so the training accounts ar
 for it as the validation ones), the model's term on the validation negatives with ``e < t``
 only (the model's risk is honest only where it was not fitted). A post-stratified estimate: the
 same decomposition, with the variance of the evidence's tail cut by the larger sample.
+
+On a log without labels (``log_risk`` given: the fused risk of the accounts the evidence term
+is measured on, each weighted by its probability of being benign) the model's term is *pooled*:
+``q(t) = P(r >= t | e < t)`` is measured twice, as the count on the validation negatives with
+``e < t`` (``n_v`` of them: unbiased, but one negative is ``1 / n_v`` of it, 0.4 points at
+3,000 accounts) and as the weighted share on the log's accounts with ``e < t`` (effective
+sample size ``n_l = (sum w)^2 / sum w^2``: thousands, biased only as far as the weights are),
+and the two are averaged by their sample sizes, ``(n_v q_v + n_l q_l) / (n_v + n_l)``, the
+pooled binomial proportion; its interval is the Wilson one of that pooled sample.
 """
 
 from __future__ import annotations
@@ -109,8 +118,11 @@ class OperatingPoint:
     the evidence's term on the run's own log: its ``n_evidence_negatives`` accounts weighted
     by their model probability of being benign). ``validation_fpr`` / ``validation_threshold``:
     what the validation negatives alone say of this threshold / would have chosen.
-    ``q_gate``: when set, an account is flagged only if its community's ``evidence_q`` is at
-    most this as well (`pipeline.operating.flag_accounts`; ``scoring.q_gate``).
+    ``model_term`` (the post-stratified estimators): where the model's term ``P(r >= t | e < t)``
+    was measured: ``"validation"`` (the validation negatives) or ``"pooled"`` (those pooled
+    with the log's accounts weighted as benign, ``n_model_log`` their effective number; see
+    the module). ``q_gate``: when set, an account is flagged only if its community's
+    ``evidence_q`` is at most this as well (`pipeline.operating.flag_accounts`; ``scoring.q_gate``).
     """
 
     threshold: float
@@ -130,6 +142,8 @@ class OperatingPoint:
     evidence_fpr: float | None = None
     validation_fpr: float | None = None
     validation_threshold: float | None = None
+    model_term: str | None = None
+    n_model_log: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -248,6 +262,7 @@ class StratifiedFpr:
         positive: np.ndarray,
         evidence_negatives: np.ndarray,
         evidence_weights: np.ndarray | None = None,
+        log_risk: np.ndarray | None = None,
     ) -> None:
         model_risk = np.asarray(model_risk, dtype=np.float64)
         evidence = np.asarray(evidence_risk, dtype=np.float64)
@@ -264,6 +279,28 @@ class StratifiedFpr:
         self.ev_total = float(w.sum())
         # effective sample size of the weighted evidence term (n itself when unweighted)
         self.ev_n = self.ev_total**2 / float((w**2).sum()) if w.size and w.any() else 0.0
+        # the pooled model term (see the module): the log's fused risk sorted with its weight,
+        # and the cumulative squared weights over the evidence order (effective sizes below t)
+        self.pooled = log_risk is not None
+        if self.pooled:
+            r = np.asarray(log_risk, dtype=np.float64)
+            r_order = np.argsort(r, kind="stable")
+            self.lr, self.lr_cum = r[r_order], np.cumsum(w[r_order])
+            self.ev_cum2 = np.cumsum(w[order] ** 2)
+
+    def _log_model_term(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The log's weighted share of ``r >= t`` among its accounts with ``e < t``, and their
+        effective number: ``r >= e``, so the share's numerator is the weight of ``r >= t``
+        less that of ``e >= t``."""
+        tail_e = _tail(self.ev, self.ev_cum, t)
+        tail_r = _tail(self.lr, self.lr_cum, t)
+        below = self.ev_total - tail_e
+        below2 = float(self.ev_cum2[-1]) - _tail(self.ev, self.ev_cum2, t)
+        share = np.divide(
+            np.maximum(tail_r - tail_e, 0.0), below, out=np.zeros(t.shape), where=below > 0
+        )
+        ess = np.divide(below**2, below2, out=np.zeros(t.shape), where=below2 > 0)
+        return share, ess
 
     def parts(self, thresholds: np.ndarray) -> dict[str, np.ndarray]:
         """The estimate's parts at each threshold: ``evidence`` P(e >= t), ``model_hits`` /
@@ -275,19 +312,30 @@ class StratifiedFpr:
         fp_e = self.neg_evidence.size - np.searchsorted(self.neg_evidence, t, side="left")
         hits, n = fp - fp_e, self.neg_risk.size - fp_e  # r >= e: e >= t counts in fp too
         q = np.divide(hits, n, out=np.zeros(t.shape), where=n > 0)
+        pooled_n = n.astype(np.float64)
+        if self.pooled:
+            q_log, n_log = self._log_model_term(t)
+            pooled_n = n + n_log
+            q = np.divide(hits + n_log * q_log, pooled_n, out=np.zeros(t.shape), where=pooled_n > 0)
+        else:
+            n_log = np.zeros(t.shape)
         tp = self.pos_risk.size - np.searchsorted(self.pos_risk, t, side="left")
         return {
             "evidence": a,
             "model_hits": hits,
             "model_n": n,
+            "model_q": q,
+            "model_pooled_n": pooled_n,
+            "model_log_n": n_log,
             "fpr": a + (1.0 - a) * q,
             "validation_fp": fp,
             "tp": tp,
         }
 
-    def fpr_interval(self, a: float, hits: int, n: int) -> tuple[float, float] | None:
+    def fpr_interval(self, a: float, hits: float, n: float) -> tuple[float, float] | None:
         """A joint 95% interval of ``a + (1 - a) q``: each term's Wilson 97.5% interval
-        (Bonferroni), the estimate rising in both, so the box's corners bound it."""
+        (Bonferroni), the estimate rising in both, so the box's corners bound it (``hits`` of
+        ``n``: the model term's, pooled or not)."""
         ia = wilson(a * self.ev_n, self.ev_n, z=_Z975)
         iq = wilson(hits, n, z=_Z975) if n > 0 else (0.0, 1.0)
         if ia is None:
@@ -302,6 +350,7 @@ def stratified_point(
     evidence_negatives: np.ndarray,
     *,
     evidence_weights: np.ndarray | None = None,
+    log_risk: np.ndarray | None = None,
     target_fpr: float | None = None,
     target_precision: float | None = None,
     threshold: float | None = None,
@@ -318,12 +367,17 @@ def stratified_point(
     positives over those plus the estimated FPR times the validation negatives, reaches it) and
     ``threshold`` (a fixed one, only described; ``method`` names how it was chosen;
     ``estimator`` where the evidence's term was measured, `OperatingPoint.estimator`).
-    Candidates are the validation risks and the evidence values. The expected precision and
-    recall are on the validation accounts, their class mix that of the training world.
+    ``log_risk``: the fused risk of the ``evidence_negatives`` (a log's accounts, weighted):
+    the model's term is then pooled from them and the validation negatives (the module).
+    Candidates are the validation risks and the evidence values (and the log's risks, pooled).
+    The expected precision and recall are on the validation accounts, their class mix that
+    of the training world.
     """
     if sum(v is not None for v in (target_fpr, target_precision, threshold)) != 1:
         raise ValueError("give exactly one of target_fpr, target_precision and threshold")
-    est = StratifiedFpr(model_risk, evidence_risk, positive, evidence_negatives, evidence_weights)
+    est = StratifiedFpr(
+        model_risk, evidence_risk, positive, evidence_negatives, evidence_weights, log_risk
+    )
     n_neg, n_pos = int(est.neg_risk.size), int(est.pos_risk.size)
     if threshold is None and (n_neg == 0 or n_pos == 0):
         raise ValueError(
@@ -331,7 +385,10 @@ def stratified_point(
         )
     top = float(max(est.risk.max(initial=0.0), est.ev.max(initial=0.0)))
     if threshold is None:
-        candidates = np.unique(np.concatenate([est.risk, est.ev]))
+        # the log's own fused risks too when its accounts are at hand (pooled): its benign FPR
+        # steps there, and many accounts can share nearly one risk
+        own = est.lr if est.pooled else np.empty(0)
+        candidates = np.unique(np.concatenate([est.risk, est.ev, own]))
         parts = est.parts(candidates)
         if target_fpr is not None:
             # the estimate is not monotone in t (its model term is a ratio): every threshold
@@ -350,7 +407,8 @@ def stratified_point(
         old_threshold = None
     p = {k: v[0] for k, v in est.parts(np.array([float(threshold)])).items()}
     fpr, tp = float(p["fpr"]), int(p["tp"])
-    interval = est.fpr_interval(float(p["evidence"]), int(p["model_hits"]), int(p["model_n"]))
+    pooled_n = float(p["model_pooled_n"])
+    interval = est.fpr_interval(float(p["evidence"]), float(p["model_q"]) * pooled_n, pooled_n)
     fp = fpr * n_neg
     precision = tp / (tp + fp) if tp + fp > 0 else None
     # the precision's interval: the corners of the FPR's box and the recall's Wilson 97.5%
@@ -381,4 +439,6 @@ def stratified_point(
         evidence_fpr=float(p["evidence"]),
         validation_fpr=float(p["validation_fp"]) / n_neg if n_neg else None,
         validation_threshold=old_threshold,
+        model_term="pooled" if est.pooled else "validation",
+        n_model_log=float(p["model_log_n"]) if est.pooled else None,
     )

@@ -13,7 +13,10 @@ term on the validation negatives, the evidence's term ``P(e >= t)`` (it needs no
   (``1 - model_risk``), so the log's abusive accounts drop out of the evidence's tail. The
   evidence's benign tail is a property of the log (its communities), not of the model, and it
   varies from log to log more than the validation split can tell
-  (`experiments/operating_points/README.md`);
+  (`experiments/operating_points/README.md`). The model's term is pooled from the validation
+  negatives and the same weighted accounts (their fused risk), by their effective sample
+  sizes (``operating_point.model_term: "pooled"``): on a small log one validation negative
+  is too coarse a step (0.4 points of FPR at 3,000 accounts);
 - ``stratified``: else every labelled benign account of the model's training world, when the
   checkpoint keeps their evidence risk (``benign_evidence_risk``);
 - ``validation``: else (an older checkpoint), and under ``fusion: model`` (no evidence term),
@@ -77,9 +80,10 @@ LOG_COLUMNS = ("evidence_risk", "model_risk")
 
 def log_evidence(
     accounts: pl.DataFrame | None, fusion: str
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """This log's evidence risk of every account and its weight as a benign one
-    (``1 - model_risk``), when ``accounts`` has both columns and ``fusion`` an evidence term."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """This log's evidence risk of every account, its weight as a benign one
+    (``1 - model_risk``) and its noisy-OR fused risk, when ``accounts`` has both columns and
+    ``fusion`` an evidence term."""
     if fusion != "noisy_or" or accounts is None or accounts.height == 0:
         return None
     if not all(c in accounts.columns for c in LOG_COLUMNS):
@@ -88,7 +92,9 @@ def log_evidence(
     weights = 1.0 - accounts.get_column("model_risk").fill_null(0.0).clip(0.0, 1.0).to_numpy()
     if not weights.sum() > 0:
         return None
-    return np.asarray(evidence, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    evidence = np.asarray(evidence, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    return evidence, weights, 1.0 - weights * (1.0 - evidence)
 
 
 def model_point(
@@ -98,9 +104,9 @@ def model_point(
     from this log's ``accounts`` or the training world's benign accounts (see the module)."""
     risk, abusive = validation_risk(model, scoring.fusion)
     on_log = log_evidence(accounts, scoring.fusion)
-    evidence, weights, estimator = None, None, "stratified"
+    evidence, weights, log_risk, estimator = None, None, None, "stratified"
     if on_log is not None:
-        (evidence, weights), estimator = on_log, "log"
+        (evidence, weights, log_risk), estimator = on_log, "log"
     else:
         evidence = benign_evidence(model, scoring.fusion)
     fixed = scoring.target_fpr is None and scoring.target_precision is None
@@ -117,6 +123,7 @@ def model_point(
         abusive,
         evidence,
         evidence_weights=weights,
+        log_risk=log_risk,
         target_fpr=scoring.target_fpr,
         target_precision=scoring.target_precision,
         threshold=float(scoring.risk_threshold) if fixed else None,

@@ -73,6 +73,40 @@ OPERATING_METHODS = {
 }
 
 
+def _count(value: Any) -> str | None:
+    """A whole count as words do (1,602); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if value != value or value < 0 or value != int(value):  # NaN, negative, fractional
+        return None
+    return f"{int(value):,}"
+
+
+def estimator_words(point: Mapping[str, Any]) -> str | None:
+    """Where a model point's FPR was estimated (run.json operating_point ``estimator``,
+    ``model_term``, `models.calibration.OperatingPoint`), in plain words; None for a point
+    without an estimator (the null model's, a fixed one without a model, an older run)."""
+    estimator = point.get("estimator")
+    if estimator is None:
+        return None
+    negatives = _count(point.get("n_negatives"))
+    validation = f"{negatives} validation negatives" if negatives else "the validation negatives"
+    accounts = _count(point.get("n_evidence_negatives"))
+    if estimator == "validation":
+        return f"estimated from {validation}"
+    if estimator == "stratified":
+        benign = (
+            f"{accounts} labelled benign accounts" if accounts else "the labelled benign accounts"
+        )
+        return f"estimated from the evidence of {benign} of the training world and {validation}"
+    if estimator == "log":
+        on = f"of its {accounts} accounts" if accounts else "of its accounts"
+        if point.get("model_term") == "pooled":
+            return f"estimated from this log's evidence and model risk {on} and {validation}"
+        return f"estimated from this log's evidence {on} and {validation}"
+    return "estimated by an unknown estimator"
+
+
 def operating_point_words(run: Run) -> str | None:
     """How the flag threshold was chosen and what is expected of it, in one sentence, from
     run.json's operating_point (`pipeline.operating`); None for a run that has none."""
@@ -88,7 +122,12 @@ def operating_point_words(run: Run) -> str | None:
     target = _share(point.get("target_precision"))
     if target:
         parts.append(f"for a target precision of {target}")
-    parts.append(method)
+    # a model's point says where its FPR was estimated, in place of the bare method
+    estimated = estimator_words(point) if point.get("method") != "null" else None
+    if estimated and point.get("method") == "fixed":
+        parts += [method, f"its false-positive rate {estimated}"]
+    else:
+        parts.append(estimated or method)
     gate = _share(point.get("q_gate"))
     if gate:  # scoring.q_gate
         parts.append(f"flagging only communities whose evidence q-value is at most {gate}")
@@ -103,7 +142,7 @@ def operating_point_words(run: Run) -> str | None:
     if expected:
         sentence += "; expected " + ", ".join(expected)
         n = point.get("n_negatives")
-        if isinstance(n, int) and point.get("method") == "validation":
+        if isinstance(n, int) and point.get("method") == "validation" and not estimated:
             sentence += f" (95% intervals from {n} validation negatives)"
     return sentence
 
