@@ -84,7 +84,7 @@ def test_pieces_of_one_ring_do_not_make_their_stratum_null():
     q_together = together.get_column("behaviour_q").to_numpy()
     # each piece its own community: the pieces set the stratum's median on the first round,
     # but stand out against the whole log's null, leave the estimate, and are caught too
-    # (`calibrate`'s rounds, branch null9; before them their median q was above 0.3)
+    # (`calibrate`'s rounds; before them their median q was above 0.3)
     assert (q_alone[ring] <= 0.01).all()
     # one vote between them: the stratum is too thin, the size stratum's organic median rules
     assert (q_together[ring] <= 0.01).all()
