@@ -12,25 +12,7 @@ from graphguard.community.scoring import score_clusters
 from graphguard.community.wording import evidence_facts
 from graphguard.config import ConfigError, ScoringConfig
 from graphguard.rundir import CLUSTER_COLUMNS
-
-
-def _clusters(sync: np.ndarray, size: np.ndarray, *, device: np.ndarray | None = None):
-    n = sync.size
-    zero = np.zeros(n)
-    return pl.DataFrame(
-        {
-            "cluster": np.arange(n, dtype=np.int64),
-            "size": size.astype(np.int64),
-            "n_events": (size * 20).astype(np.uint32),
-            "sync_engagement_share": sync,
-            "lockstep_member_share": zero,
-            "shared_device_event_share": zero if device is None else device,
-            "shared_ip_event_share": zero,
-            "target_exclusivity": zero,
-            "creation_burst_share": zero,
-            "single_use_device_event_share": zero,
-        }
-    )
+from tests.community.evidence_frames import community_evidence as _clusters
 
 
 def _organic(n: int = 400, seed: int = 0):

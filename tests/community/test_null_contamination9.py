@@ -6,28 +6,9 @@ round after round, against the stratum's null or the whole log's."""
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 
 from graphguard.community.calibration import NULL_ROUNDS, calibrate
-
-
-def _clusters(sync: np.ndarray, size: np.ndarray):
-    n = sync.size
-    zero = np.zeros(n)
-    return pl.DataFrame(
-        {
-            "cluster": np.arange(n, dtype=np.int64),
-            "size": size.astype(np.int64),
-            "n_events": (size * 20).astype(np.uint32),
-            "sync_engagement_share": sync,
-            "lockstep_member_share": zero,
-            "shared_device_event_share": zero,
-            "shared_ip_event_share": zero,
-            "target_exclusivity": zero,
-            "creation_burst_share": zero,
-            "single_use_device_event_share": zero,
-        }
-    )
+from tests.community.evidence_frames import community_evidence as _clusters
 
 
 def _crowded_log(n_campaigns: int, seed: int = 0):

@@ -19,28 +19,11 @@ from graphguard.community.calibration import (
     threshold_for_fpr,
 )
 from graphguard.config import CommunityConfig
+from tests.community.evidence_frames import community_evidence
 
 
 def _clusters(sync: np.ndarray, size: np.ndarray, parent: np.ndarray | None = None):
-    n = sync.size
-    zero = np.zeros(n)
-    frame = pl.DataFrame(
-        {
-            "cluster": np.arange(n, dtype=np.int64),
-            "size": size.astype(np.int64),
-            "n_events": (size * 40).astype(np.uint32),
-            "sync_engagement_share": sync,
-            "lockstep_member_share": zero,
-            "shared_device_event_share": zero,
-            "shared_ip_event_share": zero,
-            "target_exclusivity": zero,
-            "creation_burst_share": zero,
-            "single_use_device_event_share": zero,
-        }
-    )
-    if parent is not None:
-        frame = frame.with_columns(pl.Series(PARENT, parent.astype(np.int64)))
-    return frame
+    return community_evidence(sync, size, events_per_member=40, parent=parent)
 
 
 def test_the_weighted_median_with_unit_weights_is_the_median():
