@@ -7,9 +7,9 @@ and test ROC-AUC and AUPRC, best epoch, epochs run, seconds) is appended to
 so a run stopped by its deadline or by ``timeout`` still leaves every finished split. A split
 is not started when the one before it says it would end past ``--deadline-s``.
 
-``--summary OUT`` reads every ``*.jsonl`` there and below, prints mean ± std per config over the splits it
-has, and, with ``--choose SPLITS``, names the config with the best mean *validation* ROC-AUC over
-those splits (test masks are never read for the choice) on stdout's last line.
+``--summary OUT`` reads every ``*.jsonl`` there and below, prints mean ± std per config over the
+splits it has, and, with ``--choose SPLITS``, names the config with the best mean *validation*
+ROC-AUC over those splits (test masks are never read for the choice) on stdout's last line.
 
     python benchmarks/tolokers_search.py --device cuda --splits 0-2 --out runs \\
         --config 'd3={"block": "prenorm", "activation": "gelu", "hidden": 512, "layers": 3}'
