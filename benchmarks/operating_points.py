@@ -17,8 +17,10 @@ validation negatives alone, what checkpoints without ``benign_evidence_risk`` ge
 ``log_validation`` (the evidence's term on the new log itself, needing no labels: every account
 weighted by the model's probability that it is benign, ``1 - model_risk``; the model's term on
 the validation negatives: the run's estimator before the pooled model term), ``log`` (the
-same, the model's term pooled from the validation negatives and the log's weighted accounts:
-the run's own estimator, recomputed here as a check) and ``oracle`` (the evidence's term on
+same, the model's term pooled from the validation negatives and the log's accounts, each
+weighted as benign within its evidence stratum: the run's own estimator, recomputed here as a
+check), ``log_weighted`` (the same, the log's accounts weighted by ``1 - model_risk``: the run's
+estimator before the stratum weights) and ``oracle`` (the evidence's term on
 the new log's true benign accounts, the model's on the validation negatives: what the
 evidence side could give at best).
 
@@ -144,6 +146,16 @@ def main() -> None:
                         log_risk=risk,
                         target_fpr=target,
                     ),
+                    "log_weighted": stratified_point(
+                        v_model,
+                        v_evidence,
+                        v_abusive,
+                        evidence,
+                        evidence_weights=1.0 - accounts["model_risk"].to_numpy(),
+                        log_risk=risk,
+                        log_weights="model_risk",
+                        target_fpr=target,
+                    ),
                     "stratified": stratified_point(
                         v_model, v_evidence, v_abusive, v_benign, target_fpr=target
                     ),
@@ -158,6 +170,7 @@ def main() -> None:
                         "estimator": point.get("estimator"),
                         "model_term": point.get("model_term"),
                         "n_model_log": point.get("n_model_log"),
+                        "log_weights": point.get("log_weights"),
                         "threshold": point["threshold"],
                         "expected_fpr": point["expected_fpr"],
                         "fpr_interval": point["fpr_interval"],
@@ -191,9 +204,10 @@ def main() -> None:
         "runs": rows,
     }
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    names = ["validation", "stratified", "log_validation", "log", "oracle"]
+    names = ["validation", "stratified", "log_validation", "log_weighted", "log", "oracle"]
     lines = [
-        "| seed | target FPR | estimator (model term) | threshold | expected FPR [95%] | "
+        "| seed | target FPR | estimator (model term, log weights) | threshold | "
+        "expected FPR [95%] | "
         "population FPR | "
         "precision | recall | AUPRC | "
         + " | ".join(f"{n}: threshold, population FPR" for n in names)
@@ -203,7 +217,8 @@ def main() -> None:
     for r in rows:
         lo, hi = r["fpr_interval"] or (float("nan"), float("nan"))
         lines.append(
-            f"| {r['seed']} | {r['target_fpr']:.3%} | {r['estimator']} ({r['model_term']}) | "
+            f"| {r['seed']} | {r['target_fpr']:.3%} | {r['estimator']} ({r['model_term']}, "
+            f"{r['log_weights']}) | "
             f"{r['threshold']:.4f} | "
             f"{r['expected_fpr']:.3%} [{lo:.3%}, {hi:.3%}] | {r['population_fpr']:.3%} | "
             f"{r['population_precision']:.4f} | {r['recall']:.4f} | {r['auprc']:.4f} | "

@@ -24,6 +24,23 @@ is measured on, each weighted by its probability of being benign) the model's te
 sample size ``n_l = (sum w)^2 / sum w^2``: thousands, biased only as far as the weights are),
 and the two are averaged by their sample sizes, ``(n_v q_v + n_l q_l) / (n_v + n_l)``, the
 pooled binomial proportion; its interval is the Wilson one of that pooled sample.
+
+The log's weights (``log_weights``). ``1 - model_risk`` is the model's benign probability over
+all accounts; the model term needs it among the accounts with ``e < t`` only, where abuse is
+much rarer (the evidence catches most of it): weighted by ``1 - model_risk`` there, the benign
+accounts the model is wrong about (model risk 0.2, 0.9, 0.999, none of them abusive) count as
+a fraction of one, the share runs low and the threshold too low (the population FPR landed
+0-0.17 points above the target on every new seed, `experiments/operating_points/`). The
+``stratum`` weights (the default) are the benign probability given the model risk *and* the
+stratum, by Bayes with the evidence taken as independent of the model risk given the class:
+``odds(benign | m, e < t) = odds(benign | m) * P(e < t | benign) / P(e < t | abusive)``, the
+denominator the validation positives' share with ``e < t`` (Jeffreys, ``(k + 1/2) / (n_pos +
+1)``, never 0) and ``P(e < t | benign)`` taken as 1 (it is at least ``1 - FPR(t)``, above 0.95
+wherever a target below 5% can be met: taking it as 1 raises the odds by at most that factor).
+Where the validation positives lie above ``t`` the weights go to nearly 1 (``n_pos = 100``: a
+model risk of 0.9 weighs 0.96 against 0.1); where they lie below, back towards
+``1 - model_risk``. A weight of 0 or 1 stays as it is. ``model_risk`` keeps the weights as
+they were.
 """
 
 from __future__ import annotations
@@ -121,7 +138,8 @@ class OperatingPoint:
     ``model_term`` (the post-stratified estimators): where the model's term ``P(r >= t | e < t)``
     was measured: ``"validation"`` (the validation negatives) or ``"pooled"`` (those pooled
     with the log's accounts weighted as benign, ``n_model_log`` their effective number; see
-    the module). ``q_gate``: when set, an account is flagged only if its community's
+    the module), ``log_weights`` how those accounts were weighted as benign (`LOG_WEIGHTS`).
+    ``q_gate``: when set, an account is flagged only if its community's
     ``evidence_q`` is at most this as well (`pipeline.operating.flag_accounts`; ``scoring.q_gate``).
     """
 
@@ -144,6 +162,7 @@ class OperatingPoint:
     validation_threshold: float | None = None
     model_term: str | None = None
     n_model_log: float | None = None
+    log_weights: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -233,6 +252,12 @@ def operating_point(
     )
 
 
+#: how the pooled model term weights a log's accounts as benign (`StratifiedFpr`):
+#: ``"model_risk"``: by ``1 - model_risk``; ``"stratum"``: by their benign probability within
+#: the evidence stratum ``e < t`` the term is measured on (the module)
+LOG_WEIGHTS = ("stratum", "model_risk")
+
+
 def _choose(candidates: np.ndarray, ok: np.ndarray, top: float) -> float:
     """The smallest candidate where ``ok`` holds, or just above ``top`` (flags nothing)."""
     return float(candidates[ok].min()) if ok.any() else float(np.nextafter(top, 2.0))
@@ -252,7 +277,8 @@ class StratifiedFpr:
     ``evidence_negatives``: the evidence risk of the benign accounts the evidence term is
     measured on, with ``evidence_weights`` (each account's weight as a benign one: 1 for a
     labelled benign account; a probability of being benign for an account of a log without
-    labels) or unweighted.
+    labels) or unweighted. ``log_risk``: their fused risk (a log's accounts): the model's term
+    is pooled with theirs, each weighted as ``log_weights`` says (`LOG_WEIGHTS`, the module).
     """
 
     def __init__(
@@ -263,7 +289,10 @@ class StratifiedFpr:
         evidence_negatives: np.ndarray,
         evidence_weights: np.ndarray | None = None,
         log_risk: np.ndarray | None = None,
+        log_weights: str = "stratum",
     ) -> None:
+        if log_weights not in LOG_WEIGHTS:
+            raise ValueError(f"log_weights must be one of {LOG_WEIGHTS}, not {log_weights!r}")
         model_risk = np.asarray(model_risk, dtype=np.float64)
         evidence = np.asarray(evidence_risk, dtype=np.float64)
         self.positive = np.asarray(positive, dtype=bool)
@@ -272,6 +301,7 @@ class StratifiedFpr:
         self.neg_risk = np.sort(self.risk[neg])
         self.neg_evidence = np.sort(evidence[neg])
         self.pos_risk = np.sort(self.risk[self.positive])
+        self.pos_evidence = np.sort(evidence[self.positive])
         e = np.asarray(evidence_negatives, dtype=np.float64)
         w = np.ones_like(e) if evidence_weights is None else np.asarray(evidence_weights, float)
         order = np.argsort(e, kind="stable")
@@ -279,27 +309,43 @@ class StratifiedFpr:
         self.ev_total = float(w.sum())
         # effective sample size of the weighted evidence term (n itself when unweighted)
         self.ev_n = self.ev_total**2 / float((w**2).sum()) if w.size and w.any() else 0.0
-        # the pooled model term (see the module): the log's fused risk sorted with its weight,
-        # and the cumulative squared weights over the evidence order (effective sizes below t)
+        # the pooled model term (see the module): the log's fused risk and evidence sorted,
+        # each with its weight as benign (1 - model_risk), in the two orders
         self.pooled = log_risk is not None
+        self.log_weights = log_weights if self.pooled else None
         if self.pooled:
             r = np.asarray(log_risk, dtype=np.float64)
             r_order = np.argsort(r, kind="stable")
-            self.lr, self.lr_cum = r[r_order], np.cumsum(w[r_order])
-            self.ev_cum2 = np.cumsum(w[order] ** 2)
+            self.lr = r[r_order]
+            self.lw_r, self.lw_e = w[r_order], w[order]
 
     def _log_model_term(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The log's weighted share of ``r >= t`` among its accounts with ``e < t``, and their
         effective number: ``r >= e``, so the share's numerator is the weight of ``r >= t``
-        less that of ``e >= t``."""
-        tail_e = _tail(self.ev, self.ev_cum, t)
-        tail_r = _tail(self.lr, self.lr_cum, t)
-        below = self.ev_total - tail_e
-        below2 = float(self.ev_cum2[-1]) - _tail(self.ev, self.ev_cum2, t)
-        share = np.divide(
-            np.maximum(tail_r - tail_e, 0.0), below, out=np.zeros(t.shape), where=below > 0
-        )
-        ess = np.divide(below**2, below2, out=np.zeros(t.shape), where=below2 > 0)
+        less that of ``e >= t``. Under ``stratum`` weights each account's benign odds
+        ``w / (1 - w)`` are divided by ``P(e < t | abusive)``, the validation positives' share
+        below ``t`` (Jeffreys, ``(k + 1/2) / (n_pos + 1)``): one weighting per count ``k`` of
+        positives below ``t``, so one pass over the log per distinct ``k`` among ``t``."""
+        n_pos = self.pos_evidence.size
+        k = np.searchsorted(self.pos_evidence, t, side="left")
+        share, ess = np.zeros(t.shape), np.zeros(t.shape)
+        for kk in np.unique(k) if self.log_weights == "stratum" else [None]:
+            sel = np.ones(t.shape, dtype=bool) if kk is None else k == kk
+            wr, we = self.lw_r, self.lw_e
+            if kk is not None:
+                below_abusive = (kk + 0.5) / (n_pos + 1.0)
+                wr = wr / (wr + (1.0 - wr) * below_abusive)
+                we = we / (we + (1.0 - we) * below_abusive)
+            cum_e, cum_e2 = np.cumsum(we), np.cumsum(we**2)
+            ts = t[sel]
+            tail_e = _tail(self.ev, cum_e, ts)
+            tail_r = _tail(self.lr, np.cumsum(wr), ts)
+            below = cum_e[-1] - tail_e
+            below2 = cum_e2[-1] - _tail(self.ev, cum_e2, ts)
+            share[sel] = np.divide(
+                np.maximum(tail_r - tail_e, 0.0), below, out=np.zeros(ts.shape), where=below > 0
+            )
+            ess[sel] = np.divide(below**2, below2, out=np.zeros(ts.shape), where=below2 > 0)
         return share, ess
 
     def parts(self, thresholds: np.ndarray) -> dict[str, np.ndarray]:
@@ -351,6 +397,7 @@ def stratified_point(
     *,
     evidence_weights: np.ndarray | None = None,
     log_risk: np.ndarray | None = None,
+    log_weights: str = "stratum",
     target_fpr: float | None = None,
     target_precision: float | None = None,
     threshold: float | None = None,
@@ -368,7 +415,8 @@ def stratified_point(
     ``threshold`` (a fixed one, only described; ``method`` names how it was chosen;
     ``estimator`` where the evidence's term was measured, `OperatingPoint.estimator`).
     ``log_risk``: the fused risk of the ``evidence_negatives`` (a log's accounts, weighted):
-    the model's term is then pooled from them and the validation negatives (the module).
+    the model's term is then pooled from them and the validation negatives (the module), the
+    log's accounts weighted as benign as ``log_weights`` says (`LOG_WEIGHTS`).
     Candidates are the validation risks and the evidence values (and the log's risks, pooled).
     The expected precision and recall are on the validation accounts, their class mix that
     of the training world.
@@ -376,7 +424,13 @@ def stratified_point(
     if sum(v is not None for v in (target_fpr, target_precision, threshold)) != 1:
         raise ValueError("give exactly one of target_fpr, target_precision and threshold")
     est = StratifiedFpr(
-        model_risk, evidence_risk, positive, evidence_negatives, evidence_weights, log_risk
+        model_risk,
+        evidence_risk,
+        positive,
+        evidence_negatives,
+        evidence_weights,
+        log_risk,
+        log_weights,
     )
     n_neg, n_pos = int(est.neg_risk.size), int(est.pos_risk.size)
     if threshold is None and (n_neg == 0 or n_pos == 0):
@@ -441,4 +495,5 @@ def stratified_point(
         validation_threshold=old_threshold,
         model_term="pooled" if est.pooled else "validation",
         n_model_log=float(p["model_log_n"]) if est.pooled else None,
+        log_weights=est.log_weights,
     )

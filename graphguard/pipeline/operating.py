@@ -16,7 +16,10 @@ term on the validation negatives, the evidence's term ``P(e >= t)`` (it needs no
   (`experiments/operating_points/README.md`). The model's term is pooled from the validation
   negatives and the same weighted accounts (their fused risk), by their effective sample
   sizes (``operating_point.model_term: "pooled"``): on a small log one validation negative
-  is too coarse a step (0.4 points of FPR at 3,000 accounts);
+  is too coarse a step (0.4 points of FPR at 3,000 accounts). There each account is weighted
+  by its benign probability within the evidence stratum ``e < t`` the term is measured on
+  (``log_weights: "stratum"``; `models.calibration`), not by ``1 - model_risk``, which counts
+  the benign accounts the model is wrong about as a fraction of one;
 - ``stratified``: else every labelled benign account of the model's training world, when the
   checkpoint keeps their evidence risk (``benign_evidence_risk``);
 - ``validation``: else (an older checkpoint), and under ``fusion: model`` (no evidence term),

@@ -102,6 +102,9 @@ def estimator_words(point: Mapping[str, Any]) -> str | None:
     if estimator == "log":
         on = f"of its {accounts} accounts" if accounts else "of its accounts"
         if point.get("model_term") == "pooled":
+            if point.get("log_weights") == "stratum":
+                # models.calibration: each account weighted as benign within its evidence stratum
+                on += ", weighted as benign by evidence stratum,"
             return f"estimated from this log's evidence and model risk {on} and {validation}"
         return f"estimated from this log's evidence {on} and {validation}"
     return "estimated by an unknown estimator"
