@@ -256,6 +256,9 @@ def operating_point(
 #: ``"model_risk"``: by ``1 - model_risk``; ``"stratum"``: by their benign probability within
 #: the evidence stratum ``e < t`` the term is measured on (the module)
 LOG_WEIGHTS = ("stratum", "model_risk")
+#: most weightings of the log `StratifiedFpr` computes under ``stratum`` weights (one pass over
+#: the log each): past it the counts of validation positives below ``t`` share levels
+MAX_WEIGHTINGS = 128
 
 
 def _choose(candidates: np.ndarray, ok: np.ndarray, top: float) -> float:
@@ -325,11 +328,20 @@ class StratifiedFpr:
         less that of ``e >= t``. Under ``stratum`` weights each account's benign odds
         ``w / (1 - w)`` are divided by ``P(e < t | abusive)``, the validation positives' share
         below ``t`` (Jeffreys, ``(k + 1/2) / (n_pos + 1)``): one weighting per count ``k`` of
-        positives below ``t``, so one pass over the log per distinct ``k`` among ``t``."""
+        positives below ``t``, so one pass over the log per distinct ``k`` among ``t``, at most
+        `MAX_WEIGHTINGS`."""
         n_pos = self.pos_evidence.size
         k = np.searchsorted(self.pos_evidence, t, side="left")
+        levels = np.unique(k)
+        if levels.size > MAX_WEIGHTINGS:
+            # a bound on the passes however many validation positives: each t takes the
+            # weighting of the largest kept count at or below its own, which weighs every
+            # account at least as benign as its own would; the accounts the model doubts,
+            # most of them at r >= t, count more, so the estimate errs high (the safe side)
+            levels = levels[np.linspace(0, levels.size - 1, MAX_WEIGHTINGS).round().astype(int)]
+            k = levels[np.searchsorted(levels, k, side="right") - 1]
         share, ess = np.zeros(t.shape), np.zeros(t.shape)
-        for kk in np.unique(k) if self.log_weights == "stratum" else [None]:
+        for kk in levels if self.log_weights == "stratum" else [None]:
             sel = np.ones(t.shape, dtype=bool) if kk is None else k == kk
             wr, we = self.lw_r, self.lw_e
             if kk is not None:

@@ -144,3 +144,41 @@ def test_a_run_records_its_log_weights_and_the_report_names_them():
     trained = resolve_operating_point(ScoringConfig(target_fpr=0.01), model=_Model(stored))
     assert trained.estimator == "stratified" and trained.log_weights is None
     assert "weighted" not in (estimator_words(trained.to_dict()) or "")
+
+
+def test_many_validation_positives_share_a_bounded_number_of_weightings(monkeypatch):
+    """2,000 validation positives spread over every evidence value give hundreds of distinct
+    counts below the candidates, one pass over the log each; past `MAX_WEIGHTINGS` they share levels, and the
+    threshold and expected FPR stay those of every count weighted on its own."""
+    from graphguard.models import calibration
+
+    rng = np.random.default_rng(41)
+    m, e, positive = _world(rng, 3000, 2000)
+    e = np.where(positive, rng.uniform(0.0, 1.0, e.size), e)
+    lm, le, _ = _world(rng, 20000, 1000)
+    lr = _fused(lm, le)
+    calls = []
+    tail = calibration._tail
+
+    def counted(*args):
+        calls.append(1)
+        return tail(*args)
+
+    monkeypatch.setattr(calibration, "_tail", counted)
+
+    def point():
+        calls.clear()
+        chosen = stratified_point(
+            m, e, positive, le, evidence_weights=1.0 - lm, log_risk=lr, target_fpr=0.005
+        )
+        return chosen, len(calls)
+
+    cap = calibration.MAX_WEIGHTINGS
+    capped, capped_calls = point()
+    monkeypatch.setattr(calibration, "MAX_WEIGHTINGS", 10**9)
+    exact, exact_calls = point()
+    # three tails per weighting (hundreds of counts among the candidates), a few outside them
+    assert exact_calls > 3 * 3 * cap
+    assert capped_calls < 3 * cap + 50
+    assert capped.expected_fpr == pytest.approx(exact.expected_fpr, abs=5e-5)
+    assert capped.threshold >= exact.threshold - 1e-9
