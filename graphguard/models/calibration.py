@@ -139,6 +139,9 @@ class OperatingPoint:
     was measured: ``"validation"`` (the validation negatives) or ``"pooled"`` (those pooled
     with the log's accounts weighted as benign, ``n_model_log`` their effective number; see
     the module), ``log_weights`` how those accounts were weighted as benign (`LOG_WEIGHTS`).
+    ``precision_mix``: the class mix the expected precision is taken at: ``"validation"``
+    (the validation split's, the training world's) or ``"log"`` (the log's own: its accounts'
+    summed benign weights against the rest), ``abusive_share`` that mix's share of abuse.
     ``q_gate``: when set, an account is flagged only if its community's
     ``evidence_q`` is at most this as well (`pipeline.operating.flag_accounts`; ``scoring.q_gate``).
     """
@@ -163,6 +166,8 @@ class OperatingPoint:
     model_term: str | None = None
     n_model_log: float | None = None
     log_weights: str | None = None
+    precision_mix: str | None = None
+    abusive_share: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -430,8 +435,11 @@ def stratified_point(
     the model's term is then pooled from them and the validation negatives (the module), the
     log's accounts weighted as benign as ``log_weights`` says (`LOG_WEIGHTS`).
     Candidates are the validation risks and the evidence values (and the log's risks, pooled).
-    The expected precision and recall are on the validation accounts, their class mix that
-    of the training world.
+    The expected recall is the validation positives'. The expected precision is the recall
+    times the abusive accounts over that plus the FPR times the benign ones, counted in the
+    log's own class mix when its accounts are at hand (pooled: the sum of their weights as
+    benign against the rest; a world with less abuse than the training world gets a lower
+    precision at the same threshold), else in the validation split's (the training world's).
     """
     if sum(v is not None for v in (target_fpr, target_precision, threshold)) != 1:
         raise ValueError("give exactly one of target_fpr, target_precision and threshold")
@@ -449,6 +457,12 @@ def stratified_point(
         raise ValueError(
             "the validation scores need both abusive and benign accounts to set an operating point"
         )
+    # the class mix of the precision: the log's own where its accounts are at hand
+    if est.pooled and est.ev.size:
+        mix, mix_neg = "log", est.ev_total
+        mix_pos = max(float(est.ev.size) - est.ev_total, 0.0)
+    else:
+        mix, mix_neg, mix_pos = "validation", float(n_neg), float(n_pos)
     top = float(max(est.risk.max(initial=0.0), est.ev.max(initial=0.0)))
     if threshold is None:
         # the log's own fused risks too when its accounts are at hand (pooled): its benign FPR
@@ -462,8 +476,9 @@ def stratified_point(
             worst_above = np.maximum.accumulate(parts["fpr"][::-1])[::-1]
             ok = worst_above <= target_fpr
         else:
-            fp = parts["fpr"] * n_neg
-            ok = (parts["tp"] > 0) & (parts["tp"] >= target_precision * (parts["tp"] + fp))
+            tp_mix = parts["tp"] / n_pos * mix_pos
+            fp = parts["fpr"] * mix_neg
+            ok = (parts["tp"] > 0) & (tp_mix >= target_precision * (tp_mix + fp))
         threshold = _choose(candidates, ok, top)
         old = operating_point(
             est.risk, est.positive, target_fpr=target_fpr, target_precision=target_precision
@@ -475,15 +490,16 @@ def stratified_point(
     fpr, tp = float(p["fpr"]), int(p["tp"])
     pooled_n = float(p["model_pooled_n"])
     interval = est.fpr_interval(float(p["evidence"]), float(p["model_q"]) * pooled_n, pooled_n)
-    fp = fpr * n_neg
-    precision = tp / (tp + fp) if tp + fp > 0 else None
+    tp_mix = tp / n_pos * mix_pos if n_pos else 0.0
+    fp = fpr * mix_neg
+    precision = tp_mix / (tp_mix + fp) if tp_mix + fp > 0 else None
     # the precision's interval: the corners of the FPR's box and the recall's Wilson 97.5%
-    # interval (at least 92.5% jointly, by Bonferroni over the three)
+    # interval (at least 92.5% jointly, by Bonferroni over the three), in the same mix
     precision_interval = None
     recall_interval = wilson(tp, n_pos, z=_Z975)
     if precision is not None and interval is not None and recall_interval is not None:
-        lo_tp, hi_tp = recall_interval[0] * n_pos, recall_interval[1] * n_pos
-        lo_fp, hi_fp = interval[1] * n_neg, interval[0] * n_neg
+        lo_tp, hi_tp = recall_interval[0] * mix_pos, recall_interval[1] * mix_pos
+        lo_fp, hi_fp = interval[1] * mix_neg, interval[0] * mix_neg
         precision_interval = (
             lo_tp / (lo_tp + lo_fp) if lo_tp + lo_fp > 0 else 0.0,
             hi_tp / (hi_tp + hi_fp) if hi_tp + hi_fp > 0 else 1.0,
@@ -508,4 +524,6 @@ def stratified_point(
         model_term="pooled" if est.pooled else "validation",
         n_model_log=float(p["model_log_n"]) if est.pooled else None,
         log_weights=est.log_weights,
+        precision_mix=mix,
+        abusive_share=mix_pos / (mix_pos + mix_neg) if mix_pos + mix_neg > 0 else None,
     )

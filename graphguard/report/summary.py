@@ -140,7 +140,11 @@ def operating_point_words(run: Run) -> str | None:
         expected.append(f"false-positive rate {fpr}{_interval(point.get('fpr_interval'))}")
     precision = _share(point.get("expected_precision"))
     if precision:
-        expected.append(f"precision {precision}{_interval(point.get('precision_interval'))}")
+        mix = ""
+        share = _share(point.get("abusive_share"))
+        if point.get("precision_mix") == "log" and share:
+            mix = f" in this log's class mix ({share} abusive by the model's risks)"
+        expected.append(f"precision {precision}{_interval(point.get('precision_interval'))}{mix}")
     sentence = ", ".join(parts)
     if expected:
         sentence += "; expected " + ", ".join(expected)

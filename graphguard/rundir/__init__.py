@@ -102,7 +102,8 @@ CAMPAIGNS_META = "campaigns"
 #: run.json's operating point (`pipeline.operating`): threshold, method ("validation", "null",
 #: "fixed"), target_fpr / target_precision, expected_fpr, fpr_interval, expected_precision,
 #: precision_interval (Wilson 95% of the validation counts), expected_recall, n_negatives,
-#: n_positives; the summary's risk_threshold is its threshold
+#: n_positives, precision_mix / abusive_share (the class mix the precision is taken at: the
+#: log's own or the validation split's); the summary's risk_threshold is its threshold
 OPERATING_POINT_META = "operating_point"
 #: clusters.parquet: the evidence families calibrated against the log's own communities, each
 #: with these columns (`graphguard.community.calibration`), and the community's q-value

@@ -4,6 +4,8 @@ its model risk *and* the stratum ``e < t`` the term is measured on, not by ``1 -
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from graphguard.config import ScoringConfig
 from graphguard.models.calibration import StratifiedFpr, stratified_point
 from graphguard.pipeline.operating import resolve_operating_point
-from graphguard.report.summary import estimator_words
+from graphguard.report.summary import estimator_words, operating_point_words
 
 
 def _world(rng: np.random.Generator, n_benign: int, n_abusive: int, wrong: float = 0.003):
@@ -148,8 +150,8 @@ def test_a_run_records_its_log_weights_and_the_report_names_them():
 
 def test_many_validation_positives_share_a_bounded_number_of_weightings(monkeypatch):
     """2,000 validation positives spread over every evidence value give hundreds of distinct
-    counts below the candidates, one pass over the log each; past `MAX_WEIGHTINGS` they share levels, and the
-    threshold and expected FPR stay those of every count weighted on its own."""
+    counts below the candidates, one pass over the log each; past `MAX_WEIGHTINGS` they share
+    levels, and the threshold and expected FPR stay those of every count weighted on its own."""
     from graphguard.models import calibration
 
     rng = np.random.default_rng(41)
@@ -182,3 +184,38 @@ def test_many_validation_positives_share_a_bounded_number_of_weightings(monkeypa
     assert capped_calls < 3 * cap + 50
     assert capped.expected_fpr == pytest.approx(exact.expected_fpr, abs=5e-5)
     assert capped.threshold >= exact.threshold - 1e-9
+
+
+def test_the_target_precision_is_taken_at_the_logs_own_class_mix():
+    """A log with a third of the training world's share of abuse (4.8% against 13.7%): at a
+    target precision the threshold is chosen, and the precision expected, in the log's own mix
+    (its accounts' summed benign weights against the rest), so the precision the log realises is
+    the target; taken in the validation split's mix it would be promised too high."""
+    realised, validation_mix = [], []
+    for seed in range(8):
+        rng = np.random.default_rng(700 + seed)
+        m, e, positive = _world(rng, 240, 38)
+        lm, le, lpos = _world(rng, 3000, 150)
+        lr = _fused(lm, le)
+        point = stratified_point(
+            m, e, positive, le, evidence_weights=1.0 - lm, log_risk=lr, target_precision=0.9
+        )
+        assert point.precision_mix == "log"
+        # the summed model risks: the benign accounts' own (mean 1/301, and the doubted ones)
+        # add about 0.004 to the true share
+        assert 0.0 <= point.abusive_share - lpos.mean() < 0.008
+        flagged = lr >= point.threshold
+        realised.append((flagged & lpos).sum() / flagged.sum())
+        # the same threshold's precision in the validation split's mix
+        recall = (point.expected_recall or 0.0) * positive.sum()
+        validation_mix.append(recall / (recall + point.expected_fpr * (~positive).sum()))
+        lo, hi = point.precision_interval
+        assert lo <= realised[-1] <= hi
+    run = SimpleNamespace(meta={"operating_point": point.to_dict()})
+    assert "in this log's class mix" in operating_point_words(run)
+    assert abs(np.mean(realised) - 0.9) < 0.02
+    assert np.mean(validation_mix) - np.mean(realised) > 0.03
+    # without the log's accounts the mix is the validation split's, as before
+    plain = stratified_point(m, e, positive, le, target_precision=0.9)
+    assert plain.precision_mix == "validation"
+    assert plain.abusive_share == pytest.approx(positive.mean())
