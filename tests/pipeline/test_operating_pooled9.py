@@ -11,6 +11,7 @@ import pytest
 from graphguard.config import ScoringConfig
 from graphguard.models.calibration import StratifiedFpr, stratified_point
 from graphguard.pipeline.operating import resolve_operating_point
+from tests.pipeline.operating_models import stored_model
 
 
 def _world(rng: np.random.Generator, n_benign: int, n_abusive: int):
@@ -89,30 +90,20 @@ def test_on_small_worlds_the_pooled_term_holds_the_target_where_the_count_cannot
     assert np.mean(gaps_pooled) < 0.5 * np.mean(gaps_count)
 
 
-class _Model:
-    def __init__(self, scores: dict) -> None:
-        self.validation_scores_ = scores
-        self.metadata_ = {"path": "m.pt"}
-
-
 def test_a_run_with_its_accounts_records_the_pooled_model_term():
     rng = np.random.default_rng(12)
     m, e, positive = _world(rng, 1500, 150)
-    stored = {
-        "model_risk": m.tolist(),
-        "evidence_risk": e.tolist(),
-        "abusive": positive.tolist(),
-        "benign_evidence_risk": np.sort(e[~positive]).tolist(),
-    }
     lm, le, _ = _world(rng, 8000, 800)
     accounts = pl.DataFrame({"evidence_risk": le, "model_risk": lm})
     point = resolve_operating_point(
-        ScoringConfig(target_fpr=0.01), model=_Model(stored), accounts=accounts
+        ScoringConfig(target_fpr=0.01), model=stored_model(m, e, positive), accounts=accounts
     )
     assert point.estimator == "log" and point.model_term == "pooled"
     assert 7000 < point.n_model_log <= 8800
     data = point.to_dict()
     assert data["model_term"] == "pooled" and data["n_model_log"] == point.n_model_log
-    trained = resolve_operating_point(ScoringConfig(target_fpr=0.01), model=_Model(stored))
+    trained = resolve_operating_point(
+        ScoringConfig(target_fpr=0.01), model=stored_model(m, e, positive)
+    )
     assert trained.estimator == "stratified" and trained.model_term == "validation"
     assert trained.n_model_log is None

@@ -14,6 +14,7 @@ from graphguard.config import ScoringConfig
 from graphguard.models.calibration import StratifiedFpr, stratified_point
 from graphguard.pipeline.operating import resolve_operating_point
 from graphguard.report.summary import estimator_words, operating_point_words
+from tests.pipeline.operating_models import stored_model
 
 
 def _world(rng: np.random.Generator, n_benign: int, n_abusive: int, wrong: float = 0.003):
@@ -114,25 +115,13 @@ def test_the_weights_follow_the_validation_positives_below_the_threshold():
         StratifiedFpr(m, e, positive, le, w, lr, log_weights="isotonic")
 
 
-class _Model:
-    def __init__(self, scores: dict) -> None:
-        self.validation_scores_ = scores
-        self.metadata_ = {"path": "m.pt"}
-
-
 def test_a_run_records_its_log_weights_and_the_report_names_them():
     rng = np.random.default_rng(13)
     m, e, positive = _world(rng, 1500, 150)
-    stored = {
-        "model_risk": m.tolist(),
-        "evidence_risk": e.tolist(),
-        "abusive": positive.tolist(),
-        "benign_evidence_risk": np.sort(e[~positive]).tolist(),
-    }
     lm, le, _ = _world(rng, 8000, 800)
     accounts = pl.DataFrame({"evidence_risk": le, "model_risk": lm})
     point = resolve_operating_point(
-        ScoringConfig(target_fpr=0.01), model=_Model(stored), accounts=accounts
+        ScoringConfig(target_fpr=0.01), model=stored_model(m, e, positive), accounts=accounts
     )
     data = point.to_dict()
     assert data["estimator"] == "log" and data["model_term"] == "pooled"
@@ -143,7 +132,9 @@ def test_a_run_records_its_log_weights_and_the_report_names_them():
         "benign by evidence stratum, and 1,500 validation negatives"
     )
     # without the log's accounts nothing is weighted: no log_weights
-    trained = resolve_operating_point(ScoringConfig(target_fpr=0.01), model=_Model(stored))
+    trained = resolve_operating_point(
+        ScoringConfig(target_fpr=0.01), model=stored_model(m, e, positive)
+    )
     assert trained.estimator == "stratified" and trained.log_weights is None
     assert "weighted" not in (estimator_words(trained.to_dict()) or "")
 
