@@ -61,6 +61,23 @@ def _world(root: Path, seed: int, accounts: int) -> Path:
     return out
 
 
+def _detect(world: Path, model: Path, run: Path, setting: str) -> None:
+    """`graphguard detect --model` on ``world`` with one ``--set`` (the operating point's)."""
+    _cli(
+        "detect",
+        world / "events.parquet",
+        "--model",
+        model,
+        "--out",
+        run,
+        "--device",
+        "cpu",
+        "--set",
+        setting,
+        "-q",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -106,19 +123,7 @@ def main() -> None:
             truth = pl.read_parquet(world / "truth.parquet")
             for target in args.targets:
                 run = root / f"run-{seed}-{target}"
-                _cli(
-                    "detect",
-                    world / "events.parquet",
-                    "--model",
-                    model,
-                    "--out",
-                    run,
-                    "--device",
-                    "cpu",
-                    "--set",
-                    f"scoring.target_fpr={target}",
-                    "-q",
-                )
+                _detect(world, model, run, f"scoring.target_fpr={target}")
                 accounts = pl.read_parquet(run / "accounts.parquet").join(
                     truth.select("account_id", pl.col("label").alias("truth")), on="account_id"
                 )

@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from operating_points import _cli, _world  # noqa: E402  (the same worlds and CLI calls)
+from operating_points import _detect, _world  # noqa: E402  (the same worlds and detect calls)
 
 
 def measure(run: Path, truth: pl.DataFrame) -> dict:
@@ -102,19 +102,7 @@ def main() -> None:
             truth = pl.read_parquet(world / "truth.parquet")
             for target in args.targets:
                 run = root / f"run-{seed}-{target}"
-                _cli(
-                    "detect",
-                    world / "events.parquet",
-                    "--model",
-                    args.model,
-                    "--out",
-                    run,
-                    "--device",
-                    "cpu",
-                    "--set",
-                    f"scoring.target_precision={target}",
-                    "-q",
-                )
+                _detect(world, args.model, run, f"scoring.target_precision={target}")
                 row = {"seed": seed, "target_precision": target, **measure(run, truth)}
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
