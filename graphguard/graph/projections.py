@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -683,40 +684,62 @@ def relation_tables(
     local: LocalConfig | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, pl.DataFrame], EntityUse]:
-    """`all_relations`, and the `EntityUse` counted on the way."""
+    """`all_relations`, and the `EntityUse` counted on the way.
+
+    The hardware relations (device, ip) are paired on a second thread while the synchrony
+    relation is (numpy's sorts and Polars' queries release the GIL, and most of the pairing is
+    single-threaded sorting), each side under half of ``local.memory_budget_mib``, so the
+    budget still bounds what pairing holds at once; the dense relation follows alone. The
+    tables are the same either way: no relation reads another's."""
+    local = local or LocalConfig()
     out: dict[str, pl.DataFrame] = {}
-    device_use = reach = None
-    stale = remove_stale_spills((local or LocalConfig()).work_dir)
+    stale = remove_stale_spills(local.work_dir)
     if stale and progress:
         progress(
             f"projections: removed {len(stale)} spill folder(s) a killed run left behind "
             f"({', '.join(str(folder) for folder in stale)})"
         )
 
-    def done(name: str) -> None:
+    def done(name: str, table: pl.DataFrame) -> pl.DataFrame:
         if progress:
-            progress(f"projections: {name}, {out[name].height:,} linked pairs")
+            progress(f"projections: {name}, {table.height:,} linked pairs")
+        return table
 
-    if cfg.device.enabled:
-        on_device = device_occurrences(events)
-        device_use = _collect(device_usage_of_accounts(on_device.lazy()))
-        out["device"] = _device_pairs(on_device, events, cfg.device, local)
-        del on_device
-        done("device")
-    if cfg.ip.enabled:
-        out["ip"] = ip_pairs(events, cfg.ip, local)
-        done("ip")
-    engaged = None
-    if cfg.sync.enabled or cfg.dense.enabled:
-        engaged = _engaged(events, cfg.engagement_types)
-        reach = _collect(target_reach(engaged.lazy()))
-    if cfg.sync.enabled:
-        out["sync"] = sync_pairs(events, cfg.sync, cfg.engagement_types, local, engaged=engaged)
-        done("sync")
+    def hardware(budget: LocalConfig) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None]:
+        tables: dict[str, pl.DataFrame] = {}
+        use = None
+        if cfg.device.enabled:
+            on_device = device_occurrences(events)
+            use = _collect(device_usage_of_accounts(on_device.lazy()))
+            tables["device"] = done("device", _device_pairs(on_device, events, cfg.device, budget))
+            del on_device
+        if cfg.ip.enabled:
+            tables["ip"] = done("ip", ip_pairs(events, cfg.ip, budget))
+        return tables, use
+
+    engagement = cfg.sync.enabled or cfg.dense.enabled
+    has_hardware_relation = cfg.device.enabled or cfg.ip.enabled
+    together = engagement and has_hardware_relation and local.memory_budget_mib >= 128
+    shared = replace(local, memory_budget_mib=local.memory_budget_mib // 2) if together else local
+    reach = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="projections") as pool:
+        pending = pool.submit(hardware, shared) if together else None
+        hardware_tables, device_use = ({}, None) if together else hardware(local)
+        engaged = None
+        if engagement:
+            engaged = _engaged(events, cfg.engagement_types)
+            reach = _collect(target_reach(engaged.lazy()))
+        if cfg.sync.enabled:
+            sync = sync_pairs(events, cfg.sync, cfg.engagement_types, shared, engaged=engaged)
+            out["sync"] = done("sync", sync)
+        if pending is not None:
+            hardware_tables, device_use = pending.result()
     if cfg.dense.enabled:
         dense = cfg.dense
         if not dense_capped(cfg, lambda: has_hardware(events)):
             dense = replace(dense, max_accounts=None, min_support=cfg.dense_uncapped_support)
-        out["dense"] = dense_pairs(events, dense, cfg.engagement_types, local, engaged=engaged)
-        done("dense")
-    return out, EntityUse(device_use=device_use, target_reach=reach)
+        pairs = dense_pairs(events, dense, cfg.engagement_types, local, engaged=engaged)
+        out["dense"] = done("dense", pairs)
+    # the relations in their fixed order, whichever finished first
+    ordered = {**hardware_tables, **out}
+    return ordered, EntityUse(device_use=device_use, target_reach=reach)
