@@ -132,34 +132,18 @@ def main() -> None:
                 point = json.loads((run / "run.json").read_text())["operating_point"]
                 risk = accounts["risk"].to_numpy()
                 evidence = accounts["evidence_risk"].to_numpy()
+                # the estimators whose evidence term is on this log's weighted accounts
+                on_log = (v_model, v_evidence, v_abusive, evidence)
+                weighted = {
+                    "evidence_weights": 1.0 - accounts["model_risk"].to_numpy(),
+                    "target_fpr": target,
+                }
                 others = {
                     "validation": operating_point(v_risk, v_abusive, target_fpr=target),
-                    "log_validation": stratified_point(
-                        v_model,
-                        v_evidence,
-                        v_abusive,
-                        evidence,
-                        evidence_weights=1.0 - accounts["model_risk"].to_numpy(),
-                        target_fpr=target,
-                    ),
-                    "log": stratified_point(
-                        v_model,
-                        v_evidence,
-                        v_abusive,
-                        evidence,
-                        evidence_weights=1.0 - accounts["model_risk"].to_numpy(),
-                        log_risk=risk,
-                        target_fpr=target,
-                    ),
+                    "log_validation": stratified_point(*on_log, **weighted),
+                    "log": stratified_point(*on_log, **weighted, log_risk=risk),
                     "log_weighted": stratified_point(
-                        v_model,
-                        v_evidence,
-                        v_abusive,
-                        evidence,
-                        evidence_weights=1.0 - accounts["model_risk"].to_numpy(),
-                        log_risk=risk,
-                        log_weights="model_risk",
-                        target_fpr=target,
+                        *on_log, **weighted, log_risk=risk, log_weights="model_risk"
                     ),
                     "stratified": stratified_point(
                         v_model, v_evidence, v_abusive, v_benign, target_fpr=target
