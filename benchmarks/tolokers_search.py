@@ -10,6 +10,11 @@ is not started when the one before it says it would end past ``--deadline-s``.
 ``--summary OUT`` reads every ``*.jsonl`` there and below, prints mean ± std per config over the
 splits it has, and, with ``--choose SPLITS``, names the config with the best mean *validation*
 ROC-AUC over those splits (test masks are never read for the choice) on stdout's last line.
+``--ensemble NAME=GLOB`` (with ``--summary``) averages the scores of every config whose name
+matches GLOB, each standardised per split (a fixed rule: nothing is chosen on test), reports it
+the same way and writes ``OUT/ensembles/NAME/tolokers_scores.npz``, which
+``benchmarks/real_data.py --graphsage-scores`` reads to blend it with the trees. ``--seed-offset
+K`` seeds split ``s`` with ``s + 1000 K``, so several runs of one setting are distinct members.
 
     python benchmarks/tolokers_search.py --device cuda --splits 0-2 --out runs \\
         --config 'd3={"block": "prenorm", "activation": "gelu", "hidden": 512, "layers": 3}'
@@ -24,6 +29,7 @@ call it; any real use would raise), and each row records ``"polars_stub"``.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
 import time
@@ -77,7 +83,8 @@ def run_config(name: str, settings: dict, splits: list[int], args, dataset) -> N
             continue
         train, val, test = dataset.splits[split]
         start = time.perf_counter()
-        detector = GraphSAGEDetector(**{**params, "seed": split})
+        seed = split + 1000 * args.seed_offset
+        detector = GraphSAGEDetector(**{**params, "seed": seed})
         detector.fit(dataset.inputs, dataset.y, train_mask=train, val_mask=val)
         score = detector.decision_function(dataset.inputs)
         last = time.perf_counter() - start
@@ -86,6 +93,7 @@ def run_config(name: str, settings: dict, splits: list[int], args, dataset) -> N
         row = {
             "config": name,
             "split": split,
+            "seed": seed,
             "roc_auc": test_m["roc_auc"],
             "auprc": test_m["auprc"],
             "val_roc_auc": val_m["roc_auc"],
@@ -153,6 +161,43 @@ def summary(folder: Path, choose: list[int] | None) -> None:
         print(best_name)
 
 
+def ensemble(folder: Path, name: str, pattern: str, dataset) -> None:
+    """Average the standardised scores of the configs matching ``pattern`` on common splits."""
+    members: dict[str, dict[int, np.ndarray]] = {}
+    for path in sorted(folder.rglob("*_scores.npz")):
+        config = path.name.removesuffix("_scores.npz")
+        if "ensembles" in path.parts or not fnmatch.fnmatchcase(config, pattern):
+            continue
+        with np.load(path) as saved:
+            by_split = members.setdefault(config, {})
+            for split, score in zip(saved["splits"], saved["graphsage"], strict=True):
+                by_split[int(split)] = score.astype(np.float64)
+    if not members:
+        raise SystemExit(f"--ensemble {name}: no scores under {folder} match {pattern!r}")
+    common = sorted(set.intersection(*(set(v) for v in members.values())))
+    if not common:
+        raise SystemExit(f"--ensemble {name}: its members {sorted(members)} share no split")
+    stacked = []
+    for split in common:
+        z = [(m[split] - m[split].mean()) / (m[split].std() or 1.0) for m in members.values()]
+        stacked.append(np.mean(z, axis=0))
+    vals, tests = [], []
+    for split, score in zip(common, stacked, strict=True):
+        train, val, test = dataset.splits[split]
+        vals.append(split_metrics(dataset.y, score, val)["roc_auc"])
+        tests.append(split_metrics(dataset.y, score, test)["roc_auc"])
+    print(
+        f"ensemble {name}: {len(members)} members ({', '.join(sorted(members))}), splits {common}:"
+        f" val {np.mean(vals):.4f} ± {np.std(vals):.4f} test {np.mean(tests):.4f}"
+        f" ± {np.std(tests):.4f}"
+    )
+    target = folder / "ensembles" / name
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = target / "tolokers_scores.tmp.npz"
+    np.savez_compressed(tmp, splits=np.asarray(common), graphsage=np.stack(stacked))
+    tmp.replace(target / "tolokers_scores.npz")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action="append", default=[], help="NAME=JSON, repeatable")
@@ -163,9 +208,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/tolokers_search"))
     parser.add_argument("--summary", type=Path, default=None, help="folder to summarise")
     parser.add_argument("--choose", default=None, help="splits whose validation picks a config")
+    parser.add_argument(
+        "--ensemble", action="append", default=[], help="NAME=GLOB of configs to average"
+    )
+    parser.add_argument("--seed-offset", type=int, default=0, help="seed = split + 1000 K")
     args = parser.parse_args()
     if args.summary is not None:
-        summary(args.summary, parse_splits(args.choose) if args.choose else None)
+        if args.ensemble:
+            dataset = load_dataset("tolokers")
+            for text in args.ensemble:
+                name, _, pattern = text.partition("=")
+                ensemble(args.summary, name, pattern or "*", dataset)
+        else:
+            summary(args.summary, parse_splits(args.choose) if args.choose else None)
         return
     args.started = time.perf_counter()
     torch.set_num_threads(args.threads)
