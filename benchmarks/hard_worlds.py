@@ -29,6 +29,12 @@ by AUPRC on every unlabelled account:
                                 account graph as two more columns (`label_propagation`, out of
                                 fold for labelled rows)
     graphsage(sum+lp)+evidence  graphsage(sum) with the same two columns as input
+    graphsage(sum+gate)+evidence  graphsage(sum) with `model.edge_gate`: every message scaled
+                                by a gate learned from its account pair's attributes
+                                (`graph.inputs.edge_attributes`: support, mean weight and
+                                common neighbours per relation, Jaccard share of neighbours)
+    gbt+agg+edge+evidence       gbt+agg+evidence with the same edge attributes given to the
+                                trees: per relation, each account's sum and max over its edges
     gbt+agg+st(conf)+evidence   gbt+agg+evidence trained also on every unlabelled account,
                                 pseudo-labelled from its evidence risk and weighted by the
                                 confidence of that pseudo-label (`confidence_pseudo_labels`)
@@ -97,6 +103,8 @@ ARMS = (
     "hetero+evidence",
     "gbt+agg+lp+evidence",
     "graphsage(sum+lp)+evidence",
+    "graphsage(sum+gate)+evidence",
+    "gbt+agg+edge+evidence",
     "gbt+agg+st(conf)+evidence",
     "graphsage(sum+st(conf))+evidence",
     "gbt+agg+st(conf-cap)+evidence",
@@ -144,11 +152,28 @@ def confidence_pseudo_labels(
     return y2, train_mask | free, weight
 
 
+def edge_attribute_aggregate(inputs: GraphInputs) -> np.ndarray:
+    """Per relation, each account's sum and max of its edges' `edge_attributes` (0 without
+    edges): what the edge-gated model reads, given to the trees as columns."""
+    n = inputs.num_nodes
+    columns = []
+    for relation, edge_index in inputs.edge_index_dict.items():
+        attr = inputs.edge_attr_dict[relation].numpy().astype(np.float64)
+        target = edge_index[1].numpy()
+        total = np.zeros((n, attr.shape[1]))
+        np.add.at(total, target, attr)
+        top = np.zeros((n, attr.shape[1]))
+        np.maximum.at(top, target, attr)  # attributes are >= 0, so 0 is "no edge"
+        columns.extend([total, top])
+    return np.hstack(columns)
+
+
 def prepare(world, config: DetectConfig) -> dict:
     stages = build_stages(world.events, config)
     table = stages.features()
     names = select_features(())
-    inputs = graph_inputs(table, stages.graph.edges, feature_names=names)
+    # the edges' attributes ride along for the edge-gated arms; every other arm ignores them
+    inputs = graph_inputs(table, stages.graph.edges, feature_names=names, edge_attrs=True)
     evidence = stages.scores().sort("account")
     ids = stages.account_ids
     truth = pl.DataFrame({schema.ACCOUNT: ids.cast(pl.String)}).join(
@@ -219,6 +244,19 @@ def run_rate(
                 ev,
             ),
         )
+        timed(
+            "gbt+agg+edge+evidence",
+            lambda: noisy_or_array(
+                fit_predict_gbt(
+                    np.hstack([agg, edge_attribute_aggregate(prep["inputs"])]),
+                    y,
+                    train_mask,
+                    val_mask,
+                    seed=seed,
+                ),
+                ev,
+            ),
+        )
         share = neighbour_label_share(y, train_mask, edges, seed=seed)
         timed(
             "gbt+agg+labels+evidence",
@@ -266,6 +304,7 @@ def run_rate(
             ("graphsage(degrees)+evidence", {"degree_features": True}, prep["inputs"]),
             ("graphsage(sum)+evidence", {"aggr": "sum"}, prep["inputs"]),
             ("graphsage(sum+lp)+evidence", {"aggr": "sum"}, with_lp),
+            ("graphsage(sum+gate)+evidence", {"aggr": "sum", "edge_gate": True}, prep["inputs"]),
             ("graphsage(sum+st(conf))+evidence", {"aggr": "sum"}, prep["inputs"]),
             ("graphsage(sum+st(conf-cap))+evidence", {"aggr": "sum"}, prep["inputs"]),
         ):

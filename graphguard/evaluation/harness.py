@@ -235,7 +235,13 @@ def score_world(
         start = time.perf_counter()
         stages = build_stages(world.events, config)
         table = stages.features()
-        inputs = graph_inputs(table, stages.graph.edges, feature_names=names, relations=relations)
+        inputs = graph_inputs(
+            table,
+            stages.graph.edges,
+            feature_names=names,
+            relations=relations,
+            edge_attrs=params.edge_gate,
+        )
         evidence = stages.scores().sort("account")
         seconds["pipeline"] = seconds.get("pipeline", 0.0) + time.perf_counter() - start
         return {"stages": stages, "inputs": inputs, "evidence": evidence}

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from graphguard.features.account import FEATURE_NAMES
-from graphguard.graph.inputs import GraphInputs, graph_inputs, label_codes
+from graphguard.graph.inputs import EDGE_ATTR_NAMES, GraphInputs, graph_inputs, label_codes
 from graphguard.models import calibration
 from graphguard.models.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -33,7 +33,7 @@ from graphguard.models.checkpoint import (
 )
 from graphguard.models.device import autocast_dtype, resolve_device
 from graphguard.models.params import GraphSAGEParams, param_names, with_overrides
-from graphguard.models.sage import SPARSE_AGGRS, RelationalGraphSAGE, adjacency
+from graphguard.models.sage import SPARSE_AGGRS, GatedEdges, RelationalGraphSAGE, adjacency
 from graphguard.models.training import train_epochs, with_labels
 from graphguard.schema import BENIGN, LABELS
 
@@ -103,6 +103,13 @@ class GraphSAGEDetector:
             training label (`predict_proba` takes ``known_labels`` for another graph); no
             validation or test label is ever read.
         label_input_rate: share of training nodes whose label is shown per epoch.
+        edge_gate: every relation's messages are scaled by a gate learned from the edge's
+            account-pair attributes (`graphguard.graph.inputs.edge_attributes`: per relation
+            whether it links the pair, its support and its mean weight), `EdgeGatedConv`, so
+            the model learns which links count. Needs ``inputs.edge_attr_dict``
+            (`graph_inputs(edge_attrs=True)`; `pipeline.fusion.model_inputs` builds it for
+            such a model) and trains full-batch only (at most ``full_batch_max_nodes``
+            accounts); scoring a larger graph runs layer-wise.
     """
 
     def __init__(
@@ -170,6 +177,13 @@ class GraphSAGEDetector:
         train_mask = np.asarray(train_mask, dtype=bool) & labelled
         if not train_mask.any():
             raise ValueError("no labelled accounts to train on")
+        if self.edge_gate:
+            self._check_edge_attrs(inputs)
+            if inputs.num_nodes > self.full_batch_max_nodes:
+                raise ValueError(
+                    f"model.edge_gate trains full-batch only: {inputs.num_nodes} accounts is "
+                    f"more than train.full_batch_max_nodes={self.full_batch_max_nodes}"
+                )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
             if sample_weight.shape != y.shape:
@@ -286,6 +300,24 @@ class GraphSAGEDetector:
             self.best_epoch_ = outcome.best_epoch
             self.best_val_auprc_ = outcome.best_val_auprc
 
+    @staticmethod
+    def _check_edge_attrs(inputs: GraphInputs) -> None:
+        attrs = inputs.edge_attr_dict
+        if attrs is None or set(attrs) != set(inputs.edge_index_dict):
+            raise ValueError(
+                "model.edge_gate needs the edges' attributes: build the inputs with "
+                "graph_inputs(..., edge_attrs=True)"
+            )
+
+    def _gated_edges(self, inputs: GraphInputs) -> dict[str, GatedEdges]:
+        """Every relation's edges and their attributes on the device (``edge_gate``)."""
+        self._check_edge_attrs(inputs)
+        device = self.device_
+        return {
+            r: GatedEdges(e.to(device), inputs.edge_attr_dict[r].to(device))
+            for r, e in inputs.edge_index_dict.items()
+        }
+
     def _full_graph_edges(self, inputs: GraphInputs) -> dict[str, Tensor]:
         """Every relation's edges on the device, for a full-graph forward pass.
 
@@ -295,6 +327,8 @@ class GraphSAGEDetector:
         precision.
         """
         device = self.device_
+        if self.edge_gate:
+            return self._gated_edges(inputs)
         if device.type == "cpu" and self.aggr in SPARSE_AGGRS:
             return {r: adjacency(e, inputs.num_nodes) for r, e in inputs.edge_index_dict.items()}
         return {r: e.to(device) for r, e in inputs.edge_index_dict.items()}
@@ -319,6 +353,7 @@ class GraphSAGEDetector:
             jumping_knowledge=self.jumping_knowledge,
             block=self.block,
             activation=self.activation,
+            edge_dim=len(EDGE_ATTR_NAMES) if self.edge_gate else None,
         )
 
     def _raw_features(self, inputs: GraphInputs) -> Tensor:
@@ -383,7 +418,11 @@ class GraphSAGEDetector:
             if inputs.num_nodes <= self.full_batch_max_nodes:
                 logits = self.model_(x, self._full_graph_edges(inputs))
             else:
-                edge_index_dict = {r: e.to(device) for r, e in inputs.edge_index_dict.items()}
+                edge_index_dict = (
+                    self._gated_edges(inputs)
+                    if self.edge_gate
+                    else {r: e.to(device) for r, e in inputs.edge_index_dict.items()}
+                )
                 logits = self.model_.inference(x, edge_index_dict, self.inference_batch_size)
         return logits.float().cpu().numpy().astype(np.float64)
 

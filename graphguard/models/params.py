@@ -76,6 +76,12 @@ class GraphSAGEParams:
     )
     activation: str = _p("relu", MODEL_GROUP, "activation of every layer: relu or gelu")
     degree_features: bool = _p(False, MODEL_GROUP, "append log1p degree per relation")
+    edge_gate: bool = _p(
+        False,
+        MODEL_GROUP,
+        "scale every message by a gate learned from its account pair's attributes (support "
+        "and weight per relation, `graph.inputs.edge_attributes`); full-batch graphs only",
+    )
     label_input: bool = _p(False, MODEL_GROUP, "the label trick (transductive training)")
     label_input_rate: float = _p(0.5, MODEL_GROUP, "share of training labels shown per epoch")
     # --- training and scoring (config group ``train``)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -51,10 +52,80 @@ def adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
         )
 
 
-def _has_edges(edges: Tensor | None) -> bool:
+class GatedEdges(NamedTuple):
+    """A relation's ``[2, E]`` edges with their ``[E, D]`` attributes, for `EdgeGatedConv`."""
+
+    edge_index: Tensor
+    edge_attr: Tensor
+
+
+def _has_edges(edges: Tensor | GatedEdges | None) -> bool:
     if edges is None:
         return False
+    if isinstance(edges, GatedEdges):
+        return edges.edge_index.size(1) > 0
     return edges._nnz() > 0 if edges.layout == torch.sparse_csr else edges.numel() > 0
+
+
+class EdgeGatedConv(nn.Module):
+    r"""A neighbour aggregation whose every message is scaled by a gate learned from its edge.
+
+    .. math::
+        \mathbf{m}_i = \mathrm{aggr}_{j \in \mathcal{N}(i)}\,
+        \sigma\big(\mathrm{MLP}(\mathbf{e}_{ji})\big) \odot \mathbf{W} \mathbf{h}_j
+        + \mathbf{b}
+
+    The gate is one value per output channel in (0, 1), from a two-layer MLP of the edge's
+    attributes (`graphguard.graph.inputs.edge_attributes`: how often the pair co-engaged, how
+    popular what they shared was, ...), so the model learns which links count, where a plain
+    aggregation weighs every neighbour alike. ``aggr`` ``sum`` adds the gated messages,
+    ``mean`` divides by the neighbour count, ``max`` takes the channel-wise largest.
+    Messages are added by ``index_add_`` in edge order (deterministic on a CPU).
+
+    Args:
+        in_channels (int): size of each neighbour representation.
+        out_channels (int): size of the message.
+        edge_dim (int): attributes per edge.
+        aggr (str): ``sum`` (or ``add``), ``mean`` or ``max``. (default: :obj:`"sum"`)
+        gate_hidden (int): width of the gate's hidden layer. (default: :obj:`16`)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        edge_dim: int,
+        *,
+        aggr: str = "sum",
+        gate_hidden: int = 16,
+    ):
+        super().__init__()
+        if aggr not in ("sum", "add", "mean", "max"):
+            raise ValueError(f"aggr must be sum, mean or max, got {aggr!r}")
+        self.aggr = aggr
+        # named as `SAGEConv`'s neighbour transform, so a layer reads its bias the same way
+        self.lin_l = nn.Linear(in_channels, out_channels)
+        self.gate = nn.Sequential(
+            nn.Linear(edge_dim, gate_hidden), nn.ReLU(), nn.Linear(gate_hidden, out_channels)
+        )
+
+    def forward(self, x: tuple[Tensor, Tensor], edges: GatedEdges) -> Tensor:
+        x_src, x_dst = x
+        src, dst = edges.edge_index[0], edges.edge_index[1]
+        # transform the sources once, then gather: cheaper than transforming every message
+        h = torch.nn.functional.linear(x_src, self.lin_l.weight)
+        gate = torch.sigmoid(self.gate(edges.edge_attr.to(h.dtype)))
+        messages = h[src] * gate.to(h.dtype)
+        out = h.new_zeros((x_dst.size(0), h.size(1)))
+        if self.aggr == "max":
+            index = dst.unsqueeze(1).expand_as(messages)
+            out = out.scatter_reduce(0, index, messages, reduce="amax", include_self=False)
+        else:
+            out = out.index_add(0, dst, messages)
+            if self.aggr == "mean":
+                count = torch.bincount(dst, minlength=x_dst.size(0)).clamp(min=1)
+                out = out / count.unsqueeze(1).to(out.dtype)
+        return out + self.lin_l.bias
 
 
 class RelationalSAGELayer(nn.Module):
@@ -72,6 +143,9 @@ class RelationalSAGELayer(nn.Module):
         dropout (float): dropout after the activation. (default: :obj:`0.2`)
         aggr (str): neighbourhood aggregation of every `SAGEConv`. (default: :obj:`"mean"`)
         activation (str): one of `ACTIVATIONS`. (default: :obj:`"relu"`)
+        edge_dim (int, optional): when given, every relation aggregates with an
+            `EdgeGatedConv` over edges of that many attributes (handed in as `GatedEdges`)
+            instead of a `SAGEConv`. (default: :obj:`None`)
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F_{in})` or, bipartite,
@@ -90,6 +164,7 @@ class RelationalSAGELayer(nn.Module):
         dropout: float = 0.2,
         aggr: str = "mean",
         activation: str = "relu",
+        edge_dim: int | None = None,
     ):
         super().__init__()
         self.relations = tuple(relations)
@@ -98,6 +173,8 @@ class RelationalSAGELayer(nn.Module):
         self.convs = nn.ModuleDict(
             {
                 r: SAGEConv(in_channels, out_channels, aggr=aggr, root_weight=False)
+                if edge_dim is None
+                else EdgeGatedConv(in_channels, out_channels, edge_dim, aggr=aggr)
                 for r in relations
             }
         )
@@ -145,7 +222,7 @@ class PreNormSAGEBlock(RelationalSAGELayer):
 
     Args:
         channels (int): size of the node representation, in and out.
-        relations, dropout, aggr, activation: as `RelationalSAGELayer`.
+        relations, dropout, aggr, activation, edge_dim: as `RelationalSAGELayer`.
     """
 
     def __init__(
@@ -156,9 +233,16 @@ class PreNormSAGEBlock(RelationalSAGELayer):
         dropout: float = 0.2,
         aggr: str = "mean",
         activation: str = "gelu",
+        edge_dim: int | None = None,
     ):
         super().__init__(
-            channels, channels, relations, dropout=dropout, aggr=aggr, activation=activation
+            channels,
+            channels,
+            relations,
+            dropout=dropout,
+            aggr=aggr,
+            activation=activation,
+            edge_dim=edge_dim,
         )
         self.norm = nn.LayerNorm(channels)  # applied to the input here, not to the sum
         self.feed_forward = nn.Linear(channels, channels)
@@ -196,6 +280,9 @@ class RelationalGraphSAGE(nn.Module):
             (residual by construction, whatever ``residual`` says) and puts a LayerNorm before
             the head. Not combined with ``jumping_knowledge``. (default: :obj:`"post"`)
         activation (str): ``relu`` or ``gelu``. (default: :obj:`"relu"`)
+        edge_dim (int, optional): edge attributes per edge; every layer gates each message by
+            them (`EdgeGatedConv`), and the edges are handed in as `GatedEdges`.
+            (default: :obj:`None`: plain `SAGEConv` aggregation)
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, and per relation edge
@@ -218,6 +305,7 @@ class RelationalGraphSAGE(nn.Module):
         jumping_knowledge: bool = False,
         block: str = "post",
         activation: str = "relu",
+        edge_dim: int | None = None,
     ):
         super().__init__()
         if num_layers < 1:
@@ -249,6 +337,7 @@ class RelationalGraphSAGE(nn.Module):
                     dropout=dropout,
                     aggr=aggr,
                     activation=activation,
+                    edge_dim=edge_dim,
                 )
                 for _ in range(num_layers)
             )
@@ -262,7 +351,13 @@ class RelationalGraphSAGE(nn.Module):
             sizes = [in_channels] + [hidden_channels] * num_layers
         self.layers = nn.ModuleList(
             RelationalSAGELayer(
-                a, b, self.relations, dropout=dropout, aggr=aggr, activation=activation
+                a,
+                b,
+                self.relations,
+                dropout=dropout,
+                aggr=aggr,
+                activation=activation,
+                edge_dim=edge_dim,
             )
             for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         )
@@ -314,10 +409,12 @@ class RelationalGraphSAGE(nn.Module):
         n = x.size(0)
         # sort each relation's edges by target once, so every batch is a contiguous slice
         by_target = {}
-        for relation, edge_index in edge_index_dict.items():
+        for relation, edges in edge_index_dict.items():
+            edge_index = edges.edge_index if isinstance(edges, GatedEdges) else edges
             order = torch.argsort(edge_index[1])
             sorted_index = edge_index[:, order]
-            by_target[relation] = (sorted_index, sorted_index[1].contiguous())
+            attr = edges.edge_attr[order] if isinstance(edges, GatedEdges) else None
+            by_target[relation] = (sorted_index, sorted_index[1].contiguous(), attr)
         x = self._encode(x)
         outputs = [x] if self.residual else []
         for layer in self.layers:
@@ -325,12 +422,15 @@ class RelationalGraphSAGE(nn.Module):
             for start in range(0, n, batch_size):  # batches of nodes, not single nodes
                 stop = min(start + batch_size, n)
                 batch_edges = {}
-                for relation, (edge_index, targets) in by_target.items():
+                for relation, (edge_index, targets, attr) in by_target.items():
                     lo, hi = torch.searchsorted(
                         targets, torch.tensor([start, stop], device=targets.device)
                     ).tolist()
                     piece = edge_index[:, lo:hi]
-                    batch_edges[relation] = torch.stack([piece[0], piece[1] - start])
+                    local = torch.stack([piece[0], piece[1] - start])
+                    batch_edges[relation] = (
+                        local if attr is None else GatedEdges(local, attr[lo:hi])
+                    )
                 out.append(self._step(layer, (x, x[start:stop]), batch_edges))
             x = torch.cat(out)
             outputs.append(x)

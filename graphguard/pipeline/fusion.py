@@ -43,11 +43,16 @@ if TYPE_CHECKING:
 def model_inputs(
     model: GraphSAGEDetector, features: pl.DataFrame, edges: pl.DataFrame
 ) -> GraphInputs:
-    """`GraphInputs` with the model's own feature columns and relations."""
+    """`GraphInputs` with the model's own feature columns and relations (and the edges'
+    attributes where the model gates its messages by them, ``model.edge_gate``)."""
     from graphguard.graph.inputs import graph_inputs
 
     return graph_inputs(
-        features, edges, feature_names=model.feature_names_, relations=model.relations_
+        features,
+        edges,
+        feature_names=model.feature_names_,
+        relations=model.relations_,
+        edge_attrs=bool(getattr(model, "edge_gate", False)),
     )
 
 

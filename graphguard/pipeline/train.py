@@ -97,7 +97,11 @@ def train_detector(
     with timer.stage("features", progress):
         features = stages.features()
         inputs = graph_inputs(
-            features, stages.graph.edges, feature_names=feature_names, relations=relations
+            features,
+            stages.graph.edges,
+            feature_names=feature_names,
+            relations=relations,
+            edge_attrs=bool(dict(model_params).get("edge_gate", False)),
         )
         y = label_codes(stages.account_ids, labels)
     if not (y >= 0).any():
