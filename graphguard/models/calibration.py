@@ -1,7 +1,8 @@
 """Calibrated probabilities and operating points: temperature scaling, ECE, NLL, thresholds.
 
-Pure numpy. `fit_temperature` finds the one temperature ``T`` that minimises the validation
-negative log-likelihood of ``softmax(logits / T)`` by a golden-section search on ``log T``
+Pure numpy (and sklearn's isotonic regression, for `log_check`). `fit_temperature` finds
+the one temperature ``T`` that minimises the validation negative log-likelihood of
+``softmax(logits / T)`` by a golden-section search on ``log T``
 (deterministic: no draws, no starting point to choose). `operating_point` picks the flag
 threshold of a score for a target false-positive rate or precision from labelled validation
 scores, and says how sure that is: Wilson 95% intervals of the validation FPR and precision
@@ -41,6 +42,19 @@ Where the validation positives lie above ``t`` the weights go to nearly 1 (``n_p
 model risk of 0.9 weighs 0.96 against 0.1); where they lie below, back towards
 ``1 - model_risk``. A weight of 0 or 1 stays as it is. ``model_risk`` keeps the weights as
 they were.
+
+The check (`log_check`, on every pooled point: run.json ``operating_point.reliable``). Both
+weightings trust ``1 - model_risk`` as the model's benign probability. Where the model
+separates poorly (the simulator's hard worlds: a checkpoint with validation AUPRC 0.72) it is
+far from it, and the estimate runs low by a factor of 3-4 (a target of 1% flagged 3-4% of the
+benign accounts). A second estimate needing no truth either: the same estimator with each
+account's weight the isotonic fit of benign on the model risk of the checkpoint's labelled
+validation accounts (``isotonic_stratum``; sklearn's `IsotonicRegression`). Where the model's
+risks are honest the two agree (within a factor of 0.94-1.00 on the ordinary worlds); where
+they are not they part (a factor of 3.5-4.3 on the hard ones), in opposite directions of the
+truth as thresholds (`experiments/operating_points/reliability11/`). When they differ by more
+than `CHECK_RATIO` and by more than `CHECK_POINTS` at the chosen threshold the point is marked
+``reliable: false``, and its FPR interval widened to the union of both estimators' intervals.
 """
 
 from __future__ import annotations
@@ -168,6 +182,11 @@ class OperatingPoint:
     log_weights: str | None = None
     precision_mix: str | None = None
     abusive_share: float | None = None
+    #: the check of a pooled point (`log_check`): False when it fired (the FPR interval is
+    #: then widened), True when it held, None where it was not made
+    reliable: bool | None = None
+    #: what the check measured (`LogCheck.to_dict`); None where it was not made
+    reliability: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -406,6 +425,139 @@ class StratifiedFpr:
         return (ia[0] + (1 - ia[0]) * iq[0], ia[1] + (1 - ia[1]) * iq[1])
 
 
+#: the check's limits (`log_check`): the pooled estimate is unreliable when the isotonic one
+#: at the same threshold differs from it by more than this factor (either way) ...
+CHECK_RATIO = 1.5
+#: ... and by more than this much FPR (0.1 points: below it the two agree to within the
+#: simulator's bar of 0.2 points however their ratio reads)
+CHECK_POINTS = 0.001
+
+
+def isotonic_benign(model_risk: np.ndarray, positive: np.ndarray):
+    """P(benign | model risk) fitted on labelled accounts (isotonic, non-increasing, clipped
+    outside their range): a function of model risks, or None without both classes."""
+    from sklearn.isotonic import IsotonicRegression
+
+    positive = np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():
+        return None
+    fit = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=False, out_of_bounds="clip")
+    fit.fit(np.asarray(model_risk, dtype=np.float64), (~positive).astype(np.float64))
+    return lambda m: np.asarray(fit.predict(np.asarray(m, dtype=np.float64)), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    """What `log_check` measured at one threshold: ``fpr`` / ``interval`` the run's estimate,
+    ``isotonic_fpr`` / ``isotonic_interval`` the isotonic one's, ``ratio`` the larger over the
+    smaller (1 where both are 0), ``weight_gap`` the log's mean isotonic benign probability
+    less its mean ``1 - model_risk`` (how far the model's risks are from its validation
+    split's calibration on this log: 0.000 on the simulator's ordinary worlds, 0.20 on the hard
+    ones), ``reliable`` whether the two agree within `CHECK_RATIO` or `CHECK_POINTS`."""
+
+    fpr: float
+    interval: tuple[float, float] | None
+    isotonic_fpr: float
+    isotonic_interval: tuple[float, float] | None
+    ratio: float
+    weight_gap: float
+    reliable: bool
+
+    def widened(self) -> tuple[float, float] | None:
+        """The run's interval, and where the check fired, the union with the isotonic one."""
+        if self.reliable or self.interval is None or self.isotonic_interval is None:
+            return self.interval
+        return (
+            min(self.interval[0], self.isotonic_interval[0]),
+            max(self.interval[1], self.isotonic_interval[1]),
+        )
+
+    def reason(self) -> str | None:
+        """Why the estimate is not to be trusted, in words (None where it is)."""
+        if self.reliable:
+            return None
+        return (
+            f"this log's estimate of the false-positive rate ({100 * self.fpr:.2f}%) and the "
+            f"same estimate with the model's risks recalibrated on its validation accounts "
+            f"({100 * self.isotonic_fpr:.2f}%) differ {self.ratio:.1f}-fold: the model's risks "
+            f"do not read as benign probabilities on this log (the recalibration counts "
+            f"{100 * self.weight_gap:+.1f} points more of it benign)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "check": "isotonic_disagreement",
+            "expected_fpr": self.fpr,
+            "isotonic_fpr": self.isotonic_fpr,
+            "ratio": self.ratio,
+            "limit_ratio": CHECK_RATIO,
+            "limit_points": CHECK_POINTS,
+            "weight_gap": self.weight_gap,
+            "sampling_interval": None if self.interval is None else list(self.interval),
+            "isotonic_interval": (
+                None if self.isotonic_interval is None else list(self.isotonic_interval)
+            ),
+            "reason": self.reason(),
+        }
+        return out
+
+
+def log_check(
+    model_risk: np.ndarray,
+    evidence_risk: np.ndarray,
+    positive: np.ndarray,
+    evidence_negatives: np.ndarray,
+    evidence_weights: np.ndarray,
+    log_risk: np.ndarray,
+    threshold: float,
+    *,
+    log_weights: str = "stratum",
+    fpr: float | None = None,
+    interval: tuple[float, float] | None = None,
+) -> LogCheck | None:
+    """Whether a pooled estimate (a log's accounts, ``evidence_weights`` their ``1 -
+    model_risk``) can be trusted at ``threshold``: the same estimate with each weight
+    replaced by the isotonic benign probability of its model risk (`isotonic_benign`, fitted
+    on the labelled validation accounts) against it (see the module). ``fpr`` / ``interval``:
+    the run's estimate there, when already computed. None where the validation accounts lack a
+    class."""
+    calibrate = isotonic_benign(model_risk, positive)
+    if calibrate is None:
+        return None
+    w = np.asarray(evidence_weights, dtype=np.float64)
+    iso_w = calibrate(1.0 - w)
+    t = np.array([float(threshold)])
+    if fpr is None:
+        run = StratifiedFpr(
+            model_risk, evidence_risk, positive, evidence_negatives, w, log_risk, log_weights
+        )
+        p = {k: float(v[0]) for k, v in run.parts(t).items()}
+        fpr = p["fpr"]
+        interval = run.fpr_interval(
+            p["evidence"], p["model_q"] * p["model_pooled_n"], p["model_pooled_n"]
+        )
+    iso = StratifiedFpr(
+        model_risk, evidence_risk, positive, evidence_negatives, iso_w, log_risk, log_weights
+    )
+    q = {k: float(v[0]) for k, v in iso.parts(t).items()}
+    iso_fpr = q["fpr"]
+    iso_interval = iso.fpr_interval(
+        q["evidence"], q["model_q"] * q["model_pooled_n"], q["model_pooled_n"]
+    )
+    lo, hi = sorted((float(fpr), iso_fpr))
+    ratio = hi / lo if lo > 0 else (1.0 if hi == 0 else math.inf)
+    reliable = ratio <= CHECK_RATIO or hi - lo <= CHECK_POINTS
+    return LogCheck(
+        fpr=float(fpr),
+        interval=None if interval is None else (float(interval[0]), float(interval[1])),
+        isotonic_fpr=iso_fpr,
+        isotonic_interval=None if iso_interval is None else tuple(map(float, iso_interval)),
+        ratio=float(ratio),
+        weight_gap=float(iso_w.mean() - w.mean()) if w.size else 0.0,
+        reliable=bool(reliable),
+    )
+
+
 def stratified_point(
     model_risk: np.ndarray,
     evidence_risk: np.ndarray,
@@ -420,6 +572,7 @@ def stratified_point(
     threshold: float | None = None,
     method: str = "validation",
     estimator: str = "stratified",
+    check_log: bool = True,
 ) -> OperatingPoint:
     """The operating point of the noisy-OR fused risk, its FPR post-stratified on the evidence.
 
@@ -440,6 +593,9 @@ def stratified_point(
     log's own class mix when its accounts are at hand (pooled: the sum of their weights as
     benign against the rest; a world with less abuse than the training world gets a lower
     precision at the same threshold), else in the validation split's (the training world's).
+    ``check_log`` (pooled points): check the estimate against its isotonic twin at the chosen
+    threshold (`log_check`; ``reliable``, ``reliability``), the FPR interval (and the
+    precision's, from it) widened where it fires.
     """
     if sum(v is not None for v in (target_fpr, target_precision, threshold)) != 1:
         raise ValueError("give exactly one of target_fpr, target_precision and threshold")
@@ -490,6 +646,23 @@ def stratified_point(
     fpr, tp = float(p["fpr"]), int(p["tp"])
     pooled_n = float(p["model_pooled_n"])
     interval = est.fpr_interval(float(p["evidence"]), float(p["model_q"]) * pooled_n, pooled_n)
+    # the check of a pooled estimate (the module): where it fires the interval covers both
+    check = None
+    if est.pooled and check_log:
+        check = log_check(
+            model_risk,
+            evidence_risk,
+            positive,
+            evidence_negatives,
+            np.ones(est.ev.size) if evidence_weights is None else evidence_weights,
+            log_risk,
+            float(threshold),
+            log_weights=log_weights,
+            fpr=fpr,
+            interval=interval,
+        )
+        if check is not None:
+            interval = check.widened()
     tp_mix = tp / n_pos * mix_pos if n_pos else 0.0
     fp = fpr * mix_neg
     precision = tp_mix / (tp_mix + fp) if tp_mix + fp > 0 else None
@@ -526,4 +699,6 @@ def stratified_point(
         log_weights=est.log_weights,
         precision_mix=mix,
         abusive_share=mix_pos / (mix_pos + mix_neg) if mix_pos + mix_neg > 0 else None,
+        reliable=None if check is None else check.reliable,
+        reliability=None if check is None else check.to_dict(),
     )

@@ -36,7 +36,11 @@ from graphguard.graph.projections import spill_folder
 from graphguard.io import IngestReport, load_indexed, load_labels
 from graphguard.outputs import check_output
 from graphguard.pipeline.fusion import fuse_scores, model_inputs, model_summary, unseen_classes
-from graphguard.pipeline.operating import flag_accounts, resolve_operating_point
+from graphguard.pipeline.operating import (
+    flag_accounts,
+    operating_warnings,
+    resolve_operating_point,
+)
 from graphguard.pipeline.stages import (
     Progress,
     StageTimer,
@@ -559,6 +563,7 @@ def publish_run(
     result.warnings.extend(
         label_warnings(result.label_stats, "they are left out of known_label and the label curve")
     )
+    result.warnings.extend(operating_warnings(result.operating_point))
     with result.timer.stage("write", progress):
         write_result(
             result,

@@ -25,7 +25,11 @@ term on the validation negatives, the evidence's term ``P(e >= t)`` (it needs no
 - ``validation``: else (an older checkpoint), and under ``fusion: model`` (no evidence term),
   the FPR counted on the validation negatives alone (`models.calibration.operating_point`).
 
-run.json's ``operating_point.estimator`` says which. Without a
+run.json's ``operating_point.estimator`` says which. A ``log`` point is checked
+(`models.calibration.log_check`): where the same estimate with the model's risks recalibrated
+on its validation accounts disagrees with it, ``operating_point.reliable`` is false, its
+``reliability`` says by how much and why, the FPR interval covers both, and the run warns
+(`operating_warnings`). Without a
 model it comes from the log's null model (`community.calibration.threshold_for_fpr`); a
 target precision needs labels, so it is refused there. With ``scoring.q_gate`` the null
 model's point also gates: an account is flagged only when its community's ``evidence_q`` is at
@@ -133,6 +137,22 @@ def model_point(
         method="fixed" if fixed else "validation",
         estimator=estimator,
     )
+
+
+def operating_warnings(point: dict | None) -> list[str]:
+    """The run's warnings about its operating point (run.json ``operating_point``): one when
+    its FPR estimate failed its check (``reliable: false``, `models.calibration.log_check`)."""
+    if not point or point.get("reliable") is not False:
+        return []
+    check = point.get("reliability") or {}
+    interval = point.get("fpr_interval") or []
+    said = ""
+    if len(interval) == 2:
+        said = f" (widened to [{100 * interval[0]:.2f}%, {100 * interval[1]:.2f}%])"
+    return [
+        "the flag threshold's expected false-positive rate is unreliable on this log"
+        f"{said}: {check.get('reason') or 'its check failed'}"
+    ]
 
 
 def null_point(

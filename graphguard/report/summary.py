@@ -151,6 +151,12 @@ def operating_point_words(run: Run) -> str | None:
         n = point.get("n_negatives")
         if isinstance(n, int) and point.get("method") == "validation" and not estimated:
             sentence += f" (95% intervals from {n} validation negatives)"
+    if point.get("reliable") is False:  # models.calibration.log_check fired
+        reason = section(point, "reliability").get("reason")
+        sentence += (
+            "; this estimate is unreliable on this log (its interval widened to cover both "
+            "estimates)" + (f": {reason}" if isinstance(reason, str) and reason else "")
+        )
     return sentence
 
 
