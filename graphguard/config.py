@@ -310,6 +310,9 @@ DENSE_CAPS = ("auto", "always", "never")
 DENSE_EVIDENCE = ("auto", "on", "off")
 #: ways a model's probabilities and the cluster evidence combine (ScoringConfig.fusion)
 FUSIONS = ("noisy_or", "model")
+#: what a model's operating point does where its FPR check fires
+#: (ScoringConfig.unreliable_threshold; `models.calibration.UNRELIABLE`)
+UNRELIABLE_THRESHOLDS = ("keep", "bracket")
 
 
 @dataclass(frozen=True)
@@ -381,6 +384,13 @@ class ScoringConfig:
     #: threshold is the one the null picks without the gate (which only removes flags); run.json
     #: operating_point records it as q_gate.
     q_gate: bool = False
+    #: with a model's ``log`` operating point (scoring.target_fpr, detect --model) whose check
+    #: fires (`models.calibration.log_check`: run.json operating_point.reliable false):
+    #: "keep" the threshold the estimate chose (it is only flagged as unreliable, its interval
+    #: widened); "bracket": move it to where the mean of the estimate and its isotonic twin
+    #: meets the target (on the simulator's hard worlds 0.27-0.73% at 0.5% and 0.73-1.37% at 1%
+    #: instead of 1.27-1.97% and 3.08-4.23%; experiments/operating_points/reliability11/).
+    unreliable_threshold: str = "keep"
 
     def __post_init__(self) -> None:
         _as_tuples(self, "signup_types")
@@ -414,6 +424,9 @@ class ScoringConfig:
                 f"must be a share above 0 and at most 1, got {self.participation_saturation!r}",
             )
         check_choice("scoring.fusion", self.fusion, FUSIONS)
+        check_choice(
+            "scoring.unreliable_threshold", self.unreliable_threshold, UNRELIABLE_THRESHOLDS
+        )
 
 
 #: the engines a detection run can run on (DetectConfig.engine)

@@ -136,6 +136,7 @@ def model_point(
         threshold=float(scoring.risk_threshold) if fixed else None,
         method="fixed" if fixed else "validation",
         estimator=estimator,
+        unreliable=scoring.unreliable_threshold,
     )
 
 

@@ -153,9 +153,12 @@ def operating_point_words(run: Run) -> str | None:
             sentence += f" (95% intervals from {n} validation negatives)"
     if point.get("reliable") is False:  # models.calibration.log_check fired
         reason = section(point, "reliability").get("reason")
+        moved = ""
+        if point.get("threshold_rule") == "bracket":  # scoring.unreliable_threshold: bracket
+            moved = ", the threshold moved to where the two estimates' mean meets the target"
         sentence += (
             "; this estimate is unreliable on this log (its interval widened to cover both "
-            "estimates)" + (f": {reason}" if isinstance(reason, str) and reason else "")
+            f"estimates{moved})" + (f": {reason}" if isinstance(reason, str) and reason else "")
         )
     return sentence
 

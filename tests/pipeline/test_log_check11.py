@@ -201,3 +201,47 @@ def test_a_hard_world_run_says_its_estimate_is_unreliable(tmp_path_factory):
     assert population > 1.5 * point["expected_fpr"]
     lo, hi = point["fpr_interval"]
     assert lo <= population <= hi
+
+
+def test_the_opt_in_bracket_moves_only_a_threshold_whose_check_fired():
+    """``scoring.unreliable_threshold: bracket``: where the check fires the threshold moves to
+    where the two estimates' mean meets the target, nearer it than the estimate's own on every
+    draw of the hard case, its interval covering the truth; where the check holds, nothing
+    moves."""
+    for seed in range(4):
+        for hard in (True, False):
+            rng = np.random.default_rng(900 + seed)
+            m, e, positive = _world(rng, 1500, 300, hard=hard)
+            lm, le, lpos = _world(rng, 6000, 1200, hard=hard)
+            lr = 1.0 - (1.0 - lm) * (1.0 - le)
+            kw = {"evidence_weights": 1.0 - lm, "log_risk": lr, "target_fpr": 0.01}
+            keep = stratified_point(m, e, positive, le, **kw)
+            moved = stratified_point(m, e, positive, le, unreliable="bracket", **kw)
+            if not hard:
+                assert moved.threshold == keep.threshold and moved.threshold_rule is None
+                assert moved.fpr_interval == keep.fpr_interval
+                continue
+            assert moved.threshold_rule == "bracket" and moved.reliable is False
+            assert moved.reliability["log_threshold"] == keep.threshold
+            before = (lr[~lpos] >= keep.threshold).mean()
+            after = (lr[~lpos] >= moved.threshold).mean()
+            assert abs(after - 0.01) < 0.5 * abs(before - 0.01)
+            lo, hi = moved.fpr_interval
+            assert lo <= after <= hi
+    with pytest.raises(ValueError, match="unreliable"):
+        stratified_point(m, e, positive, le, unreliable="move", **kw)
+    from graphguard.config import ConfigError
+
+    with pytest.raises(ConfigError, match="unreliable_threshold"):
+        ScoringConfig(unreliable_threshold="move")
+    rng = np.random.default_rng(900)
+    validation = _world(rng, 1500, 300, hard=True)
+    lm, le, _ = _world(rng, 6000, 1200, hard=True)
+    point = resolve_operating_point(
+        ScoringConfig(target_fpr=0.01, unreliable_threshold="bracket"),
+        model=stored_model(*validation),
+        accounts=pl.DataFrame({"evidence_risk": le, "model_risk": lm}),
+    )
+    assert point.threshold_rule == "bracket"
+    words = operating_point_words(SimpleNamespace(meta={"operating_point": point.to_dict()}))
+    assert "the threshold moved to where the two estimates' mean meets the target" in words
