@@ -116,7 +116,7 @@ def _sorted(occurrences: pl.DataFrame, key: str) -> pl.DataFrame:
     keys = [key, "t", "account"]
     if occurrences.height < 2:
         return occurrences.sort(keys)
-    dtype = occurrences.schema[key]
+    dtype = occurrences.get_column(key).dtype  # not the frame's schema: every Enum's categories
     coded = isinstance(dtype, pl.Enum) or dtype in (pl.UInt8, pl.UInt16, pl.UInt32)
     span = occurrences.select(
         pl.col(key).to_physical().max().alias("k1"),
