@@ -75,10 +75,16 @@ class Partition:
 
 def to_igraph(n_accounts: int, edges: pl.DataFrame, weight: str = "weight") -> ig.Graph:
     """Undirected weighted igraph graph over all accounts (isolated ones included)."""
-    pairs = edges.select("src", "dst").to_numpy().astype(np.int64, copy=False)
-    graph = ig.Graph(n=n_accounts, edges=pairs, directed=False)
+    src, dst = (edges.get_column(c).to_numpy() for c in ("src", "dst"))
+    graph = ig.Graph(n=n_accounts, edges=_edge_list(src, dst), directed=False)
     graph.es["weight"] = edges.get_column(weight).to_numpy()
     return graph
+
+
+def _edge_list(src: np.ndarray, dst: np.ndarray) -> list[tuple[int, int]]:
+    """Edges as igraph takes them fastest: tuples of Python ints (it converts a NumPy array
+    row by row, at twice the cost); the same edges in the same order."""
+    return list(zip(src.tolist(), dst.tolist(), strict=True))
 
 
 def _run(
@@ -202,7 +208,7 @@ def partition_component(
     the refinement). igraph draws on Python's `random`, so it is seeded here and restored
     afterwards.
     """
-    graph = ig.Graph(n=n_nodes, edges=np.column_stack([src, dst]), directed=False)
+    graph = ig.Graph(n=n_nodes, edges=_edge_list(src, dst), directed=False)
     graph.es["weight"] = weight
     resolution = component_resolution(cfg, math.fsum(weight.tolist()), total)
     state = random.getstate()

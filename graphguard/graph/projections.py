@@ -116,7 +116,7 @@ def _sorted(occurrences: pl.DataFrame, key: str) -> pl.DataFrame:
     keys = [key, "t", "account"]
     if occurrences.height < 2:
         return occurrences.sort(keys)
-    dtype = occurrences.schema[key]
+    dtype = occurrences.get_column(key).dtype  # not the frame's schema: every Enum's categories
     coded = isinstance(dtype, pl.Enum) or dtype in (pl.UInt8, pl.UInt16, pl.UInt32)
     span = occurrences.select(
         pl.col(key).to_physical().max().alias("k1"),
@@ -211,14 +211,16 @@ class _PairSink:
             self._spill = spill_folder(work_dir)
 
     def add(self, key: np.ndarray, weight: np.ndarray, extra: np.ndarray | None) -> None:
-        columns = [key, weight.astype(np.float64).view(np.uint64)]
+        columns = [key, weight.astype(np.float64, copy=False).view(np.uint64)]
         if extra is not None:
             columns.append(extra.astype(np.uint64, copy=False))
         self._width = len(columns)
-        rows = np.stack(columns)
         if self._spill is None:
-            self._memory[0].append(rows)
+            # held as they came, a column each: concatenated once per column when drained
+            # (no stacked copy of every block)
+            self._memory[0].append(columns)
             return
+        rows = np.stack(columns)
         part = (key * _GOLDEN) >> np.uint64(64 - self.bits)
         # a stable sort of small integers is a radix sort in numpy, and keeps each partition's
         # rows in the order they came
@@ -233,9 +235,15 @@ class _PairSink:
 
     def drain(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
         """Each partition's (keys, weights, extras or None), rows in the order they came."""
+        width = self._width
         for p in range(self.partitions):
             if self._spill is None:
-                parts, self._memory[p] = self._memory[p], []
+                blocks, self._memory[p] = self._memory[p], []
+                columns = [
+                    np.concatenate([b[c] for b in blocks]) if blocks else np.zeros(0, np.uint64)
+                    for c in range(width)
+                ]
+                del blocks
             else:
                 names = [
                     Path(self._spill.name) / f"p{p}-{i:06d}.npy" for i in range(self._files[p])
@@ -243,10 +251,12 @@ class _PairSink:
                 parts = [np.load(name) for name in names]
                 for name in names:
                     name.unlink()
-            width = self._width
-            rows = np.concatenate(parts, axis=1) if parts else np.zeros((width, 0), np.uint64)
-            del parts
-            yield rows[0], rows[1].view(np.float64), rows[2] if width == 3 else None
+                rows = np.concatenate(parts, axis=1) if parts else np.zeros((width, 0), np.uint64)
+                del parts
+                columns = list(rows)
+                del rows
+            yield columns[0], columns[1].view(np.float64), columns[2] if width == 3 else None
+            del columns
 
     def close(self) -> None:
         self._memory = [[] for _ in range(self.partitions)]
@@ -466,37 +476,84 @@ def _aggregate(
     support = f"{relation}_support"
     if distinct is not None:
         distinct = distinct.astype(np.uint64, copy=False)
-    fields = _halves(key) + ([] if distinct is None else _halves(distinct))
-    order = _stable_order(fields, key.size)
-    del fields
-    keys, weights = key[order], values[order]
-    first = np.ones(keys.size, dtype=bool)
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    if distinct is not None:
-        seen = distinct[order]
-        # the first row of each (key, distinct) run, the runs sorted inside each key
-        kept = first.copy()
-        np.not_equal(seen[1:], seen[:-1], out=kept[1:])
-        kept |= first
-        del seen
-        keys, weights, first = keys[kept], weights[kept], first[kept]
-    del order
+    packed = _packed_order(key) if distinct is None else None
+    if packed is not None:
+        # one pass: the sorted packed keys are the sorted pair keys, no gather of them
+        order, sorted_key, low_bits = packed
+        del packed
+        first = np.ones(key.size, dtype=bool)
+        np.not_equal(sorted_key[1:], sorted_key[:-1], out=first[1:])
+    else:
+        fields = _halves(key) + ([] if distinct is None else _halves(distinct))
+        order = _stable_order(fields, key.size)
+        del fields
+        sorted_key, low_bits = key[order], 32
+        first = np.ones(sorted_key.size, dtype=bool)
+        np.not_equal(sorted_key[1:], sorted_key[:-1], out=first[1:])
+        if distinct is not None:
+            seen = distinct[order]
+            # the first row of each (key, distinct) run, the runs sorted inside each key
+            kept = first.copy()
+            np.not_equal(seen[1:], seen[:-1], out=kept[1:])
+            kept |= first
+            del seen
+            sorted_key, order, first = sorted_key[kept], order[kept], first[kept]
+            del kept
     starts = np.flatnonzero(first)
     del first
-    counts = np.diff(np.append(starts, keys.size))
-    sums = np.add.reduceat(weights, starts) if starts.size else np.zeros(0)
+    counts = np.diff(starts, append=sorted_key.size)
     keep = counts >= cfg.min_support
-    pair = keys[starts[keep]]
+    pair = sorted_key[starts[keep]]
+    del sorted_key
+    # only the rows of the pairs kept are summed (most pairs of a sparse relation occur
+    # once and fall below min_support): their weights are gathered in sorted order, each
+    # pair's in the order its rows came, so the sums are those of every row's in that order
+    kept_counts = counts[keep]
+    rows = order[np.repeat(keep, counts)] if not keep.all() else order
+    del order, starts, counts
+    weights = values[rows]
+    del rows
+    kept_starts = np.zeros(kept_counts.size, dtype=np.int64)
+    np.cumsum(kept_counts[:-1], out=kept_starts[1:])
+    sums = np.add.reduceat(weights, kept_starts) if kept_starts.size else np.zeros(0)
+    low_mask = np.uint64((1 << low_bits) - 1)
     return pl.DataFrame(
         {
-            "src": (pair >> np.uint64(32)).astype(np.uint32),
-            "dst": (pair & np.uint64(0xFFFFFFFF)).astype(np.uint32),
-            support: counts[keep].astype(np.uint32),
+            "src": (pair >> np.uint64(low_bits)).astype(np.uint32),
+            "dst": (pair & low_mask).astype(np.uint32),
+            support: kept_counts.astype(np.uint32),
             # rounding keeps the last bits of float noise (sums of the same weights in another
             # order, as another engine may add them) out of Leiden's input
-            f"{relation}_weight": pl.Series(sums[keep]).round(9),
+            f"{relation}_weight": pl.Series(sums).round(9),
         }
     )
+
+
+def _packed_order(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """`_stable_order` of pair keys (src << 32 | dst) where src, dst and the row number fit
+    in 64 bits together (pair keys of a few million accounts): one plain sort of
+    (src, dst, row) packed in a UInt64. Returns the order, the sorted keys as (src << b |
+    dst) and b (the bits of dst); None where they do not fit. Fewer passes over the rows
+    than the general `_stable_order`, and the sorted keys come out of the sort itself."""
+    n = key.size
+    if n == 0:
+        return None
+    high_bits = int(key.max() >> np.uint64(32)).bit_length()
+    low = np.bitwise_and(key, _LOW)
+    low_bits = max(int(low.max()).bit_length(), 1)
+    rows = max(n - 1, 1).bit_length()
+    if high_bits + low_bits + rows > 64:
+        return None
+    packed = np.right_shift(key, np.uint64(32))
+    np.left_shift(packed, np.uint64(low_bits + rows), out=packed)
+    np.left_shift(low, np.uint64(rows), out=low)
+    np.bitwise_or(packed, low, out=packed)
+    low[:] = np.arange(n, dtype=np.uint64)
+    np.bitwise_or(packed, low, out=packed)
+    packed.sort()
+    np.bitwise_and(packed, np.uint64((1 << rows) - 1), out=low)
+    np.right_shift(packed, np.uint64(rows), out=packed)
+    return low.view(np.int64), packed, low_bits
 
 
 def device_pairs(
@@ -686,11 +743,12 @@ def relation_tables(
 ) -> tuple[dict[str, pl.DataFrame], EntityUse]:
     """`all_relations`, and the `EntityUse` counted on the way.
 
-    The hardware relations (device, ip) are paired on a second thread while the synchrony
-    relation is (numpy's sorts and Polars' queries release the GIL, and most of the pairing is
-    single-threaded sorting), each side under half of ``local.memory_budget_mib``, so the
-    budget still bounds what pairing holds at once; the dense relation follows alone. The
-    tables are the same either way: no relation reads another's."""
+    The hardware relations (device, ip) are paired on a second thread while the engagement
+    relations (sync, then dense) are (numpy's sorts and Polars' queries release the GIL, and
+    most of the pairing is single-threaded sorting), each side under half of
+    ``local.memory_budget_mib``, so the budget still bounds what pairing holds at once. The
+    tables are the same either way: no relation reads another's, and a relation's table does
+    not depend on its budget."""
     local = local or LocalConfig()
     out: dict[str, pl.DataFrame] = {}
     stale = remove_stale_spills(local.work_dir)
@@ -732,14 +790,15 @@ def relation_tables(
         if cfg.sync.enabled:
             sync = sync_pairs(events, cfg.sync, cfg.engagement_types, shared, engaged=engaged)
             out["sync"] = done("sync", sync)
+        if cfg.dense.enabled:
+            dense = cfg.dense
+            if not dense_capped(cfg, lambda: has_hardware(events)):
+                dense = replace(dense, max_accounts=None, min_support=cfg.dense_uncapped_support)
+            pairs = dense_pairs(events, dense, cfg.engagement_types, shared, engaged=engaged)
+            out["dense"] = done("dense", pairs)
+        del engaged
         if pending is not None:
             hardware_tables, device_use = pending.result()
-    if cfg.dense.enabled:
-        dense = cfg.dense
-        if not dense_capped(cfg, lambda: has_hardware(events)):
-            dense = replace(dense, max_accounts=None, min_support=cfg.dense_uncapped_support)
-        pairs = dense_pairs(events, dense, cfg.engagement_types, local, engaged=engaged)
-        out["dense"] = done("dense", pairs)
     # the relations in their fixed order, whichever finished first
     ordered = {**hardware_tables, **out}
     return ordered, EntityUse(device_use=device_use, target_reach=reach)

@@ -230,9 +230,12 @@ def _member_tables(
     ranges' counts of events and of distinct accounts per (community, hour, type) add up."""
     ranges = member_account_ranges(indexed, membership, budget_mib)
     member = np.asarray(membership) >= 0
-    names = entity_names(indexed.schema)
-    offsets = entity_offsets(indexed.schema)
-    types = pl.Series(indexed.schema["event_type"].categories, dtype=pl.String)  # type: ignore[attr-defined]
+    # the schema once: each reading of it makes every Enum's categories Python objects
+    coded = indexed.schema
+    names = entity_names(coded)
+    offsets = entity_offsets(coded)
+    types = pl.Series(coded["event_type"].categories, dtype=pl.String)  # type: ignore[attr-defined]
+    del coded
     spill = spill_folder(work_dir) if len(ranges) > 1 else None
     codes: list[pl.DataFrame | Path] = []
     counts = []

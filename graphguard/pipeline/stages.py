@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 import psutil
 
@@ -203,6 +204,20 @@ def sync_window_s(config: DetectConfig) -> float:
 def event_summary(indexed: pl.DataFrame) -> pl.DataFrame:
     """Events per (event_type, has a target): all `input_warnings` reads, small whatever the
     log's size (the Spark engine builds the same table in DataFrames)."""
+    kind = indexed.get_column("event_type").dtype
+    if isinstance(kind, pl.Enum) and not indexed.get_column("event_type").null_count():
+        # coded events: one count of (code, has a target) pairs, no hashing of the rows
+        code = indexed.get_column("event_type").to_physical().to_numpy().astype(np.int64)
+        has = indexed.get_column("target").is_not_null().to_numpy()
+        counts = np.bincount(2 * code + has, minlength=2 * len(kind.categories))
+        cell = np.flatnonzero(counts)
+        return pl.DataFrame(
+            {
+                "event_type": pl.Series(kind.categories.gather(cell // 2)).cast(kind),
+                "has_target": cell % 2 == 1,
+                "n": counts[cell].astype(np.uint32),
+            }
+        )
     return (
         indexed.group_by(pl.col("event_type"), pl.col("target").is_not_null().alias("has_target"))
         .agg(pl.len().alias("n"))
