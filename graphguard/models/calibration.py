@@ -532,24 +532,18 @@ def log_check(
         return None
     w = np.asarray(evidence_weights, dtype=np.float64)
     iso_w = calibrate(1.0 - w)
-    t = np.array([float(threshold)])
+
+    def estimate(weights: np.ndarray) -> tuple[float, tuple[float, float] | None]:
+        est = StratifiedFpr(
+            model_risk, evidence_risk, positive, evidence_negatives, weights, log_risk, log_weights
+        )
+        p = {k: float(v[0]) for k, v in est.parts(np.array([float(threshold)])).items()}
+        n = p["model_pooled_n"]
+        return p["fpr"], est.fpr_interval(p["evidence"], p["model_q"] * n, n)
+
     if fpr is None:
-        run = StratifiedFpr(
-            model_risk, evidence_risk, positive, evidence_negatives, w, log_risk, log_weights
-        )
-        p = {k: float(v[0]) for k, v in run.parts(t).items()}
-        fpr = p["fpr"]
-        interval = run.fpr_interval(
-            p["evidence"], p["model_q"] * p["model_pooled_n"], p["model_pooled_n"]
-        )
-    iso = StratifiedFpr(
-        model_risk, evidence_risk, positive, evidence_negatives, iso_w, log_risk, log_weights
-    )
-    q = {k: float(v[0]) for k, v in iso.parts(t).items()}
-    iso_fpr = q["fpr"]
-    iso_interval = iso.fpr_interval(
-        q["evidence"], q["model_q"] * q["model_pooled_n"], q["model_pooled_n"]
-    )
+        fpr, interval = estimate(w)
+    iso_fpr, iso_interval = estimate(iso_w)
     lo, hi = sorted((float(fpr), iso_fpr))
     ratio = hi / lo if lo > 0 else (1.0 if hi == 0 else math.inf)
     reliable = ratio <= CHECK_RATIO or hi - lo <= CHECK_POINTS
