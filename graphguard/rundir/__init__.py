@@ -103,7 +103,10 @@ CAMPAIGNS_META = "campaigns"
 #: "fixed"), target_fpr / target_precision, expected_fpr, fpr_interval, expected_precision,
 #: precision_interval (Wilson 95% of the validation counts), expected_recall, n_negatives,
 #: n_positives, precision_mix / abusive_share (the class mix the precision is taken at: the
-#: log's own or the validation split's); the summary's risk_threshold is its threshold
+#: log's own or the validation split's), reliable / reliability (the log estimate checked
+#: against its isotonic twin, `models.calibration.log_check`; null where no check ran) and
+#: threshold_rule ("bracket" where `scoring.unreliable_threshold` moved the threshold); the
+#: summary's risk_threshold is its threshold
 OPERATING_POINT_META = "operating_point"
 #: clusters.parquet: the evidence families calibrated against the log's own communities, each
 #: with these columns (`graphguard.community.calibration`), and the community's q-value
