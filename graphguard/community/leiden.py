@@ -81,9 +81,17 @@ def to_igraph(n_accounts: int, edges: pl.DataFrame, weight: str = "weight") -> i
     return graph
 
 
-def _edge_list(src: np.ndarray, dst: np.ndarray) -> list[tuple[int, int]]:
+#: above this many edges igraph gets a NumPy array: the Python tuples cost about 120 bytes an
+#: edge while igraph builds the graph (16 for the array), 1.2 GB at this size
+TUPLE_EDGES_MAX = 10_000_000
+
+
+def _edge_list(src: np.ndarray, dst: np.ndarray) -> list[tuple[int, int]] | np.ndarray:
     """Edges as igraph takes them fastest: tuples of Python ints (it converts a NumPy array
-    row by row, at twice the cost); the same edges in the same order."""
+    row by row, at twice the cost), or the array past `TUPLE_EDGES_MAX` edges, where the
+    tuples' memory would count; the same edges in the same order either way."""
+    if src.size > TUPLE_EDGES_MAX:
+        return np.column_stack([src, dst]).astype(np.int64, copy=False)
     return list(zip(src.tolist(), dst.tolist(), strict=True))
 
 
