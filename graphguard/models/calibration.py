@@ -452,6 +452,19 @@ def isotonic_benign(model_risk: np.ndarray, positive: np.ndarray):
     return lambda m: np.asarray(fit.predict(np.asarray(m, dtype=np.float64)), dtype=np.float64)
 
 
+def isotonic_weights(
+    model_risk: np.ndarray, positive: np.ndarray, evidence_weights: np.ndarray
+) -> np.ndarray | None:
+    """The log's accounts' weights as benign (``evidence_weights``, their ``1 - model_risk``)
+    recalibrated: the isotonic benign probability of each one's model risk (`isotonic_benign`
+    on the labelled validation accounts), what `log_check`'s second estimate weighs by. None
+    where the validation accounts lack a class."""
+    calibrate = isotonic_benign(model_risk, positive)
+    if calibrate is None:
+        return None
+    return calibrate(1.0 - np.asarray(evidence_weights, dtype=np.float64))
+
+
 @dataclass(frozen=True)
 class LogCheck:
     """What `log_check` measured at one threshold: ``fpr`` / ``interval`` the run's estimate,
@@ -469,14 +482,17 @@ class LogCheck:
     weight_gap: float
     reliable: bool
 
+    def union(self) -> tuple[float, float] | None:
+        """The smallest interval holding both estimates' intervals (either, where one is
+        missing)."""
+        both = [iv for iv in (self.interval, self.isotonic_interval) if iv is not None]
+        return (min(iv[0] for iv in both), max(iv[1] for iv in both)) if both else None
+
     def widened(self) -> tuple[float, float] | None:
         """The run's interval, and where the check fired, the union with the isotonic one."""
         if self.reliable or self.interval is None or self.isotonic_interval is None:
             return self.interval
-        return (
-            min(self.interval[0], self.isotonic_interval[0]),
-            max(self.interval[1], self.isotonic_interval[1]),
-        )
+        return self.union()
 
     def reason(self) -> str | None:
         """Why the estimate is not to be trusted, in words (None where it is)."""
@@ -527,11 +543,10 @@ def log_check(
     on the labelled validation accounts) against it (see the module). ``fpr`` / ``interval``:
     the run's estimate there, when already computed. None where the validation accounts lack a
     class."""
-    calibrate = isotonic_benign(model_risk, positive)
-    if calibrate is None:
+    iso_w = isotonic_weights(model_risk, positive, evidence_weights)
+    if iso_w is None:
         return None
     w = np.asarray(evidence_weights, dtype=np.float64)
-    iso_w = calibrate(1.0 - w)
 
     def estimate(weights: np.ndarray) -> tuple[float, tuple[float, float] | None]:
         est = StratifiedFpr(
@@ -655,13 +670,14 @@ def stratified_point(
     interval = est.fpr_interval(float(p["evidence"]), float(p["model_q"]) * pooled_n, pooled_n)
     # the check of a pooled estimate (the module): where it fires the interval covers both
     check = None
+    weights = np.ones(est.ev.size) if evidence_weights is None else evidence_weights
     if est.pooled and check_log:
         check = log_check(
             model_risk,
             evidence_risk,
             positive,
             evidence_negatives,
-            np.ones(est.ev.size) if evidence_weights is None else evidence_weights,
+            weights,
             log_risk,
             float(threshold),
             log_weights=log_weights,
@@ -681,14 +697,12 @@ def stratified_point(
         # opt-in (scoring.unreliable_threshold: bracket): the two estimates err in opposite
         # directions where they part (experiments/operating_points/reliability11/): the
         # smallest threshold from which up their mean meets the target
-        weights = np.ones(est.ev.size) if evidence_weights is None else evidence_weights
-        calibrate = isotonic_benign(model_risk, positive)
         iso = StratifiedFpr(
             model_risk,
             evidence_risk,
             positive,
             evidence_negatives,
-            calibrate(1.0 - np.asarray(weights, dtype=np.float64)),
+            isotonic_weights(model_risk, positive, weights),
             log_risk,
             log_weights,
         )
@@ -708,8 +722,7 @@ def stratified_point(
             log_weights=log_weights,
         )
         fpr = (check.fpr + check.isotonic_fpr) / 2.0
-        both = [iv for iv in (check.interval, check.isotonic_interval) if iv is not None]
-        interval = (min(iv[0] for iv in both), max(iv[1] for iv in both)) if both else None
+        interval = check.union()
         rule = {"rule": "bracket", "log_threshold": log_threshold}
     tp_mix = tp / n_pos * mix_pos if n_pos else 0.0
     fp = fpr * mix_neg
